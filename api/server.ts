@@ -1,0 +1,48 @@
+// API process: `npm run start:api` (or started by `npm run dev`).
+import type { Server } from 'node:http';
+import { decodeKey, loadEnvOrExit, type Env } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { Store } from '../store';
+import { SecretBox } from '../store/secrets';
+import { createApp } from './app';
+import { SyncControl } from './temporal';
+
+export async function startApi(env: Env, opts: { store?: Store } = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const log = createLogger(env.LOG_LEVEL, 'api');
+  const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
+  const control = await SyncControl.connect(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE, env.TASK_QUEUE);
+  const app = createApp({ env, store, control, secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!), log });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(env.PORT, '0.0.0.0', () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
+  return {
+    server,
+    url: `http://localhost:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await control.close();
+      if (!opts.store) await store.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  const env = loadEnvOrExit();
+  const log = createLogger(env.LOG_LEVEL, 'api');
+  startApi(env)
+    .then(({ url, close }) => {
+      log.info({ url }, 'API listening');
+      const stop = () => {
+        void close().then(() => process.exit(0));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((err) => {
+      process.stderr.write(`api failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,184 @@
+// How the API talks to the sync workflows: start, signal, query, cancel. Temporal being
+// unreachable becomes a 503 with Retry-After, never a 500.
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../core/search-attributes';
+import type { SyncConfigDoc } from '../store';
+import {
+  configUpdatedSignal,
+  pauseSignal,
+  resumeSignal,
+  stateQuery,
+  triggerSignal,
+  workflowIdForSync,
+  type PauseRequest,
+  type SyncState,
+} from '../workflows/messages';
+import type { syncWorkflow } from '../workflows/sync';
+import { ApiError } from './errors';
+
+function unavailable(err: unknown): ApiError {
+  return new ApiError(
+    503,
+    `workflow service unavailable: ${(err as Error)?.message ?? String(err)}`,
+    'ServiceUnavailableError',
+    null,
+    { 'Retry-After': '5' },
+  );
+}
+
+export class SyncControl {
+  private constructor(
+    readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  static async connect(address: string, namespace: string, taskQueue: string): Promise<SyncControl> {
+    // Lazy: the API starts (and answers 503s) even while Temporal is down.
+    const connection = Connection.lazy({ address, connectTimeout: '3s' });
+    return new SyncControl(new Client({ connection, namespace }), taskQueue);
+  }
+
+  private handle(syncConfigId: string): WorkflowHandle<typeof syncWorkflow> {
+    return this.client.workflow.getHandle<typeof syncWorkflow>(workflowIdForSync(syncConfigId));
+  }
+
+  /** Runs a call against Temporal with a deadline; connection trouble -> 503. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.client.withDeadline(Date.now() + 10_000, fn);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError) throw err;
+      throw unavailable(err);
+    }
+  }
+
+  async start(cfg: SyncConfigDoc, state?: SyncState): Promise<void> {
+    await this.call(() =>
+      this.client.workflow.start<typeof syncWorkflow>('syncWorkflow', {
+        workflowId: workflowIdForSync(cfg.sync_config_id),
+        taskQueue: this.taskQueue,
+        args: [{ syncConfigId: cfg.sync_config_id, state }],
+        typedSearchAttributes: [
+          { key: SA_SYNC_STATUS, value: state?.status ?? 'PENDING' },
+          { key: SA_BUCKET_ID, value: cfg.bucket_id },
+          { key: SA_NAMESPACE_ID, value: cfg.namespace_id },
+        ],
+      }),
+    );
+  }
+
+  /**
+   * Signals the running workflow; if there is none (an initial_only sync that completed, or one an
+   * operator terminated), starts it again with the state rebuilt from the stored projection.
+   */
+  private async signalOrRestart(cfg: SyncConfigDoc, send: (h: WorkflowHandle<typeof syncWorkflow>) => Promise<void>, seed: (s: SyncState) => void) {
+    const h = this.handle(cfg.sync_config_id);
+    try {
+      const desc = await this.call(() => h.describe());
+      if (desc.status.name === 'RUNNING') {
+        await this.call(() => send(h));
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    const state = stateFromProjection(cfg);
+    seed(state);
+    try {
+      await this.start(cfg, state);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      await this.call(() => send(h)); // started by a concurrent request meanwhile
+    }
+  }
+
+  async trigger(cfg: SyncConfigDoc, fullSync: boolean): Promise<void> {
+    await this.signalOrRestart(
+      cfg,
+      (h) => h.signal(triggerSignal, { full_sync: fullSync }),
+      (s) => {
+        s.triggerRequested = true;
+        s.pendingFullSync = fullSync;
+      },
+    );
+  }
+
+  async pause(cfg: SyncConfigDoc, req: PauseRequest): Promise<void> {
+    await this.signalOrRestart(
+      cfg,
+      (h) => h.signal(pauseSignal, req),
+      (s) => {
+        s.paused = true;
+        s.pauseReason = req.reason ?? 'paused by user';
+        s.pausedBy = req.user ?? null;
+        s.pausedAt = new Date().toISOString();
+      },
+    );
+  }
+
+  async resume(cfg: SyncConfigDoc): Promise<void> {
+    await this.signalOrRestart(cfg, (h) => h.signal(resumeSignal), (s) => {
+      s.paused = false;
+      s.pauseReason = null;
+    });
+  }
+
+  async configUpdated(cfg: SyncConfigDoc): Promise<void> {
+    try {
+      await this.call(() => this.handle(cfg.sync_config_id).signal(configUpdatedSignal));
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err; // not running: it reads the config when started
+    }
+  }
+
+  /** Live state of the workflow, or null when it is not running or does not answer in time. */
+  async state(syncConfigId: string): Promise<SyncState | null> {
+    try {
+      return await this.client.withDeadline(Date.now() + 2_000, () => this.handle(syncConfigId).query(stateQuery));
+    } catch {
+      return null;
+    }
+  }
+
+  async stop(syncConfigId: string): Promise<void> {
+    try {
+      await this.call(() => this.handle(syncConfigId).cancel());
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.connection.close();
+  }
+}
+
+/** Workflow state rebuilt from the MongoDB projection (when a workflow must be started again). */
+export function stateFromProjection(cfg: SyncConfigDoc): SyncState {
+  const cp = cfg.sync_checkpoints?.default;
+  return {
+    status: cfg.status === 'COMPLETED' || cfg.status === 'FAILED' ? 'ACTIVE' : cfg.status,
+    syncMode: cfg.sync_mode,
+    pollingIntervalSeconds: cfg.polling_interval_seconds,
+    paused: cfg.paused,
+    pauseReason: cfg.pause_reason,
+    pausedAt: cfg.paused_at?.toISOString() ?? null,
+    pausedBy: cfg.paused_by_user_id,
+    triggerRequested: false,
+    pendingFullSync: cfg.pending_full_sync,
+    pass: null,
+    lastCompletedPassStartedAt: cp?.completed_at ? (cp.modified_since ?? null) : null,
+    totals: {
+      discovered: cfg.total_files_discovered,
+      synced: cfg.total_files_synced,
+      failed: cfg.total_files_failed,
+      bytes: cfg.total_bytes_synced,
+    },
+    runCounter: cfg.sync_run_counter,
+    consecutiveFailures: cfg.consecutive_failures,
+    lastError: cfg.last_error,
+    lastSyncAt: cfg.last_sync_at?.toISOString() ?? null,
+    nextSyncAt: null,
+  };
+}

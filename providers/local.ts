@@ -1,0 +1,134 @@
+// `local`: a folder the server may read. Walked in sorted order; the cursor is the last relative
+// path returned, so a listing resumes after it.
+import { createReadStream } from 'node:fs';
+import { readdir, stat, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { ProviderError, type ListOptions, type ListPage, type SourceEntry, type StorageProvider } from './types';
+
+export const localConfigSchema = z.strictObject({
+  root: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+});
+export type LocalConfig = z.infer<typeof localConfigSchema>;
+
+function fsError(err: unknown, what: string): ProviderError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ProviderError(`${what}: not found`, 'not_found', false, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM') return new ProviderError(`${what}: permission denied`, 'auth', false, { cause: err });
+  if (code === 'EMFILE' || code === 'EAGAIN' || code === 'EBUSY')
+    return new ProviderError(`${what}: ${code}`, 'unavailable', true, { cause: err });
+  return new ProviderError(`${what}: ${(err as Error)?.message ?? String(err)}`, 'unavailable', true, { cause: err });
+}
+
+/** Byte-wise order of `/`-joined relative paths; the order the cursor relies on. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export class LocalProvider implements StorageProvider {
+  readonly capabilities = { serverSideModifiedFilter: false, deltaCursor: false, checksums: false };
+
+  constructor(private readonly config: LocalConfig) {}
+
+  /** Resolves source_path under root, refusing anything that escapes it. */
+  private async base(sourcePath: string): Promise<string> {
+    const root = path.resolve(this.config.root);
+    const joined = path.resolve(root, `.${path.sep}${sourcePath.replace(/^\/+/, '')}`);
+    if (joined !== root && !joined.startsWith(root + path.sep))
+      throw new ProviderError(`source_path ${sourcePath} is outside the connection root`, 'invalid', false);
+    try {
+      const real = await realpath(joined);
+      const realRoot = await realpath(root);
+      if (real !== realRoot && !real.startsWith(realRoot + path.sep))
+        throw new ProviderError(`source_path ${sourcePath} resolves outside the connection root`, 'invalid', false);
+      return real;
+    } catch (err) {
+      if (err instanceof ProviderError) throw err;
+      throw fsError(err, `source_path ${sourcePath}`);
+    }
+  }
+
+  async list(sourcePath: string, options: ListOptions): Promise<ListPage> {
+    const base = await this.base(sourcePath);
+    const fromRoot = path.relative(await realpath(this.config.root), base).split(path.sep).join('/');
+    const after = options.cursor ?? '';
+    const out: SourceEntry[] = [];
+    // Depth-first walk. A folder `d` is ordered by the key `d/`, so the walk yields paths in plain
+    // byte order of the full relative path, which is the order the cursor relies on.
+    const walk = async (rel: string): Promise<boolean> => {
+      let dirents;
+      try {
+        dirents = await readdir(path.join(base, rel), { withFileTypes: true });
+      } catch (err) {
+        if (rel === '') throw fsError(err, `source_path ${sourcePath}`);
+        return true; // a folder removed mid-walk: nothing to list there
+      }
+      const items: { key: string; name: string; dir: boolean }[] = [];
+      for (const d of dirents) {
+        let dir = d.isDirectory();
+        if (d.isSymbolicLink()) {
+          try {
+            dir = (await stat(path.join(base, rel, d.name))).isDirectory();
+          } catch {
+            continue; // dangling link
+          }
+        } else if (!dir && !d.isFile()) continue;
+        items.push({ key: dir ? `${d.name}/` : d.name, name: d.name, dir });
+      }
+      items.sort((a, b) => cmp(a.key, b.key));
+      for (const item of items) {
+        const relPath = rel ? `${rel}/${item.name}` : item.name;
+        if (item.dir) {
+          const prefix = `${relPath}/`;
+          // Every path under the folder sorts before the cursor: skip the whole folder.
+          if (cmp(prefix, after) < 0 && !after.startsWith(prefix)) continue;
+          if (!(await walk(relPath))) return false;
+          continue;
+        }
+        if (cmp(relPath, after) <= 0) continue;
+        let st;
+        try {
+          st = await stat(path.join(base, relPath));
+        } catch {
+          continue; // deleted between readdir and stat
+        }
+        out.push({
+          sourceObjectId: fromRoot ? `${fromRoot}/${relPath}` : relPath,
+          path: relPath,
+          name: item.name,
+          size: st.size,
+          modifiedAt: st.mtime.toISOString(),
+          version: `${Math.trunc(st.mtimeMs)}-${st.size}`,
+          metadata: {},
+        });
+        if (out.length >= options.pageSize) return false;
+      }
+      return true;
+    };
+    const exhausted = await walk('');
+    return { entries: out, nextCursor: exhausted ? null : (out.at(-1)?.path ?? null) };
+  }
+
+  async open(entry: SourceEntry): Promise<Readable> {
+    // sourceObjectId is the path relative to the connection root.
+    const file = path.join(this.config.root, ...entry.sourceObjectId.split('/'));
+    try {
+      await stat(file);
+    } catch (err) {
+      throw fsError(err, `file ${entry.path}`);
+    }
+    return createReadStream(file);
+  }
+
+  async test(sourcePath = ''): Promise<{ success: boolean; message: string; details: Record<string, unknown> }> {
+    try {
+      const base = await this.base(sourcePath);
+      const st = await stat(base);
+      if (!st.isDirectory()) return { success: false, message: `${base} is not a folder`, details: {} };
+      return { success: true, message: `folder ${base} is readable`, details: { root: this.config.root } };
+    } catch (err) {
+      return { success: false, message: (err as Error).message, details: {} };
+    }
+  }
+}

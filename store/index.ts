@@ -1,0 +1,68 @@
+// MongoDB access: one client, typed collections, indexes. Works on MongoDB >= 6 and on FerretDB
+// (no transactions, change streams, TTL or partial indexes are used).
+import { MongoClient, type Collection, type Db } from 'mongodb';
+import type {
+  ApiKeyDoc,
+  BucketDoc,
+  ConnectionDoc,
+  NamespaceDoc,
+  ObjectDoc,
+  OrganizationDoc,
+  SyncConfigDoc,
+} from './models';
+
+export * from './models';
+
+export class Store {
+  readonly organizations: Collection<OrganizationDoc>;
+  readonly namespaces: Collection<NamespaceDoc>;
+  readonly apiKeys: Collection<ApiKeyDoc>;
+  readonly buckets: Collection<BucketDoc>;
+  readonly connections: Collection<ConnectionDoc>;
+  readonly syncs: Collection<SyncConfigDoc>;
+  readonly objects: Collection<ObjectDoc>;
+
+  private constructor(
+    readonly client: MongoClient,
+    readonly db: Db,
+  ) {
+    this.organizations = db.collection('organizations');
+    this.namespaces = db.collection('namespaces');
+    this.apiKeys = db.collection('api_keys');
+    this.buckets = db.collection('buckets');
+    this.connections = db.collection('connections');
+    this.syncs = db.collection('sync_configs');
+    this.objects = db.collection('objects');
+  }
+
+  static async connect(uri: string, dbName: string): Promise<Store> {
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, ignoreUndefined: true });
+    await client.connect();
+    const store = new Store(client, client.db(dbName));
+    await store.ensureIndexes();
+    return store;
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await Promise.all([
+      this.organizations.createIndex({ internal_id: 1 }, { unique: true }),
+      this.namespaces.createIndex({ namespace_id: 1 }, { unique: true }),
+      this.namespaces.createIndex({ internal_id: 1, namespace_name: 1 }, { unique: true }),
+      this.apiKeys.createIndex({ key_hash: 1 }, { unique: true }),
+      this.buckets.createIndex({ bucket_id: 1 }, { unique: true }),
+      this.buckets.createIndex({ internal_id: 1, namespace_id: 1 }),
+      this.connections.createIndex({ connection_id: 1 }, { unique: true }),
+      this.connections.createIndex({ internal_id: 1, name: 1 }, { unique: true }),
+      this.syncs.createIndex({ sync_config_id: 1 }, { unique: true }),
+      this.syncs.createIndex({ bucket_id: 1 }),
+      this.objects.createIndex({ object_id: 1 }, { unique: true }),
+      // The idempotency key: retries and crashes never duplicate an object.
+      this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
+      this.objects.createIndex({ sync_config_id: 1 }),
+    ]);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

@@ -1,0 +1,21 @@
+// Mocha root hooks: stops the shared servers after the whole run, and prints the plain
+// `N passed, N failed` line CI reads.
+import { stopStack } from './stack';
+
+let passed = 0;
+let failed = 0;
+
+export const mochaHooks = {
+  afterEach(this: Mocha.Context) {
+    const state = this.currentTest?.state;
+    if (state === 'passed') passed++;
+    else if (state === 'failed') failed++;
+  },
+  async afterAll() {
+    await stopStack();
+  },
+};
+
+process.on('exit', () => {
+  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+});

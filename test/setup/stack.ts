@@ -1,0 +1,116 @@
+// The real servers for the integration suite, started once per mocha run on first use:
+// FerretDB (or MONGODB_URI) + a Temporal dev server (or TEMPORAL_ADDRESS), one worker with the
+// workflow bundle built once, and the API on a free port.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createOrgNamespaceKey } from '../../api/auth';
+import { startApi } from '../../api/server';
+import { loadEnv, type Env } from '../../config/env';
+import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../../core/search-attributes';
+import { freePort, provisionTools, startFerretDB, type Started } from '../../lib/servers';
+import { Store } from '../../store';
+import { createSyncWorker, type WorkerHandle } from '../../worker/worker';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
+
+export interface Stack {
+  env: Env;
+  apiUrl: string;
+  apiKey: string;
+  namespaceId: string;
+  store: Store;
+  tmp: string;
+}
+
+let pending: Promise<Stack> | null = null;
+const cleanups: (() => Promise<void>)[] = [];
+let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+
+/** The workflow bundle, built once per test run. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+export function stack(): Promise<Stack> {
+  pending ??= start();
+  return pending;
+}
+
+async function start(): Promise<Stack> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const tools = provisionTools(PROJECT_ROOT);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-test-'));
+  cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
+
+  let mongoUri = process.env.MONGODB_URI;
+  if (!mongoUri) {
+    const ferret: Started = await startFerretDB(tools.FERRETDB_PATH!, path.join(tmp, 'ferretdb'), await freePort());
+    cleanups.unshift(ferret.stop);
+    mongoUri = `mongodb://127.0.0.1:${ferret.port}/`;
+  }
+
+  let temporalAddress = process.env.TEMPORAL_ADDRESS;
+  if (!temporalAddress) {
+    const testEnv = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: tools.TEMPORAL_CLI_PATH! },
+        searchAttributes: [SA_SYNC_STATUS, SA_BUCKET_ID, SA_NAMESPACE_ID],
+        extraArgs: ['--log-level', 'error'],
+      },
+    });
+    cleanups.unshift(() => testEnv.teardown());
+    temporalAddress = testEnv.address;
+  }
+
+  const env = loadEnv({
+    MONGODB_URI: mongoUri,
+    MONGODB_DB: `bucket_syncs_test_${randomBytes(4).toString('hex')}`,
+    TEMPORAL_ADDRESS: temporalAddress,
+    TASK_QUEUE: `bucket-syncs-test-${randomBytes(4).toString('hex')}`,
+    SECRETS_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    PORT: '0',
+    SYNC_PAGE_SIZE: process.env.SYNC_PAGE_SIZE ?? '100',
+  });
+  const store = await Store.connect(env.MONGODB_URI, env.MONGODB_DB);
+  cleanups.unshift(() => store.close());
+
+  const handle: WorkerHandle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store });
+  const running = handle.worker.run();
+  cleanups.unshift(async () => {
+    handle.worker.shutdown();
+    await running;
+    await handle.close();
+  });
+
+  const api = await startApi(env, { store });
+  cleanups.unshift(api.close);
+
+  const { api_key, namespace_id } = await createOrgNamespaceKey(store, {
+    orgName: 'test-org',
+    namespaceName: 'test-ns',
+    keyName: 'test',
+  });
+  return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp };
+}
+
+export async function stopStack(): Promise<void> {
+  if (!pending) return;
+  await pending.catch(() => undefined);
+  for (const c of cleanups.splice(0)) {
+    try {
+      await c();
+    } catch (err) {
+      process.stderr.write(`cleanup: ${(err as Error).message}\n`);
+    }
+  }
+  pending = null;
+}

@@ -1,0 +1,20 @@
+// Worker process: `npm run start:worker` (or started by `npm run dev`).
+import { loadEnvOrExit } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { createSyncWorker } from './worker';
+
+async function main(): Promise<void> {
+  const env = loadEnvOrExit();
+  const log = createLogger(env.LOG_LEVEL, 'worker');
+  const handle = await createSyncWorker(env);
+  log.info({ taskQueue: env.TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE }, 'worker started');
+  // Worker.run resolves after shutdown (SIGINT/SIGTERM are handled by the SDK).
+  await handle.worker.run();
+  await handle.close();
+  log.info('worker stopped');
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+// Builds a Temporal worker that runs the sync workflows and activities on one task queue.
+import { hostname } from 'node:os';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { decodeKey, type Env } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { Store } from '../store';
+import { SecretBox } from '../store/secrets';
+
+export interface WorkerHandle {
+  worker: Worker;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/**
+ * `workflowBundle` lets tests bundle the workflow code once per run; without it the worker bundles
+ * `workflows/index` at start.
+ */
+export async function createSyncWorker(
+  env: Env,
+  opts: { workflowBundle?: WorkerOptions['workflowBundle']; store?: Store } = {},
+): Promise<WorkerHandle> {
+  const log = createLogger(env.LOG_LEVEL, 'worker');
+  const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TASK_QUEUE,
+    identity: workerId,
+    ...(opts.workflowBundle
+      ? { workflowBundle: opts.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({
+      store,
+      secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),
+      log,
+      workerId,
+      pageSize: env.SYNC_PAGE_SIZE,
+    }),
+  });
+  return {
+    worker,
+    store,
+    async close() {
+      await connection.close();
+      if (!opts.store) await store.close();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// Entry point for the worker's workflow bundle: every workflow type the worker runs.
+export { syncWorkflow } from './sync';

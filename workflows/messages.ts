@@ -1,0 +1,69 @@
+// Signals and queries of the sync workflow: the API sends them, the workflow handles them.
+// Pure definitions, imported by both sides.
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { TaskStatus } from '../core/status';
+
+export interface PauseRequest {
+  reason?: string | null;
+  user?: string | null;
+}
+
+export interface TriggerRequest {
+  full_sync?: boolean;
+}
+
+export const pauseSignal = defineSignal<[PauseRequest]>('pause');
+export const resumeSignal = defineSignal<[]>('resume');
+export const triggerSignal = defineSignal<[TriggerRequest]>('trigger');
+/** The stored config changed: reload it at once (a new polling interval applies to the current wait). */
+export const configUpdatedSignal = defineSignal<[]>('configUpdated');
+
+export interface Totals {
+  discovered: number;
+  synced: number;
+  failed: number;
+  bytes: number;
+}
+
+/** A pass over source_path in progress: what continue-as-new carries so a pass resumes mid-listing. */
+export interface PassState {
+  passId: string;
+  runId: string;
+  full: boolean;
+  modifiedSince: string | null;
+  startedAt: string;
+  cursor: string | null;
+  pages: number;
+  objectsProcessed: number;
+  run: Totals;
+}
+
+export interface SyncState {
+  status: TaskStatus;
+  syncMode: 'continuous' | 'initial_only';
+  pollingIntervalSeconds: number;
+  paused: boolean;
+  pauseReason: string | null;
+  pausedAt: string | null;
+  pausedBy: string | null;
+  triggerRequested: boolean;
+  pendingFullSync: boolean;
+  pass: PassState | null;
+  lastCompletedPassStartedAt: string | null;
+  totals: Totals;
+  runCounter: number;
+  consecutiveFailures: number;
+  lastError: string | null;
+  lastSyncAt: string | null;
+  nextSyncAt: string | null;
+}
+
+export const stateQuery = defineQuery<SyncState>('state');
+
+export interface SyncWorkflowInput {
+  syncConfigId: string;
+  /** Carried across continue-as-new; absent on the first start. */
+  state?: SyncState;
+}
+
+export const workflowIdForSync = (syncConfigId: string): string => `sync-${syncConfigId}`;
