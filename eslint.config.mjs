@@ -41,6 +41,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     // Workflows and the pure domain code they import: no I/O, no Node.
     files: ['workflows/**/*.ts', 'core/**/*.ts'],
     rules: {

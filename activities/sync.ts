@@ -91,7 +91,12 @@ function newObjectDoc(cfg: SyncConfigDoc, entry: SourceEntry, runId: string, now
         key_prefix: keyPrefix,
         type: 'auto',
         properties: {},
-        details: { filename: entry.name, size_bytes: entry.size, mime_type: mimeTypeOf(entry), hash: entry.checksum ?? null },
+        details: {
+          filename: entry.name,
+          size_bytes: entry.size,
+          mime_type: mimeTypeOf(entry),
+          hash: entry.checksum ?? null,
+        },
       },
     ],
     source_details: [{ type: cfg.source_type, source_id: entry.sourceObjectId }],
@@ -116,22 +121,40 @@ export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
 
   async function providerFor(cfg: SyncConfigDoc): Promise<StorageProvider> {
-    const conn = await store.connections.findOne({ connection_id: cfg.connection_id, internal_id: cfg.internal_id });
+    const conn = await store.connections.findOne({
+      connection_id: cfg.connection_id,
+      internal_id: cfg.internal_id,
+    });
     if (!conn || conn.status === 'ARCHIVED')
-      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id} no longer exists`, 'ConnectionMissing');
-    const credentials = conn.credentials_sealed ? secrets.open<Record<string, unknown>>(conn.credentials_sealed) : null;
+      throw ApplicationFailure.nonRetryable(
+        `connection ${cfg.connection_id} no longer exists`,
+        'ConnectionMissing',
+      );
+    const credentials = conn.credentials_sealed
+      ? secrets.open<Record<string, unknown>>(conn.credentials_sealed)
+      : null;
     try {
       return createProvider(conn.provider_type, conn.provider_config, credentials);
     } catch (err) {
       if (err instanceof ProviderError) toFailure(err);
-      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id}: ${(err as Error).message}`, 'BadConnection');
+      throw ApplicationFailure.nonRetryable(
+        `connection ${cfg.connection_id}: ${(err as Error).message}`,
+        'BadConnection',
+      );
     }
   }
 
   return {
     async loadSyncSettings(syncConfigId: string): Promise<SyncSettings> {
       const cfg = await store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
-      if (!cfg) return { found: false, syncMode: 'continuous', pollingIntervalSeconds: 300, isActive: false, maxObjectsPerRun: 0 };
+      if (!cfg)
+        return {
+          found: false,
+          syncMode: 'continuous',
+          pollingIntervalSeconds: 300,
+          isActive: false,
+          maxObjectsPerRun: 0,
+        };
       return {
         found: true,
         syncMode: cfg.sync_mode,
@@ -229,17 +252,25 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           } catch (err) {
             // Another writer registered some of these first: the unique key kept them single.
             const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors;
-            if (!isDuplicateKey(err) && !(Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey))) throw err;
+            if (!isDuplicateKey(err) && !(Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey)))
+              throw err;
             inserted = fresh.length - (Array.isArray(writeErrors) ? writeErrors.length : 1);
             counts.unchanged += fresh.length - inserted;
           }
           counts.created += inserted;
           const sizeOf = new Map(matching.map((e) => [e.sourceObjectId, e.size]));
-          counts.bytes += fresh.slice(0, inserted).reduce((s, d) => s + (sizeOf.get(d.source_object_id) ?? 0), 0);
+          counts.bytes += fresh
+            .slice(0, inserted)
+            .reduce((s, d) => s + (sizeOf.get(d.source_object_id) ?? 0), 0);
         }
       }
 
-      const pageTotals: Totals = { discovered: counts.discovered, synced: counts.created, failed: counts.failed, bytes: counts.bytes };
+      const pageTotals: Totals = {
+        discovered: counts.discovered,
+        synced: counts.created,
+        failed: counts.failed,
+        bytes: counts.bytes,
+      };
       const totals = add(input.totals, pageTotals);
       const run = add(input.run, pageTotals);
       const processed = input.objectsProcessed + counts.listed;
@@ -306,7 +337,9 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             current_sync_run_id: state.pass?.runId ?? null,
             resume_cursor: state.pass?.cursor ?? null,
             current_cursor: state.pass?.cursor ?? null,
-            ...(state.pass ? {} : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
+            ...(state.pass
+              ? {}
+              : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
             schedule: {
               mode: state.syncMode,
               interval_seconds: state.pollingIntervalSeconds,

@@ -22,13 +22,22 @@ export function authenticate(store: Store): RequestHandler {
     try {
       const header = req.headers.authorization ?? '';
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new ApiError(401, 'missing or malformed Authorization header (want "Bearer <api key>")', 'AuthenticationError');
+      if (!m)
+        throw new ApiError(
+          401,
+          'missing or malformed Authorization header (want "Bearer <api key>")',
+          'AuthenticationError',
+        );
       const key = await store.apiKeys.findOne({ key_hash: hashKey(m[1]) });
       if (!key) throw new ApiError(401, 'unknown API key', 'AuthenticationError');
       const nsParam = req.headers['x-namespace'] ?? req.query.namespace;
       const nsName = Array.isArray(nsParam) ? nsParam[0] : nsParam;
       if (typeof nsName !== 'string' || nsName.trim() === '')
-        throw new ApiError(400, 'missing namespace: send X-Namespace (id or name) or ?namespace=', 'BadRequestError');
+        throw new ApiError(
+          400,
+          'missing namespace: send X-Namespace (id or name) or ?namespace=',
+          'BadRequestError',
+        );
       const ns = await store.namespaces.findOne({
         internal_id: key.internal_id,
         $or: [{ namespace_id: nsName }, { namespace_name: nsName }],
@@ -57,9 +66,17 @@ export async function createOrgNamespaceKey(
     org = { internal_id: newId('org'), name: opts.orgName, created_at: now };
     await store.organizations.insertOne({ ...org });
   }
-  let ns: NamespaceDoc | null = await store.namespaces.findOne({ internal_id: org.internal_id, namespace_name: opts.namespaceName });
+  let ns: NamespaceDoc | null = await store.namespaces.findOne({
+    internal_id: org.internal_id,
+    namespace_name: opts.namespaceName,
+  });
   if (!ns) {
-    ns = { namespace_id: newId('ns'), internal_id: org.internal_id, namespace_name: opts.namespaceName, created_at: now };
+    ns = {
+      namespace_id: newId('ns'),
+      internal_id: org.internal_id,
+      namespace_name: opts.namespaceName,
+      created_at: now,
+    };
     await store.namespaces.insertOne({ ...ns });
   }
   const apiKey = opts.key ?? `sk_${randomBytes(24).toString('hex')}`;

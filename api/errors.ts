@@ -15,9 +15,15 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new ApiError(404, `${what} ${id} not found`, 'NotFoundError');
+export const notFound = (what: string, id: string) =>
+  new ApiError(404, `${what} ${id} not found`, 'NotFoundError');
 
-export function errorBody(status: number, message: string, type: string, details: Record<string, unknown> | null) {
+export function errorBody(
+  status: number,
+  message: string,
+  type: string,
+  details: Record<string, unknown> | null,
+) {
   return { success: false, status, error: { message, type, details } };
 }
 
@@ -25,7 +31,11 @@ export function errorBody(status: number, message: string, type: string, details
 export function validationError(err: z.ZodError, where: 'body' | 'query' | 'path'): ApiError {
   const issues = err.issues.flatMap((i) => {
     if (i.code === 'unrecognized_keys')
-      return i.keys.map((k) => ({ loc: [where, ...i.path, k], msg: `unknown field "${k}"`, type: 'extra_forbidden' }));
+      return i.keys.map((k) => ({
+        loc: [where, ...i.path, k],
+        msg: `unknown field "${k}"`,
+        type: 'extra_forbidden',
+      }));
     return [{ loc: [where, ...i.path], msg: i.message, type: i.code }];
   });
   const first = issues[0];
@@ -33,7 +43,11 @@ export function validationError(err: z.ZodError, where: 'body' | 'query' | 'path
   return new ApiError(422, message, 'ValidationError', { issues });
 }
 
-export function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'body' | 'query' | 'path'): z.infer<T> {
+export function parse<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: 'body' | 'query' | 'path',
+): z.infer<T> {
   const r = schema.safeParse(value);
   if (!r.success) throw validationError(r.error, where);
   return r.data;
@@ -47,8 +61,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: ApiError;
     if (err instanceof ApiError) e = err;
-    else if (err?.type === 'entity.parse.failed') e = new ApiError(400, 'request body is not valid JSON', 'BadRequestError');
-    else if (err?.type === 'entity.too.large') e = new ApiError(413, 'request body is too large', 'PayloadTooLargeError');
+    else if (err?.type === 'entity.parse.failed')
+      e = new ApiError(400, 'request body is not valid JSON', 'BadRequestError');
+    else if (err?.type === 'entity.too.large')
+      e = new ApiError(413, 'request body is too large', 'PayloadTooLargeError');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500)
       e = new ApiError(err.status, String(err.message ?? 'bad request'), 'BadRequestError');
     else {

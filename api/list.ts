@@ -23,7 +23,12 @@ export async function listPage<T extends Document>(
   sort: Sort = { created_at: -1, _id: -1 },
 ) {
   const q = parse(listQuerySchema, rawQuery, 'query');
-  const docs = (await coll.find(filter as Filter<T>).sort(sort).skip(q.offset).limit(q.limit).toArray()) as T[];
+  const docs = (await coll
+    .find(filter as Filter<T>)
+    .sort(sort)
+    .skip(q.offset)
+    .limit(q.limit)
+    .toArray()) as T[];
   const total = q.include_total ? await coll.countDocuments(filter as Filter<T>) : null;
   const page = Math.floor(q.offset / q.limit) + 1;
   const totalPages = total === null ? null : Math.ceil(total / q.limit);

@@ -7,7 +7,10 @@ import { SecretBox } from '../store/secrets';
 import { createApp } from './app';
 import { SyncControl } from './temporal';
 
-export async function startApi(env: Env, opts: { store?: Store } = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startApi(
+  env: Env,
+  opts: { store?: Store } = {},
+): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const log = createLogger(env.LOG_LEVEL, 'api');
   const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
   const control = await SyncControl.connect(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE, env.TASK_QUEUE);
@@ -21,7 +24,7 @@ export async function startApi(env: Env, opts: { store?: Store } = {}): Promise<
   return {
     server,
     url: `http://localhost:${port}`,
-    async close() {
+    close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await control.close();
       if (!opts.store) await store.close();

@@ -48,7 +48,8 @@ export class SyncControl {
     try {
       return await this.client.withDeadline(Date.now() + 10_000, fn);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError) throw err;
+      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError)
+        throw err;
       throw unavailable(err);
     }
   }
@@ -72,7 +73,11 @@ export class SyncControl {
    * Signals the running workflow; if there is none (an initial_only sync that completed, or one an
    * operator terminated), starts it again with the state rebuilt from the stored projection.
    */
-  private async signalOrRestart(cfg: SyncConfigDoc, send: (h: WorkflowHandle<typeof syncWorkflow>) => Promise<void>, seed: (s: SyncState) => void) {
+  private async signalOrRestart(
+    cfg: SyncConfigDoc,
+    send: (h: WorkflowHandle<typeof syncWorkflow>) => Promise<void>,
+    seed: (s: SyncState) => void,
+  ) {
     const h = this.handle(cfg.sync_config_id);
     try {
       const desc = await this.call(() => h.describe());
@@ -118,10 +123,14 @@ export class SyncControl {
   }
 
   async resume(cfg: SyncConfigDoc): Promise<void> {
-    await this.signalOrRestart(cfg, (h) => h.signal(resumeSignal), (s) => {
-      s.paused = false;
-      s.pauseReason = null;
-    });
+    await this.signalOrRestart(
+      cfg,
+      (h) => h.signal(resumeSignal),
+      (s) => {
+        s.paused = false;
+        s.pauseReason = null;
+      },
+    );
   }
 
   async configUpdated(cfg: SyncConfigDoc): Promise<void> {
@@ -135,7 +144,9 @@ export class SyncControl {
   /** Live state of the workflow, or null when it is not running or does not answer in time. */
   async state(syncConfigId: string): Promise<SyncState | null> {
     try {
-      return await this.client.withDeadline(Date.now() + 2_000, () => this.handle(syncConfigId).query(stateQuery));
+      return await this.client.withDeadline(Date.now() + 2_000, () =>
+        this.handle(syncConfigId).query(stateQuery),
+      );
     } catch {
       return null;
     }

@@ -8,7 +8,6 @@ export const SA_BUCKET_ID = defineSearchAttributeKey('BucketId', SearchAttribute
 export const SA_NAMESPACE_ID = defineSearchAttributeKey('SyncNamespaceId', SearchAttributeType.KEYWORD);
 
 /** `--search-attribute` arguments for `temporal server start-dev`. */
-export const SEARCH_ATTRIBUTE_ARGS: string[] = [SA_SYNC_STATUS, SA_BUCKET_ID, SA_NAMESPACE_ID].flatMap((k) => [
-  '--search-attribute',
-  `${k.name}=Keyword`,
-]);
+export const SEARCH_ATTRIBUTE_ARGS: string[] = [SA_SYNC_STATUS, SA_BUCKET_ID, SA_NAMESPACE_ID].flatMap(
+  (k) => ['--search-attribute', `${k.name}=Keyword`],
+);

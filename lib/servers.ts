@@ -37,7 +37,8 @@ export async function freePort(): Promise<number> {
 export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child && child.exitCode !== null) throw new Error(`process exited with code ${child.exitCode} before listening on ${port}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`process exited with code ${child.exitCode} before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => {
@@ -47,7 +48,8 @@ export async function waitForPort(port: number, timeoutMs: number, child?: Child
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -55,7 +57,7 @@ export async function waitForPort(port: number, timeoutMs: number, child?: Child
 export interface Started {
   child: ChildProcess;
   port: number;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 function stopper(child: ChildProcess): () => Promise<void> {
@@ -72,7 +74,12 @@ function stopper(child: ChildProcess): () => Promise<void> {
 }
 
 /** FerretDB with its SQLite backend, state in `dataDir`. */
-export async function startFerretDB(bin: string, dataDir: string, port: number, log: 'inherit' | 'ignore' = 'ignore'): Promise<Started> {
+export async function startFerretDB(
+  bin: string,
+  dataDir: string,
+  port: number,
+  log: 'inherit' | 'ignore' = 'ignore',
+): Promise<Started> {
   mkdirSync(dataDir, { recursive: true });
   const child = spawn(
     bin,
@@ -94,7 +101,13 @@ export async function startFerretDB(bin: string, dataDir: string, port: number, 
 /** `temporal server start-dev` with SQLite state in `dbFile`, our search attributes, and the Web UI. */
 export async function startTemporalDev(
   bin: string,
-  opts: { dbFile: string; port: number; uiPort: number; searchAttributeArgs: string[]; log?: 'inherit' | 'ignore' },
+  opts: {
+    dbFile: string;
+    port: number;
+    uiPort: number;
+    searchAttributeArgs: string[];
+    log?: 'inherit' | 'ignore';
+  },
 ): Promise<Started> {
   mkdirSync(path.dirname(opts.dbFile), { recursive: true });
   const child = spawn(

@@ -2,7 +2,7 @@
 // caller (activities load them by connection id); nothing here reads the store.
 import type { z } from 'zod';
 import type { ProviderType } from '../core/schemas';
-import { LocalProvider, localConfigSchema } from './local';
+import { LocalProvider, localConfigSchema, type LocalConfig } from './local';
 import { ProviderError, type StorageProvider } from './types';
 
 export * from './types';
@@ -12,13 +12,19 @@ interface ProviderDefinition<C> {
   create(config: C, credentials: Record<string, unknown> | null): StorageProvider;
 }
 
-const registry: Partial<Record<ProviderType, ProviderDefinition<any>>> = {
-  local: { configSchema: localConfigSchema, create: (config) => new LocalProvider(config) },
+const local: ProviderDefinition<LocalConfig> = {
+  configSchema: localConfigSchema,
+  create: (config) => new LocalProvider(config),
+};
+
+const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
+  local,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {
   const def = registry[type];
-  if (!def) throw new ProviderError(`provider_type ${type} is not available in this build yet`, 'invalid', false);
+  if (!def)
+    throw new ProviderError(`provider_type ${type} is not available in this build yet`, 'invalid', false);
   return def;
 }
 

@@ -10,7 +10,7 @@ import { SecretBox } from '../store/secrets';
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /**
@@ -44,7 +44,7 @@ export async function createSyncWorker(
   return {
     worker,
     store,
-    async close() {
+    close: async () => {
       await connection.close();
       if (!opts.store) await store.close();
     },

@@ -41,7 +41,12 @@ const MAX_HISTORY_EVENTS = 10_000;
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
 });
 
 const { loadSyncSettings, recordSyncState } = proxyActivities<Activities>({
@@ -87,12 +92,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
   let running = false;
 
   const setStatus = () => {
-    const status = state.status === 'COMPLETED' || state.status === 'FAILED' ? state.status : syncStatusOf({
-      started: state.runCounter > 0 || running,
-      paused: state.paused,
-      completed: false,
-      failed: false,
-    });
+    const status =
+      state.status === 'COMPLETED' || state.status === 'FAILED'
+        ? state.status
+        : syncStatusOf({
+            started: state.runCounter > 0 || running,
+            paused: state.paused,
+            completed: false,
+            failed: false,
+          });
     if (status !== state.status || workflowInfo().typedSearchAttributes.get(SA_SYNC_STATUS) !== status) {
       state.status = status;
       upsertSearchAttributes([{ key: SA_SYNC_STATUS, value: status }]);
@@ -185,7 +193,12 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
           remaining: Math.max(0, settings.maxObjectsPerRun - pass.run.synced),
         });
         if (!res.found) return;
-        const page: Totals = { discovered: res.discovered, synced: res.created, failed: res.failed, bytes: res.bytes };
+        const page: Totals = {
+          discovered: res.discovered,
+          synced: res.created,
+          failed: res.failed,
+          bytes: res.bytes,
+        };
         for (const k of Object.keys(page) as (keyof Totals)[]) {
           state.totals[k] += page[k];
           pass.run[k] += page[k];
@@ -207,7 +220,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       failed = true;
       state.consecutiveFailures += 1;
       state.lastError = errorMessage(err);
-      log.warn('sync run failed', { syncConfigId, error: state.lastError, consecutive: state.consecutiveFailures });
+      log.warn('sync run failed', {
+        syncConfigId,
+        error: state.lastError,
+        consecutive: state.consecutiveFailures,
+      });
       if (state.consecutiveFailures >= AUTO_SUSPEND_THRESHOLD) {
         state.paused = true;
         state.pauseReason = `auto-suspended after ${state.consecutiveFailures} consecutive failures: ${state.lastError}`;

@@ -32,7 +32,14 @@ export function bucketRoutes({ store }: AppDeps): Router {
 
   const list = async (req: import('express').Request, res: import('express').Response) => {
     const t = tenantOf(req);
-    res.json(await listPage(store.buckets, { internal_id: t.internal_id, namespace_id: t.namespace_id }, req.query, serialize));
+    res.json(
+      await listPage(
+        store.buckets,
+        { internal_id: t.internal_id, namespace_id: t.namespace_id },
+        req.query,
+        serialize,
+      ),
+    );
   };
   r.post('/v1/buckets/list', list);
   r.get('/v1/buckets', list);

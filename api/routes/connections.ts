@@ -28,7 +28,11 @@ export function connectionRoutes({ store, secrets, env }: AppDeps): Router {
     const t = tenantOf(req);
     const body = parse(connectionCreateSchema, req.body, 'body');
     if (!isProviderAvailable(body.provider_type))
-      throw new ApiError(501, `provider_type ${body.provider_type} is not available in this build yet`, 'NotImplementedError');
+      throw new ApiError(
+        501,
+        `provider_type ${body.provider_type} is not available in this build yet`,
+        'NotImplementedError',
+      );
     const { credentials, ...config } = body.provider_config as { credentials?: Record<string, unknown> };
     const checked = providerDefinition(body.provider_type).configSchema.safeParse(config);
     if (!checked.success) {
@@ -43,7 +47,13 @@ export function connectionRoutes({ store, secrets, env }: AppDeps): Router {
       const root = path.resolve(String((config as { root: string }).root));
       if (!env.LOCAL_ROOTS.some((allowed: string) => root === allowed || root.startsWith(allowed + path.sep)))
         throw new ApiError(422, `provider_config.root must be inside one of LOCAL_ROOTS`, 'ValidationError', {
-          issues: [{ loc: ['body', 'provider_config', 'root'], msg: 'not under an allowed root', type: 'value_error' }],
+          issues: [
+            {
+              loc: ['body', 'provider_config', 'root'],
+              msg: 'not under an allowed root',
+              type: 'value_error',
+            },
+          ],
         });
     }
     if (await store.connections.findOne({ internal_id: t.internal_id, name: body.name }))
@@ -51,7 +61,9 @@ export function connectionRoutes({ store, secrets, env }: AppDeps): Router {
     if (body.test_before_save) {
       const result = await createProvider(body.provider_type, checked.data, credentials ?? null).test();
       if (!result.success)
-        throw new ApiError(400, `connection test failed: ${result.message}`, 'ConnectionTestError', { test: result });
+        throw new ApiError(400, `connection test failed: ${result.message}`, 'ConnectionTestError', {
+          test: result,
+        });
     }
     const now = new Date();
     const doc: ConnectionDoc = {
@@ -84,7 +96,9 @@ export function connectionRoutes({ store, secrets, env }: AppDeps): Router {
 
   const list = async (req: import('express').Request, res: import('express').Response) => {
     const t = tenantOf(req);
-    res.json(await listPage(store.connections, { internal_id: t.internal_id }, req.query, serializeConnection));
+    res.json(
+      await listPage(store.connections, { internal_id: t.internal_id }, req.query, serializeConnection),
+    );
   };
   r.post(`${base}/list`, list);
   r.get(base, list);

@@ -41,7 +41,10 @@ const listFilterSchema = z
 
 const pauseBodySchema = z.strictObject({ reason: z.string().max(500).nullable().optional() }).default({});
 const triggerQuerySchema = z.object({
-  full_sync: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').default(false),
+  full_sync: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
   namespace: z.string().optional(),
 });
 
@@ -63,7 +66,11 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   async function syncOf(req: Request) {
     const { t, bucket } = await bucketOf(req);
     const id = String(req.params.sync_config_id);
-    const cfg = await store.syncs.findOne({ sync_config_id: id, bucket_id: bucket.bucket_id, deleted: { $ne: true } });
+    const cfg = await store.syncs.findOne({
+      sync_config_id: id,
+      bucket_id: bucket.bucket_id,
+      deleted: { $ne: true },
+    });
     if (!cfg) throw notFound('sync configuration', id);
     return { t, bucket, cfg };
   }
@@ -125,7 +132,12 @@ export function syncRoutes({ store, control }: AppDeps): Router {
       current_cursor: null,
       per_shard_last_sync_at: {},
       sync_checkpoints: {},
-      schedule: { mode: body.sync_mode, interval_seconds: body.polling_interval_seconds, next_run_at: null, last_successful_run_at: null },
+      schedule: {
+        mode: body.sync_mode,
+        interval_seconds: body.polling_interval_seconds,
+        next_run_at: null,
+        last_successful_run_at: null,
+      },
       sync_progress: {},
     };
     await store.syncs.insertOne({ ...doc });
@@ -150,7 +162,11 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   });
   r.get(base, async (req, res) => {
     const { bucket } = await bucketOf(req);
-    res.json(await listPage(store.syncs, { bucket_id: bucket.bucket_id, deleted: { $ne: true } }, req.query, (d) => serializeSync(d)));
+    res.json(
+      await listPage(store.syncs, { bucket_id: bucket.bucket_id, deleted: { $ne: true } }, req.query, (d) =>
+        serializeSync(d),
+      ),
+    );
   });
 
   r.get(`${base}/:sync_config_id`, async (req, res) => {
@@ -162,14 +178,18 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     const { t, cfg } = await syncOf(req);
     const body = parse(syncUpdateSchema, req.body, 'body');
     const { status, is_active, ...fields } = body;
-    await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: { ...fields, updated_at: new Date() } });
+    await store.syncs.updateOne(
+      { sync_config_id: cfg.sync_config_id },
+      { $set: { ...fields, updated_at: new Date() } },
+    );
     const updated = await fresh(cfg.sync_config_id);
     // is_active / status map to the workflow's own pause and resume.
     const wantPause = is_active === false || status === 'SUSPENDED';
     const wantResume = is_active === true || status === 'ACTIVE';
     if (wantPause) await control.pause(updated, { reason: 'is_active set to false', user: t.user_id });
     else if (wantResume) await control.resume(updated);
-    if (is_active !== undefined) await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: { is_active } });
+    if (is_active !== undefined)
+      await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: { is_active } });
     await control.configUpdated(updated);
     res.json(serializeSync(await fresh(cfg.sync_config_id), await control.state(cfg.sync_config_id)));
   });
@@ -177,8 +197,14 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   r.delete(`${base}/:sync_config_id`, async (req, res) => {
     const { cfg } = await syncOf(req);
     await control.stop(cfg.sync_config_id);
-    await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: { deleted: true, is_active: false, updated_at: new Date() } });
-    res.json({ success: true, message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket` });
+    await store.syncs.updateOne(
+      { sync_config_id: cfg.sync_config_id },
+      { $set: { deleted: true, is_active: false, updated_at: new Date() } },
+    );
+    res.json({
+      success: true,
+      message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket`,
+    });
   });
 
   r.post(`${base}/:sync_config_id/pause`, async (req, res) => {

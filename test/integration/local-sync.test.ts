@@ -83,7 +83,9 @@ describe('local folder sync, end to end', function () {
     assert.equal(trig.body.sync_config_id, syncId);
     const after = await eventually(async () => {
       const g = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`);
-      return g.body.total_files_synced === total + 1 && g.body.sync_run_counter === 2 && !g.body.locked ? g.body : null;
+      return g.body.total_files_synced === total + 1 && g.body.sync_run_counter === 2 && !g.body.locked
+        ? g.body
+        : null;
     }, 60_000);
     assert.ok(after, 'the late file was not synced after a trigger');
     objects = await objectsOf(syncId);
@@ -112,9 +114,13 @@ describe('local folder sync, end to end', function () {
     });
     assert.equal(created.status, 201);
     const syncId = created.body.sync_config_id;
-    await eventually(async () => (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`)).body.last_sync_at);
+    await eventually(
+      async () => (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`)).body.last_sync_at,
+    );
 
-    const paused = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/pause`, { reason: 'maintenance' });
+    const paused = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/pause`, {
+      reason: 'maintenance',
+    });
     assert.equal(paused.status, 200);
     const p = await eventually(async () => {
       const g = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`);
@@ -129,12 +135,22 @@ describe('local folder sync, end to end', function () {
     writeFiles(folder, { 'd1/while-paused.txt': 'x' });
     await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(await s.store.objects.countDocuments({ sync_config_id: syncId, source_object_id: 'd1/while-paused.txt' }), 0);
+    assert.equal(
+      await s.store.objects.countDocuments({
+        sync_config_id: syncId,
+        source_object_id: 'd1/while-paused.txt',
+      }),
+      0,
+    );
 
     const resumed = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/resume`);
     assert.equal(resumed.status, 200);
-    const r = await eventually(async () =>
-      (await s.store.objects.countDocuments({ sync_config_id: syncId, source_object_id: 'd1/while-paused.txt' })) === 1,
+    const r = await eventually(
+      async () =>
+        (await s.store.objects.countDocuments({
+          sync_config_id: syncId,
+          source_object_id: 'd1/while-paused.txt',
+        })) === 1,
     );
     assert.ok(r, 'the trigger remembered during the pause ran after resume');
     const g = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`);
@@ -155,7 +171,7 @@ describe('local folder sync, end to end', function () {
       return g.body.status === 'COMPLETED' ? g.body : null;
     });
     assert.ok(done);
-    const expected = (await s.store.objects.countDocuments({ source_object_id: /^d2\// })) ;
+    const expected = await s.store.objects.countDocuments({ source_object_id: /^d2\// });
     assert.ok(expected > 0);
     assert.equal(done.total_files_synced, 0, 'd2 files were already in the bucket from the first sync');
     assert.equal(done.total_files_discovered, expected);

@@ -6,7 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Runtime,
+  DefaultLogger,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { createOrgNamespaceKey } from '../../api/auth';
 import { startApi } from '../../api/server';
 import { loadEnv, type Env } from '../../config/env';
@@ -52,7 +57,11 @@ async function start(): Promise<Stack> {
 
   let mongoUri = process.env.MONGODB_URI;
   if (!mongoUri) {
-    const ferret: Started = await startFerretDB(tools.FERRETDB_PATH!, path.join(tmp, 'ferretdb'), await freePort());
+    const ferret: Started = await startFerretDB(
+      tools.FERRETDB_PATH!,
+      path.join(tmp, 'ferretdb'),
+      await freePort(),
+    );
     cleanups.unshift(ferret.stop);
     mongoUri = `mongodb://127.0.0.1:${ferret.port}/`;
   }
