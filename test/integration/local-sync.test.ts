@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { eventually, http } from '../helpers';
 import { stack, type Stack } from '../setup/stack';
 
@@ -67,6 +68,21 @@ describe('local folder sync, end to end', function () {
     assert.equal(synced.total_files_discovered, total);
     assert.equal(synced.sync_run_counter, 1);
     assert.ok(synced.next_sync_at, 'next_sync_at set while waiting');
+
+    // The Web UI and `temporal workflow list --query` find the workflow by our search attributes.
+    const connection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
+    try {
+      const client = new Client({ connection, namespace: s.env.TEMPORAL_NAMESPACE });
+      const listed = await eventually(async () => {
+        const ids: string[] = [];
+        const query = `SyncStatus = "ACTIVE" AND BucketId = "${bucketId}" AND SyncNamespaceId = "${s.namespaceId}"`;
+        for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
+        return ids.includes(`sync-${syncId}`) ? ids : null;
+      });
+      assert.ok(listed, 'workflow not found by search attributes');
+    } finally {
+      await connection.close();
+    }
 
     let objects = await objectsOf(syncId);
     assert.equal(objects.length, total);
