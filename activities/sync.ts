@@ -2,20 +2,26 @@
 // `syncPage` per page of listed files and gets back counts and the next cursor, never file lists.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { compileFilters, mimeTypeOf } from '../core/filters';
+import { compileFilters } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
+import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type StorageProvider } from '../providers';
-import { newId } from '../store/ids';
-import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
+import type { Store, SyncConfigDoc } from '../store';
+import type { BlobStore } from '../store/blobs';
 import type { SecretBox } from '../store/secrets';
+import { deleteObjects, ingestNew, ingestUpdate, type IngestContext, type IngestOutcome } from './ingest';
 import type { SyncState, Totals } from '../workflows/messages';
 
 export interface SyncActivityDeps {
   store: Store;
   secrets: SecretBox;
+  blobs: BlobStore;
   log: Logger;
   workerId: string;
   pageSize: number;
+  /** Files copied at once within a page. */
+  fileConcurrency: number;
+  autoSuspendThreshold: number;
 }
 
 export interface SyncSettings {
@@ -24,6 +30,7 @@ export interface SyncSettings {
   pollingIntervalSeconds: number;
   isActive: boolean;
   maxObjectsPerRun: number;
+  autoSuspendThreshold: number;
 }
 
 export interface SyncPageInput {
@@ -48,12 +55,36 @@ export interface SyncPageResult {
   created: number;
   updated: number;
   unchanged: number;
+  duplicates: number;
+  /** Files that went to the DLQ (pending retry or failed for good) on this page. */
+  dlq: number;
+  /** Files that reached FAILED on this page (counted in total_files_failed). */
   failed: number;
+  /** Objects removed because they no longer match the filters (on_filter_drift). */
+  drifted: number;
   bytes: number;
+  /** The provider listed everything (no server-side modified filter applied). */
+  listedAll: boolean;
   nextCursor: string | null;
 }
 
-const LOCK_TTL_MS = 2 * 60_000;
+export interface FinishPassInput {
+  syncConfigId: string;
+  /** Id of the run record (SyncRunMetric) this call writes. */
+  recordId: string;
+  runId: string;
+  passId: string;
+  startedAt: string;
+  full: boolean;
+  run: Totals;
+  status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
+  /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
+  sweep: boolean;
+  error: string | null;
+}
+
+const LOCK_TTL_MS = 60_000;
+const HEARTBEAT_MS = 5_000;
 
 function add(a: Totals, b: Totals): Totals {
   return {
@@ -76,240 +107,278 @@ function toFailure(err: unknown): never {
   throw err;
 }
 
-function newObjectDoc(cfg: SyncConfigDoc, entry: SourceEntry, runId: string, now: Date): ObjectDoc {
-  const keyPrefix = entry.path.includes('/') ? `/${entry.path.slice(0, entry.path.lastIndexOf('/'))}` : '/';
-  return {
-    object_id: newId('obj'),
-    bucket_id: cfg.bucket_id,
-    internal_id: cfg.internal_id,
-    namespace_id: cfg.namespace_id,
-    key_prefix: keyPrefix,
-    blobs: [
-      {
-        blob_id: newId('obj').replace('obj_', 'blob_'),
-        property: 'content',
-        key_prefix: keyPrefix,
-        type: 'auto',
-        properties: {},
-        details: {
-          filename: entry.name,
-          size_bytes: entry.size,
-          mime_type: mimeTypeOf(entry),
-          hash: entry.checksum ?? null,
-        },
-      },
-    ],
-    source_details: [{ type: cfg.source_type, source_id: entry.sourceObjectId }],
-    metadata: { ...entry.metadata },
-    status: 'COMPLETED',
-    error: null,
-    source_provider: cfg.source_type,
-    source_object_id: entry.sourceObjectId,
-    source_version: entry.version,
-    sync_config_id: cfg.sync_config_id,
-    created_by_run_id: runId,
-    created_at: now,
-    updated_at: now,
-  };
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: number })?.code === 11000;
+/** Deletes on filter drift: `reconcile.on_filter_drift`, or the legacy `reconcile_on_sync` switch. */
+export function driftDeletesEnabled(cfg: Pick<SyncConfigDoc, 'reconcile' | 'reconcile_on_sync'>): boolean {
+  return cfg.reconcile_on_sync || cfg.reconcile?.on_filter_drift !== false;
 }
 
 export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
 
   async function providerFor(cfg: SyncConfigDoc): Promise<StorageProvider> {
-    const conn = await store.connections.findOne({
-      connection_id: cfg.connection_id,
-      internal_id: cfg.internal_id,
-    });
+    const conn = await store.connections.findOne({ connection_id: cfg.connection_id, internal_id: cfg.internal_id });
     if (!conn || conn.status === 'ARCHIVED')
-      throw ApplicationFailure.nonRetryable(
-        `connection ${cfg.connection_id} no longer exists`,
-        'ConnectionMissing',
-      );
-    const credentials = conn.credentials_sealed
-      ? secrets.open<Record<string, unknown>>(conn.credentials_sealed)
-      : null;
+      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id} no longer exists`, 'ConnectionMissing');
+    const credentials = conn.credentials_sealed ? secrets.open<Record<string, unknown>>(conn.credentials_sealed) : null;
     try {
       return createProvider(conn.provider_type, conn.provider_config, credentials);
     } catch (err) {
       if (err instanceof ProviderError) toFailure(err);
-      throw ApplicationFailure.nonRetryable(
-        `connection ${cfg.connection_id}: ${(err as Error).message}`,
-        'BadConnection',
-      );
+      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id}: ${(err as Error).message}`, 'BadConnection');
     }
   }
 
+  const loadConfig = (syncConfigId: string) => store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
+
   return {
     async loadSyncSettings(syncConfigId: string): Promise<SyncSettings> {
-      const cfg = await store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
-      if (!cfg)
-        return {
-          found: false,
-          syncMode: 'continuous',
-          pollingIntervalSeconds: 300,
-          isActive: false,
-          maxObjectsPerRun: 0,
-        };
+      const cfg = await loadConfig(syncConfigId);
       return {
-        found: true,
-        syncMode: cfg.sync_mode,
-        pollingIntervalSeconds: cfg.polling_interval_seconds,
-        isActive: cfg.is_active,
-        maxObjectsPerRun: cfg.max_objects_per_run,
+        found: cfg !== null,
+        syncMode: cfg?.sync_mode ?? 'continuous',
+        pollingIntervalSeconds: cfg?.polling_interval_seconds ?? 300,
+        isActive: cfg?.is_active ?? false,
+        maxObjectsPerRun: cfg?.max_objects_per_run ?? 0,
+        autoSuspendThreshold: deps.autoSuspendThreshold,
       };
     },
 
     /** One page: list -> filter -> register objects under the idempotency key -> save progress. */
     async syncPage(input: SyncPageInput): Promise<SyncPageResult> {
-      const cfg = await store.syncs.findOne({ sync_config_id: input.syncConfigId, deleted: { $ne: true } });
-      const empty = { listed: 0, discovered: 0, created: 0, updated: 0, unchanged: 0, failed: 0, bytes: 0 };
-      if (!cfg) return { found: false, ...empty, nextCursor: null };
-
-      const now = new Date();
-      await store.syncs.updateOne(
-        { sync_config_id: cfg.sync_config_id },
-        {
-          $set: {
-            locked: true,
-            locked_by_worker_id: deps.workerId,
-            locked_at: now,
-            lock_expires_at: new Date(now.getTime() + LOCK_TTL_MS),
-            current_sync_run_id: input.runId,
-          },
-        },
-      );
-
-      const provider = await providerFor(cfg);
-      let page;
-      try {
-        page = await provider.list(cfg.source_path, {
-          cursor: input.cursor,
-          modifiedSince: input.modifiedSince,
-          providerFilters: cfg.provider_filters,
-          pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining)),
-        });
-      } catch (err) {
-        toFailure(err);
-      }
-      Context.current().heartbeat({ cursor: input.cursor, listed: page.entries.length });
-
-      const keep = compileFilters(cfg.file_filters);
-      const matching = page.entries.filter((e) => keep(e).keep);
-      const counts = { ...empty, listed: page.entries.length, discovered: matching.length };
-
-      if (matching.length > 0) {
-        const existing = new Map(
-          (
-            await store.objects
-              .find(
-                {
-                  bucket_id: cfg.bucket_id,
-                  source_provider: cfg.source_type,
-                  source_object_id: { $in: matching.map((e) => e.sourceObjectId) },
-                },
-                { projection: { source_object_id: 1, source_version: 1, created_by_run_id: 1 } },
-              )
-              .toArray()
-          ).map((d) => [d.source_object_id, d]),
-        );
-        const fresh: ObjectDoc[] = [];
-        for (const entry of matching) {
-          const prior = existing.get(entry.sourceObjectId);
-          if (!prior) {
-            fresh.push(newObjectDoc(cfg, entry, input.runId, now));
-          } else if (prior.created_by_run_id === input.runId) {
-            // Created by an earlier attempt of this same run (a retried page): still ours to count.
-            counts.created++;
-            counts.bytes += entry.size;
-          } else if (prior.source_version !== entry.version) {
-            await store.objects.updateOne(
-              { _id: prior._id },
-              {
-                $set: {
-                  source_version: entry.version,
-                  'blobs.0.details.size_bytes': entry.size,
-                  'blobs.0.details.mime_type': mimeTypeOf(entry),
-                  'blobs.0.details.hash': entry.checksum ?? null,
-                  metadata: { ...entry.metadata },
-                  updated_at: now,
-                },
-              },
-            );
-            counts.updated++;
-          } else {
-            counts.unchanged++;
-          }
-        }
-        if (fresh.length > 0) {
-          let inserted = fresh.length;
-          try {
-            await store.objects.insertMany(fresh, { ordered: false });
-          } catch (err) {
-            // Another writer registered some of these first: the unique key kept them single.
-            const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors;
-            if (!isDuplicateKey(err) && !(Array.isArray(writeErrors) && writeErrors.every(isDuplicateKey)))
-              throw err;
-            inserted = fresh.length - (Array.isArray(writeErrors) ? writeErrors.length : 1);
-            counts.unchanged += fresh.length - inserted;
-          }
-          counts.created += inserted;
-          const sizeOf = new Map(matching.map((e) => [e.sourceObjectId, e.size]));
-          counts.bytes += fresh
-            .slice(0, inserted)
-            .reduce((s, d) => s + (sizeOf.get(d.source_object_id) ?? 0), 0);
-        }
-      }
-
-      const pageTotals: Totals = {
-        discovered: counts.discovered,
-        synced: counts.created,
-        failed: counts.failed,
-        bytes: counts.bytes,
+      const cfg = await loadConfig(input.syncConfigId);
+      const counts = {
+        listed: 0,
+        discovered: 0,
+        created: 0,
+        updated: 0,
+        unchanged: 0,
+        duplicates: 0,
+        dlq: 0,
+        failed: 0,
+        drifted: 0,
+        bytes: 0,
       };
-      const totals = add(input.totals, pageTotals);
-      const run = add(input.run, pageTotals);
-      const processed = input.objectsProcessed + counts.listed;
-      const done = new Date();
-      await store.syncs.updateOne(
-        { sync_config_id: cfg.sync_config_id },
+      if (!cfg) return { found: false, ...counts, listedAll: false, nextCursor: null };
+      const ctx = Context.current();
+
+      const refreshLock = () =>
+        store.syncs.updateOne(
+          { sync_config_id: cfg.sync_config_id },
+          {
+            $set: {
+              locked: true,
+              locked_by_worker_id: deps.workerId,
+              locked_at: lockedAt,
+              lock_expires_at: new Date(Date.now() + LOCK_TTL_MS),
+              current_sync_run_id: input.runId,
+            },
+          },
+        );
+      const lockedAt = new Date();
+      await refreshLock();
+      let done = 0;
+      // Heartbeats carry the position; the lock's expiry follows them.
+      const ticker = setInterval(() => {
+        ctx.heartbeat({ cursor: input.cursor, done });
+        refreshLock().catch(() => undefined);
+      }, HEARTBEAT_MS);
+      try {
+        const provider = await providerFor(cfg);
+        let page;
+        try {
+          page = await provider.list(cfg.source_path, {
+            cursor: input.cursor,
+            modifiedSince: input.modifiedSince,
+            providerFilters: cfg.provider_filters,
+            pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining)),
+          });
+        } catch (err) {
+          toFailure(err);
+        }
+        ctx.heartbeat({ cursor: input.cursor, done });
+        counts.listed = page.entries.length;
+
+        const keep = compileFilters(cfg.file_filters);
+        const matching: SourceEntry[] = [];
+        const notMatching: SourceEntry[] = [];
+        for (const e of page.entries) (keep(e).keep ? matching : notMatching).push(e);
+        counts.discovered = matching.length;
+
+        const ids = page.entries.map((e) => e.sourceObjectId);
+        const existing = new Map(
+          (await store.objects.find({ bucket_id: cfg.bucket_id, source_provider: cfg.source_type, source_object_id: { $in: ids } }).toArray()).map(
+            (d) => [d.source_object_id, d],
+          ),
+        );
+        const given = new Map(
+          (await store.dlq.find({ sync_config_id: cfg.sync_config_id, source_object_id: { $in: ids } }).toArray()).map((d) => [
+            d.source_object_id,
+            d,
+          ]),
+        );
+
+        // Filter drift: objects this sync made whose files no longer match the filters.
+        if (driftDeletesEnabled(cfg)) {
+          const drifted = notMatching
+            .map((e) => existing.get(e.sourceObjectId))
+            .filter((d): d is NonNullable<typeof d> => d !== undefined && d.sync_config_id === cfg.sync_config_id);
+          counts.drifted = await deleteObjects(store, deps.blobs, drifted);
+        }
+
+        const ictx: IngestContext = { store, blobs: deps.blobs, provider, cfg, runId: input.runId, passId: input.passId };
+        const seen: string[] = [];
+        await forEachLimit(matching, deps.fileConcurrency, async (entry) => {
+          const prior = existing.get(entry.sourceObjectId);
+          const failedBefore = given.get(entry.sourceObjectId);
+          let outcome: IngestOutcome | null = null;
+          if (prior && prior.created_by_run_id === input.runId) {
+            // Created by an earlier attempt of this same run (a retried page): still ours to count.
+            outcome = { kind: 'created', bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0) };
+          } else if (prior && prior.source_version === entry.version) {
+            seen.push(entry.sourceObjectId);
+            counts.unchanged++;
+          } else if (prior) {
+            if (cfg.reconcile?.on_update === false) {
+              seen.push(entry.sourceObjectId);
+              counts.unchanged++;
+            } else outcome = await ingestUpdate(ictx, entry, prior);
+          } else if (failedBefore?.status === 'FAILED' && failedBefore.entry?.version === entry.version) {
+            // Gave up on this version after 3 attempts; a new version is tried afresh.
+            if (failedBefore.last_attempt_run_id === input.runId) outcome = { kind: 'failed', final: true };
+          } else {
+            if (failedBefore?.status === 'FAILED')
+              await store.dlq.deleteOne({ sync_config_id: cfg.sync_config_id, source_object_id: entry.sourceObjectId });
+            outcome = await ingestNew(ictx, entry);
+          }
+          if (prior && outcome?.kind === 'failed') seen.push(entry.sourceObjectId); // keep it; retry the update
+          switch (outcome?.kind) {
+            case 'created':
+              counts.created++;
+              counts.bytes += outcome.bytes;
+              break;
+            case 'updated':
+              counts.updated++;
+              counts.bytes += outcome.bytes;
+              break;
+            case 'duplicate':
+              counts.duplicates++;
+              break;
+            case 'raced':
+              counts.unchanged++;
+              break;
+            case 'failed':
+              counts.dlq++;
+              if (outcome.final) counts.failed++;
+              break;
+          }
+          done++;
+        });
+        if (seen.length > 0)
+          await store.objects.updateMany(
+            { bucket_id: cfg.bucket_id, source_provider: cfg.source_type, source_object_id: { $in: seen } },
+            { $set: { last_seen_pass_id: input.passId } },
+          );
+
+        const pageTotals: Totals = { discovered: counts.discovered, synced: counts.created, failed: counts.failed, bytes: counts.bytes };
+        const totals = add(input.totals, pageTotals);
+        const run = add(input.run, pageTotals);
+        const processed = input.objectsProcessed + counts.listed;
+        const now = new Date();
+        await store.syncs.updateOne(
+          { sync_config_id: cfg.sync_config_id },
+          {
+            $set: {
+              total_files_discovered: totals.discovered,
+              total_files_synced: totals.synced,
+              total_files_failed: totals.failed,
+              total_bytes_synced: totals.bytes,
+              resume_cursor: page.nextCursor,
+              current_cursor: page.nextCursor,
+              resume_objects_processed: processed,
+              'sync_checkpoints.default': {
+                pass_id: input.passId,
+                cursor: page.nextCursor,
+                objects_processed: processed,
+                modified_since: input.modifiedSince,
+                completed_at: page.nextCursor === null ? now : null,
+                updated_at: now,
+              },
+              sync_progress: {
+                sync_run_id: input.runId,
+                phase: page.nextCursor === null ? 'finishing' : 'listing',
+                files_listed: processed,
+                files_synced: run.synced,
+                files_failed: run.failed,
+                bytes_synced: run.bytes,
+                updated_at: now,
+              },
+              updated_at: now,
+            },
+          },
+        );
+        return {
+          found: true,
+          ...counts,
+          listedAll: input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter,
+          nextCursor: page.nextCursor,
+        };
+      } finally {
+        clearInterval(ticker);
+      }
+    },
+
+    /** Ends a pass: mark-and-sweep deletes (when allowed) and the run record. */
+    async finishPass(input: FinishPassInput): Promise<{ deleted: number }> {
+      const cfg = await loadConfig(input.syncConfigId);
+      if (!cfg) return { deleted: 0 };
+      let deleted = 0;
+      if (input.sweep && cfg.reconcile?.on_delete !== false) {
+        for (;;) {
+          const stale = await store.objects
+            .find(
+              { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: input.passId }, created_by_run_id: { $ne: input.runId } },
+              { projection: { object_id: 1, blobs: 1 } },
+            )
+            .limit(500)
+            .toArray();
+          if (stale.length === 0) break;
+          deleted += await deleteObjects(store, deps.blobs, stale);
+          Context.current().heartbeat({ deleted });
+        }
+        // DLQ entries for files that are gone are gone too.
+        await store.dlq.deleteMany({ sync_config_id: cfg.sync_config_id, last_attempt_run_id: { $ne: input.runId }, status: 'PENDING' });
+      }
+      const finished = new Date();
+      const started = new Date(input.startedAt);
+      const seconds = Math.max(0.001, (finished.getTime() - started.getTime()) / 1000);
+      await store.runs.updateOne(
+        { sync_run_id: input.recordId },
         {
           $set: {
-            status: 'ACTIVE',
-            total_files_discovered: totals.discovered,
-            total_files_synced: totals.synced,
-            total_files_failed: totals.failed,
-            total_bytes_synced: totals.bytes,
-            resume_cursor: page.nextCursor,
-            current_cursor: page.nextCursor,
-            resume_objects_processed: processed,
-            'sync_checkpoints.default': {
-              pass_id: input.passId,
-              cursor: page.nextCursor,
-              objects_processed: processed,
-              modified_since: input.modifiedSince,
-              completed_at: page.nextCursor === null ? done : null,
-              updated_at: done,
-            },
-            sync_progress: {
-              sync_run_id: input.runId,
-              phase: page.nextCursor === null ? 'finishing' : 'listing',
-              files_listed: processed,
-              files_synced: run.synced,
-              files_failed: run.failed,
-              bytes_synced: run.bytes,
-              updated_at: done,
-            },
-            lock_expires_at: new Date(done.getTime() + LOCK_TTL_MS),
-            updated_at: done,
+            sync_run_id: input.recordId,
+            sync_config_id: cfg.sync_config_id,
+            bucket_id: cfg.bucket_id,
+            internal_id: cfg.internal_id,
+            namespace_id: cfg.namespace_id,
+            provider_type: cfg.source_type,
+            pass_id: input.passId,
+            full: input.full,
+            started_at: started,
+            finished_at: finished,
+            duration_seconds: Math.round(seconds * 1000) / 1000,
+            files_discovered: input.run.discovered,
+            files_synced: input.run.synced,
+            files_failed: input.run.failed,
+            bytes_synced: input.run.bytes,
+            objects_deleted: deleted,
+            throughput_mbps: Math.round(((input.run.bytes * 8) / 1e6 / seconds) * 1000) / 1000,
+            status: input.status,
+            error: input.error,
           },
         },
+        { upsert: true },
       );
-      return { found: true, ...counts, nextCursor: page.nextCursor };
+      return { deleted };
     },
 
     /** Writes the workflow's state to the sync's MongoDB projection (what the API shows). */

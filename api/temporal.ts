@@ -3,14 +3,17 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../core/search-attributes';
-import type { SyncConfigDoc } from '../store';
+import { randomBytes } from 'node:crypto';
+import type { SyncCheckpoint, SyncConfigDoc } from '../store';
 import {
   configUpdatedSignal,
+  forceUnlockSignal,
   pauseSignal,
   resumeSignal,
   stateQuery,
   triggerSignal,
   workflowIdForSync,
+  type PassState,
   type PauseRequest,
   type SyncState,
 } from '../workflows/messages';
@@ -133,6 +136,14 @@ export class SyncControl {
     );
   }
 
+  /**
+   * Releases a stuck run: the running workflow abandons the page in flight and redoes it from the
+   * checkpoint; a workflow an operator terminated is started again from the MongoDB checkpoint.
+   */
+  async forceUnlock(cfg: SyncConfigDoc): Promise<void> {
+    await this.signalOrRestart(cfg, (h) => h.signal(forceUnlockSignal), () => undefined);
+  }
+
   async configUpdated(cfg: SyncConfigDoc): Promise<void> {
     try {
       await this.call(() => this.handle(cfg.sync_config_id).signal(configUpdatedSignal));
@@ -178,8 +189,9 @@ export function stateFromProjection(cfg: SyncConfigDoc): SyncState {
     pausedBy: cfg.paused_by_user_id,
     triggerRequested: false,
     pendingFullSync: cfg.pending_full_sync,
-    pass: null,
-    lastCompletedPassStartedAt: cp?.completed_at ? (cp.modified_since ?? null) : null,
+    pass: cp && !cp.completed_at ? passFromCheckpoint(cfg, cp) : null,
+    // pass ids start with the pass's ISO start time, so a completed checkpoint tells when it began.
+    lastCompletedPassStartedAt: cp?.completed_at ? passStartOf(cp.pass_id) : null,
     totals: {
       discovered: cfg.total_files_discovered,
       synced: cfg.total_files_synced,
@@ -192,4 +204,31 @@ export function stateFromProjection(cfg: SyncConfigDoc): SyncState {
     lastSyncAt: cfg.last_sync_at?.toISOString() ?? null,
     nextSyncAt: null,
   };
+}
+
+/** A pass interrupted mid-listing, rebuilt from its MongoDB checkpoint (resumes at its cursor). */
+function passFromCheckpoint(cfg: SyncConfigDoc, cp: SyncCheckpoint): PassState {
+  return {
+    passId: cp.pass_id,
+    // The same run id, so objects the interrupted page created are still counted once.
+    runId: cfg.current_sync_run_id ?? `run_${randomBytes(8).toString('hex')}`,
+    full: cp.modified_since === null,
+    modifiedSince: cp.modified_since,
+    startedAt: passStartOf(cp.pass_id) ?? new Date().toISOString(),
+    cursor: cp.cursor,
+    pages: 0,
+    objectsProcessed: cp.objects_processed,
+    run: { discovered: 0, synced: 0, failed: 0, bytes: 0 },
+    listedAll: true,
+    cut: false,
+    inRun: false,
+    fileErrors: 0,
+    deleted: 0,
+  };
+}
+
+/** The start time encoded at the front of a pass id (`<ISO time>-<random>`). */
+export function passStartOf(passId: string): string | null {
+  const iso = passId.slice(0, 24);
+  return Number.isNaN(Date.parse(iso)) ? null : iso;
 }

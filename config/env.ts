@@ -34,6 +34,12 @@ export const envSchema = z.object({
     .default('')
     .transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => r.startsWith('/')), 'every entry must be an absolute path'),
+  /** Folder of the embedded blob store (objects' bytes). */
+  BLOB_DIR: z.string().min(1).default('.data/blobs'),
+  /** Files copied at once within a page. */
+  SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Consecutive failed runs after which a sync suspends itself. */
+  AUTO_SUSPEND_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   /** Entries a provider lists per page (one activity call handles one page). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
 });

@@ -5,10 +5,12 @@ import type {
   ApiKeyDoc,
   BucketDoc,
   ConnectionDoc,
+  DlqDoc,
   NamespaceDoc,
   ObjectDoc,
   OrganizationDoc,
   SyncConfigDoc,
+  SyncRunDoc,
 } from './models';
 
 export * from './models';
@@ -21,6 +23,8 @@ export class Store {
   readonly connections: Collection<ConnectionDoc>;
   readonly syncs: Collection<SyncConfigDoc>;
   readonly objects: Collection<ObjectDoc>;
+  readonly dlq: Collection<DlqDoc>;
+  readonly runs: Collection<SyncRunDoc>;
 
   private constructor(
     readonly client: MongoClient,
@@ -33,6 +37,8 @@ export class Store {
     this.connections = db.collection('connections');
     this.syncs = db.collection('sync_configs');
     this.objects = db.collection('objects');
+    this.dlq = db.collection('sync_dlq');
+    this.runs = db.collection('sync_runs');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
@@ -58,7 +64,13 @@ export class Store {
       this.objects.createIndex({ object_id: 1 }, { unique: true }),
       // The idempotency key: retries and crashes never duplicate an object.
       this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
-      this.objects.createIndex({ sync_config_id: 1 }),
+      this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
+      this.objects.createIndex({ bucket_id: 1, content_hash: 1 }),
+      this.objects.createIndex({ bucket_id: 1, source_checksum: 1 }),
+      this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
+      this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
+      this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),
+      this.runs.createIndex({ bucket_id: 1, started_at: -1 }),
     ]);
   }
 

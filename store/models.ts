@@ -134,9 +134,53 @@ export interface ObjectDoc extends Tenant {
   source_provider: string;
   source_object_id: string;
   source_version: string | null;
+  /** Provider checksum (`algo:hex`) when the provider gives one. */
+  source_checksum: string | null;
+  /** SHA-256 of the file blob's bytes, computed while copying: the basis of skip_duplicates. */
+  content_hash: string | null;
   sync_config_id: string | null;
+  /** Mark-and-sweep: the last full pass that listed this object's source file. */
+  last_seen_pass_id: string | null;
   /** The sync run that created the object; lets a retried page count its own earlier inserts. */
   created_by_run_id: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface DlqDoc {
+  sync_config_id: string;
+  bucket_id: string;
+  source_object_id: string;
+  path: string;
+  /** The listed entry, so a retry can open the file again. */
+  entry: import('../core/entry').SourceEntry;
+  attempts: number;
+  last_error: string;
+  first_failed_at: Date;
+  last_failed_at: Date;
+  /** PENDING: retried by later runs; FAILED: gave up after 3 attempts (counted in total_files_failed). */
+  status: 'PENDING' | 'FAILED';
+  last_attempt_run_id: string;
+}
+
+export interface SyncRunDoc {
+  sync_run_id: string;
+  sync_config_id: string;
+  bucket_id: string;
+  internal_id: string;
+  namespace_id: string;
+  provider_type: string;
+  pass_id: string;
+  full: boolean;
+  started_at: Date;
+  finished_at: Date;
+  duration_seconds: number;
+  files_discovered: number;
+  files_synced: number;
+  files_failed: number;
+  bytes_synced: number;
+  objects_deleted: number;
+  throughput_mbps: number;
+  status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
+  error: string | null;
 }

@@ -6,6 +6,8 @@ import { decodeKey, type Env } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
+import { FolderBlobStore } from '../store/blobs';
+import path from 'node:path';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -39,6 +41,9 @@ export async function createSyncWorker(
       log,
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
+      fileConcurrency: env.SYNC_FILE_CONCURRENCY,
+      autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
+      blobs: new FolderBlobStore(path.resolve(env.BLOB_DIR)),
     }),
   });
   return {

@@ -17,6 +17,8 @@ export const resumeSignal = defineSignal<[]>('resume');
 export const triggerSignal = defineSignal<[TriggerRequest]>('trigger');
 /** The stored config changed: reload it at once (a new polling interval applies to the current wait). */
 export const configUpdatedSignal = defineSignal<[]>('configUpdated');
+/** Operator recovery: cancel the page in flight (a stuck run) and redo it from the last checkpoint. */
+export const forceUnlockSignal = defineSignal<[]>('forceUnlock');
 
 export interface Totals {
   discovered: number;
@@ -36,6 +38,15 @@ export interface PassState {
   pages: number;
   objectsProcessed: number;
   run: Totals;
+  /** Every page listed everything (no server-side modified filter): deletes can be inferred. */
+  listedAll: boolean;
+  /** Stopped early by max_objects_per_run at some point: no deletes for this pass. */
+  cut: boolean;
+  /** A run is executing this pass (survives continue-as-new mid-run). */
+  inRun: boolean;
+  /** Files that went to the DLQ during this pass. */
+  fileErrors: number;
+  deleted: number;
 }
 
 export interface SyncState {

@@ -1,13 +1,15 @@
 // One long-running workflow per sync configuration (id `sync-<sync_config_id>`).
 //
-// cycle: [wait while paused] -> pass over source_path, one activity per page -> record ->
-//        initial_only? COMPLETED : wait polling_interval (a trigger cuts it short) -> continue-as-new
+// cycle: [wait while paused] -> pass over source_path, one activity per page -> finish the pass
+//        (sweep deletes, run record) -> initial_only? COMPLETED : wait polling_interval (a trigger
+//        cuts it short) -> continue-as-new
 //
 // The workflow owns the state (totals, cursor, pause, pending trigger, failure count); MongoDB holds
 // a projection written by activities. Continue-as-new carries the state, including a pass that is
 // mid-listing, so history stays small however large the source is.
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   isCancellation,
@@ -23,6 +25,7 @@ import { SA_SYNC_STATUS } from '../core/search-attributes';
 import { syncStatusOf } from '../core/status';
 import {
   configUpdatedSignal,
+  forceUnlockSignal,
   pauseSignal,
   resumeSignal,
   stateQuery,
@@ -33,24 +36,18 @@ import {
   type Totals,
 } from './messages';
 
-/** Consecutive failed runs after which a sync suspends itself. */
-export const AUTO_SUSPEND_THRESHOLD = 5;
-/** Continue-as-new well before Temporal's 51,200-event limit even if the server never suggests it. */
-const MAX_HISTORY_EVENTS = 10_000;
+/** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
+export const MAX_HISTORY_EVENTS = 1_500;
 
 const { syncPage } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 5,
-  },
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
-const { loadSyncSettings, recordSyncState } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+const { loadSyncSettings, recordSyncState, finishPass } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
@@ -78,6 +75,26 @@ export function initialSyncState(): SyncState {
   };
 }
 
+export function newPass(state: SyncState, now: string, id: string): PassState {
+  const full = state.pendingFullSync || state.lastCompletedPassStartedAt === null;
+  return {
+    passId: `${now}-${id.slice(0, 8)}`,
+    runId: `run_${id.replace(/-/g, '').slice(0, 16)}`,
+    full,
+    modifiedSince: full ? null : state.lastCompletedPassStartedAt,
+    startedAt: now,
+    cursor: null,
+    pages: 0,
+    objectsProcessed: 0,
+    run: zero(),
+    listedAll: true,
+    cut: false,
+    inRun: false,
+    fileErrors: 0,
+    deleted: 0,
+  };
+}
+
 function errorMessage(err: unknown): string {
   let e: unknown = err;
   // ActivityFailure wraps the ApplicationFailure that says what went wrong.
@@ -90,20 +107,20 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
   const state: SyncState = input.state ?? initialSyncState();
   let configChanged = false;
   let running = false;
+  let pageScope: CancellationScope | null = null;
+  let unlockRequested = false;
 
   const setStatus = () => {
-    const status =
-      state.status === 'COMPLETED' || state.status === 'FAILED'
-        ? state.status
-        : syncStatusOf({
-            started: state.runCounter > 0 || running,
-            paused: state.paused,
-            completed: false,
-            failed: false,
-          });
-    if (status !== state.status || workflowInfo().typedSearchAttributes.get(SA_SYNC_STATUS) !== status) {
-      state.status = status;
-      upsertSearchAttributes([{ key: SA_SYNC_STATUS, value: status }]);
+    if (state.status !== 'COMPLETED' && state.status !== 'FAILED') {
+      state.status = syncStatusOf({
+        started: state.runCounter > 0 || running,
+        paused: state.paused,
+        completed: false,
+        failed: false,
+      });
+    }
+    if (workflowInfo().typedSearchAttributes.get(SA_SYNC_STATUS) !== state.status) {
+      upsertSearchAttributes([{ key: SA_SYNC_STATUS, value: state.status }]);
     }
   };
 
@@ -130,6 +147,11 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
   setHandler(configUpdatedSignal, () => {
     configChanged = true;
   });
+  setHandler(forceUnlockSignal, () => {
+    if (!pageScope) return;
+    unlockRequested = true;
+    pageScope.cancel();
+  });
 
   const record = async () => {
     setStatus();
@@ -143,10 +165,34 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
   }
   state.syncMode = settings.syncMode;
   state.pollingIntervalSeconds = settings.pollingIntervalSeconds;
-  if (!state.paused && !settings.isActive) {
-    state.paused = true;
-    state.pauseReason = 'is_active is false';
-  }
+
+  /** Reloads the stored config; false when the sync was deleted. */
+  const reloadSettings = async (): Promise<boolean> => {
+    configChanged = false;
+    settings = await loadSyncSettings(syncConfigId);
+    if (!settings.found) return false;
+    state.syncMode = settings.syncMode;
+    state.pollingIntervalSeconds = settings.pollingIntervalSeconds;
+    return true;
+  };
+
+  /**
+   * Waits polling_interval_seconds; a trigger or a pause cuts the wait short, a config change
+   * re-times it. False when the sync was deleted meanwhile.
+   */
+  const waitForNextCycle = async (): Promise<boolean> => {
+    const cycleStart = Date.now();
+    for (;;) {
+      const intervalMs = state.pollingIntervalSeconds * 1000;
+      const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
+      state.nextSyncAt = state.paused ? null : new Date(cycleStart + intervalMs).toISOString();
+      await record();
+      if (state.paused) return true;
+      const woke = await condition(() => state.triggerRequested || configChanged || state.paused, remaining);
+      if (!woke || state.triggerRequested || state.paused) return true;
+      if (!(await reloadSettings())) return false;
+    }
+  };
 
   try {
     // Paused (by a user, by is_active=false or by auto-suspend): no new work until resumed.
@@ -158,19 +204,12 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
 
     // A pass: resume the one in flight, or start a new one (full the first time or when asked).
     if (!state.pass) {
-      const full = state.pendingFullSync || state.lastCompletedPassStartedAt === null;
-      state.pass = {
-        passId: `${new Date().toISOString()}-${uuid4().slice(0, 8)}`,
-        runId: `run_${uuid4().replace(/-/g, '').slice(0, 16)}`,
-        full,
-        modifiedSince: full ? null : state.lastCompletedPassStartedAt,
-        startedAt: new Date().toISOString(),
-        cursor: null,
-        pages: 0,
-        objectsProcessed: 0,
-        run: zero(),
-      };
+      state.pass = newPass(state, new Date().toISOString(), uuid4());
       state.pendingFullSync = false;
+    }
+    if (!state.pass.inRun) {
+      // A new run (not a continue-as-new in the middle of one).
+      state.pass.inRun = true;
       state.triggerRequested = false;
       state.runCounter += 1;
     }
@@ -179,63 +218,94 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
 
     const pass: PassState = state.pass;
     let failed = false;
-    try {
-      for (;;) {
-        const res = await syncPage({
-          syncConfigId,
-          runId: pass.runId,
-          passId: pass.passId,
-          cursor: pass.cursor,
-          modifiedSince: pass.modifiedSince,
-          totals: state.totals,
-          run: pass.run,
-          objectsProcessed: pass.objectsProcessed,
-          remaining: Math.max(0, settings.maxObjectsPerRun - pass.run.synced),
-        });
-        if (!res.found) return;
-        const page: Totals = {
-          discovered: res.discovered,
-          synced: res.created,
-          failed: res.failed,
-          bytes: res.bytes,
-        };
-        for (const k of Object.keys(page) as (keyof Totals)[]) {
-          state.totals[k] += page[k];
-          pass.run[k] += page[k];
+    let stoppedEarly = false;
+    for (;;) {
+      let res;
+      try {
+        pageScope = new CancellationScope();
+        res = await pageScope.run(() =>
+          syncPage({
+            syncConfigId,
+            runId: pass.runId,
+            passId: pass.passId,
+            cursor: pass.cursor,
+            modifiedSince: pass.modifiedSince,
+            totals: state.totals,
+            run: pass.run,
+            objectsProcessed: pass.objectsProcessed,
+            remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
+          }),
+        );
+      } catch (err) {
+        if (isCancellation(err) && unlockRequested) {
+          // force-unlock: the stuck page is abandoned and redone from the last checkpoint.
+          unlockRequested = false;
+          log.warn('force-unlock: redoing the page from the last checkpoint', { syncConfigId, cursor: pass.cursor });
+          continue;
         }
-        pass.cursor = res.nextCursor;
-        pass.pages += 1;
-        pass.objectsProcessed += res.listed;
-        if (res.nextCursor === null) break;
-        // max_objects_per_run: the rest comes next run, from this cursor.
-        if (pass.run.synced >= settings.maxObjectsPerRun) break;
-        if (state.paused) break; // the page in flight finished; no new work
-        if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
-          await condition(allHandlersFinished);
-          await continueAsNew<typeof syncWorkflow>({ syncConfigId, state });
+        if (isCancellation(err)) throw err;
+        failed = true;
+        state.consecutiveFailures += 1;
+        state.lastError = errorMessage(err);
+        log.warn('sync run failed', { syncConfigId, error: state.lastError, consecutive: state.consecutiveFailures });
+        if (state.consecutiveFailures >= settings.autoSuspendThreshold) {
+          state.paused = true;
+          state.pauseReason = `auto-suspended after ${state.consecutiveFailures} consecutive failures: ${state.lastError}`;
+          state.pausedAt = new Date().toISOString();
+          state.pausedBy = 'system';
         }
+        break;
+      } finally {
+        pageScope = null;
       }
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      failed = true;
-      state.consecutiveFailures += 1;
-      state.lastError = errorMessage(err);
-      log.warn('sync run failed', {
-        syncConfigId,
-        error: state.lastError,
-        consecutive: state.consecutiveFailures,
-      });
-      if (state.consecutiveFailures >= AUTO_SUSPEND_THRESHOLD) {
-        state.paused = true;
-        state.pauseReason = `auto-suspended after ${state.consecutiveFailures} consecutive failures: ${state.lastError}`;
-        state.pausedAt = new Date().toISOString();
-        state.pausedBy = 'system';
+      if (!res.found) return;
+      const page: Totals = { discovered: res.discovered, synced: res.created, failed: res.failed, bytes: res.bytes };
+      for (const k of Object.keys(page) as (keyof Totals)[]) {
+        state.totals[k] += page[k];
+        pass.run[k] += page[k];
+      }
+      pass.cursor = res.nextCursor;
+      pass.pages += 1;
+      pass.objectsProcessed += res.listed;
+      pass.listedAll &&= res.listedAll;
+      pass.fileErrors += res.dlq;
+      pass.deleted += res.drifted;
+      if (res.nextCursor === null) break;
+      // max_objects_per_run: the rest comes next run, from this cursor.
+      if (pass.run.synced >= settings.maxObjectsPerRun) {
+        pass.cut = true;
+        stoppedEarly = true;
+        break;
+      }
+      if (state.paused) {
+        stoppedEarly = true; // the page in flight finished; no new work
+        break;
+      }
+      if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof syncWorkflow>({ syncConfigId, state });
       }
     }
     running = false;
+    pass.inRun = false;
 
-    const finished = !failed && pass.cursor === null;
-    if (finished) {
+    const completed = !failed && pass.cursor === null;
+    if (failed || completed || pass.cut) {
+      const { deleted } = await finishPass({
+        syncConfigId,
+        recordId: `run_${uuid4().replace(/-/g, '').slice(0, 16)}`,
+        runId: pass.runId,
+        passId: pass.passId,
+        startedAt: pass.startedAt,
+        full: pass.full,
+        run: pass.run,
+        status: failed ? 'FAILED' : pass.fileErrors > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED',
+        sweep: completed && pass.listedAll && !pass.cut,
+        error: failed ? state.lastError : null,
+      });
+      pass.deleted += deleted;
+    }
+    if (completed) {
       state.lastCompletedPassStartedAt = pass.startedAt;
       state.pass = null;
       state.lastSyncAt = new Date().toISOString();
@@ -248,12 +318,19 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
         await condition(allHandlersFinished);
         return;
       }
-    } else if (!failed && !state.paused) {
-      // Cut by max_objects_per_run: the pass goes on from its cursor at the next run.
+    } else if (pass.cut && !failed) {
+      // The run ends here; the pass goes on from its cursor in a new run.
       state.lastSyncAt = new Date().toISOString();
+      state.consecutiveFailures = 0;
+      pass.runId = `run_${uuid4().replace(/-/g, '').slice(0, 16)}`;
+      pass.run = zero();
     }
-
-    if (!(await waitForNextCycle())) return;
+    // After a failure the pass keeps its run id, so the retried page still counts the objects the
+    // failed attempt created; each finishPass above wrote its own run record.
+    if (stoppedEarly && state.paused) {
+      // Paused mid-pass: record and let the next run wait for resume, then continue the pass.
+      await record();
+    } else if (!(await waitForNextCycle())) return;
     await condition(allHandlersFinished);
     await continueAsNew<typeof syncWorkflow>({ syncConfigId, state });
   } catch (err) {
@@ -262,33 +339,5 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       return;
     }
     throw err;
-  }
-
-  /**
-   * Waits polling_interval_seconds; a trigger or a pause cuts the wait short, a config change
-   * re-times it. False when the sync was deleted meanwhile.
-   */
-  async function waitForNextCycle(): Promise<boolean> {
-    const cycleStart = Date.now();
-    for (;;) {
-      const intervalMs = state.pollingIntervalSeconds * 1000;
-      const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
-      state.nextSyncAt = state.paused ? null : new Date(cycleStart + intervalMs).toISOString();
-      await record();
-      if (state.paused) return true;
-      const woke = await condition(() => state.triggerRequested || configChanged || state.paused, remaining);
-      if (!woke || state.triggerRequested || state.paused) return true;
-      if (!(await reloadSettings())) return false;
-    }
-  }
-
-  /** Reloads the stored config; false when the sync was deleted. */
-  async function reloadSettings(): Promise<boolean> {
-    configChanged = false;
-    settings = await loadSyncSettings(syncConfigId);
-    if (!settings.found) return false;
-    state.syncMode = settings.syncMode;
-    state.pollingIntervalSeconds = settings.pollingIntervalSeconds;
-    return true;
   }
 }

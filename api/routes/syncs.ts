@@ -237,5 +237,57 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     });
   });
 
+  r.post(`${base}/:sync_config_id/force-unlock`, async (req, res) => {
+    const { cfg } = await syncOf(req);
+    await control.forceUnlock(cfg);
+    await store.syncs.updateOne(
+      { sync_config_id: cfg.sync_config_id },
+      { $set: { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null } },
+    );
+    res.json(serializeSync(await fresh(cfg.sync_config_id), await control.state(cfg.sync_config_id)));
+  });
+
+  r.get(`${base}/:sync_config_id/runs`, async (req, res) => {
+    const { cfg } = await syncOf(req);
+    res.json(
+      await listPage(store.runs, { sync_config_id: cfg.sync_config_id }, req.query, (d) => publicFields(d, ['internal_id']), {
+        started_at: -1,
+        _id: -1,
+      }),
+    );
+  });
+
+  r.get(`${base}/:sync_config_id/dlq`, async (req, res) => {
+    const { cfg } = await syncOf(req);
+    res.json(
+      await listPage(
+        store.dlq,
+        { sync_config_id: cfg.sync_config_id },
+        req.query,
+        (d) => ({
+          source_object_id: d.source_object_id,
+          path: d.path,
+          attempts: d.attempts,
+          last_error: d.last_error,
+          first_failed_at: d.first_failed_at,
+          last_failed_at: d.last_failed_at,
+          status: d.status,
+        }),
+        { last_failed_at: -1, _id: -1 },
+      ),
+    );
+  });
+
+  r.post(`${base}/:sync_config_id/dlq/retry`, async (req, res) => {
+    const { cfg } = await syncOf(req);
+    const body = parse(dlqRetrySchema, req.body ?? {}, 'body');
+    const filter: Record<string, unknown> = { sync_config_id: cfg.sync_config_id };
+    if (body.source_object_ids) filter.source_object_id = { $in: body.source_object_ids };
+    const r2 = await store.dlq.updateMany(filter, { $set: { status: 'PENDING', attempts: 0, last_attempt_run_id: '' } });
+    res.json({ success: true, requeued: r2.modifiedCount, message: `${r2.modifiedCount} file(s) will be retried by the next run` });
+  });
+
   return r;
 }
+
+const dlqRetrySchema = z.strictObject({ source_object_ids: z.array(z.string().min(1)).min(1).max(10000).optional() }).default({});

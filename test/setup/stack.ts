@@ -88,6 +88,7 @@ async function start(): Promise<Stack> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     PORT: '0',
     SYNC_PAGE_SIZE: process.env.SYNC_PAGE_SIZE ?? '100',
+    BLOB_DIR: path.join(tmp, 'blobs'),
   });
   const store = await Store.connect(env.MONGODB_URI, env.MONGODB_DB);
   cleanups.unshift(() => store.close());
