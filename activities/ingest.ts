@@ -25,6 +25,8 @@ export interface IngestContext {
   cfg: SyncConfigDoc;
   runId: string;
   passId: string;
+  /** `<run id>|<cursor>` of the page being processed. */
+  pageKey: string;
 }
 
 function keyPrefixOf(entry: SourceEntry): string {
@@ -35,7 +37,8 @@ function keyPrefixOf(entry: SourceEntry): string {
 /** Errors that say the file itself is bad (go to the DLQ) rather than the infrastructure (retry the page). */
 function isFileError(err: unknown): boolean {
   if (err instanceof MappingError) return true;
-  if (err instanceof ProviderError) return err.kind === 'not_found' || err.kind === 'invalid' || err.kind === 'auth';
+  if (err instanceof ProviderError)
+    return err.kind === 'not_found' || err.kind === 'invalid' || err.kind === 'auth';
   const code = (err as NodeJS.ErrnoException)?.code;
   return code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES';
 }
@@ -86,9 +89,13 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
 async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknown): Promise<IngestOutcome> {
   const now = new Date();
   const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-  const prior = await ctx.store.dlq.findOne({ sync_config_id: ctx.cfg.sync_config_id, source_object_id: entry.sourceObjectId });
+  const prior = await ctx.store.dlq.findOne({
+    sync_config_id: ctx.cfg.sync_config_id,
+    source_object_id: entry.sourceObjectId,
+  });
   // One attempt per run: a retried page does not burn the file's attempts.
-  if (prior && prior.last_attempt_run_id === ctx.runId) return { kind: 'failed', final: prior.status === 'FAILED' };
+  if (prior && prior.last_attempt_run_id === ctx.runId)
+    return { kind: 'failed', final: prior.status === 'FAILED' };
   const attempts = (prior?.attempts ?? 0) + 1;
   const status = attempts >= MAX_FILE_ATTEMPTS ? 'FAILED' : 'PENDING';
   await ctx.store.dlq.updateOne(
@@ -111,23 +118,19 @@ async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknow
   return { kind: 'failed', final: status === 'FAILED' };
 }
 
-/** Registers a new file as an object. */
-export async function ingestNew(ctx: IngestContext, entry: SourceEntry): Promise<IngestOutcome> {
-  const { store, cfg } = ctx;
+export interface Prepared {
+  entry: SourceEntry;
+  doc: ObjectDoc;
+  bytes: number;
+  written: string[];
+}
+
+/** A new file: map its fields and copy its bytes. The object is inserted later, a page at a time. */
+export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
+  const { cfg } = ctx;
   try {
-    if (cfg.skip_duplicates && entry.checksum) {
-      const dup = await store.objects.findOne({ bucket_id: cfg.bucket_id, source_checksum: entry.checksum }, { projection: { _id: 1 } });
-      if (dup) return { kind: 'duplicate' };
-    }
     const objectId = newId('obj');
     const copied = await copyBlobs(ctx, entry, objectId);
-    if (cfg.skip_duplicates && copied.contentHash) {
-      const dup = await store.objects.findOne({ bucket_id: cfg.bucket_id, content_hash: copied.contentHash }, { projection: { _id: 1 } });
-      if (dup) {
-        await Promise.all(copied.written.map((k) => ctx.blobs.delete(k)));
-        return { kind: 'duplicate' };
-      }
-    }
     const now = new Date();
     const doc: ObjectDoc = {
       object_id: objectId,
@@ -148,26 +151,87 @@ export async function ingestNew(ctx: IngestContext, entry: SourceEntry): Promise
       sync_config_id: cfg.sync_config_id,
       last_seen_pass_id: ctx.passId,
       created_by_run_id: ctx.runId,
+      created_by_page: ctx.pageKey,
       created_at: now,
       updated_at: now,
     };
-    try {
-      await store.objects.insertOne({ ...doc });
-    } catch (err) {
-      await Promise.all(copied.written.map((k) => ctx.blobs.delete(k)));
-      if ((err as { code?: number }).code === 11000) return { kind: 'raced' };
-      throw err;
-    }
-    await store.dlq.deleteOne({ sync_config_id: cfg.sync_config_id, source_object_id: entry.sourceObjectId });
-    return { kind: 'created', bytes: copied.bytes };
+    return { entry, doc, bytes: copied.bytes, written: copied.written };
   } catch (err) {
     if (!isFileError(err)) throw err;
     return recordFailure(ctx, entry, err);
   }
 }
 
+/**
+ * Inserts a page's prepared objects in one round trip: content duplicates (already in the bucket,
+ * or twice in this page) are dropped when skip_duplicates is on; an object another writer
+ * registered first (unique key) is dropped too. Returns an outcome per source_object_id.
+ */
+export async function commitNew(
+  ctx: IngestContext,
+  prepared: Prepared[],
+): Promise<Map<string, IngestOutcome>> {
+  const { store, cfg } = ctx;
+  const out = new Map<string, IngestOutcome>();
+  const drop = async (p: Prepared, outcome: IngestOutcome) => {
+    await Promise.all(p.written.map((k) => ctx.blobs.delete(k)));
+    out.set(p.entry.sourceObjectId, outcome);
+  };
+  let toInsert = prepared;
+  if (cfg.skip_duplicates) {
+    const hashes = prepared.map((p) => p.doc.content_hash).filter((h): h is string => h !== null);
+    const known = new Set(
+      hashes.length === 0
+        ? []
+        : (
+            await store.objects
+              .find(
+                { bucket_id: cfg.bucket_id, content_hash: { $in: hashes } },
+                { projection: { content_hash: 1 } },
+              )
+              .toArray()
+          ).map((d) => d.content_hash),
+    );
+    toInsert = [];
+    for (const p of prepared) {
+      const h = p.doc.content_hash;
+      if (h !== null && known.has(h)) await drop(p, { kind: 'duplicate' });
+      else {
+        if (h !== null) known.add(h);
+        toInsert.push(p);
+      }
+    }
+  }
+  if (toInsert.length === 0) return out;
+  let failedIdx = new Set<number>();
+  try {
+    await store.objects.insertMany(
+      toInsert.map((p) => ({ ...p.doc })),
+      { ordered: false },
+    );
+  } catch (err) {
+    const writeErrors = (
+      err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }
+    ).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    // Anything but duplicate keys: some documents may be in, so keep every blob (a retried page
+    // counts the inserted ones as this run's) and let the activity retry.
+    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
+    failedIdx = new Set(list.map((e) => e.index));
+  }
+  for (const [i, p] of toInsert.entries()) {
+    if (failedIdx.has(i)) await drop(p, { kind: 'raced' });
+    else out.set(p.entry.sourceObjectId, { kind: 'created', bytes: p.bytes });
+  }
+  return out;
+}
+
 /** A file whose version changed: new bytes and fields, same object. */
-export async function ingestUpdate(ctx: IngestContext, entry: SourceEntry, prior: ObjectDoc): Promise<IngestOutcome> {
+export async function ingestUpdate(
+  ctx: IngestContext,
+  entry: SourceEntry,
+  prior: ObjectDoc,
+): Promise<IngestOutcome> {
   try {
     const copied = await copyBlobs(ctx, entry, prior.object_id);
     await ctx.store.objects.updateOne(
@@ -184,9 +248,14 @@ export async function ingestUpdate(ctx: IngestContext, entry: SourceEntry, prior
         },
       },
     );
-    const oldKeys = prior.blobs.map((b) => b.properties?.storage_key).filter((k): k is string => typeof k === 'string');
+    const oldKeys = prior.blobs
+      .map((b) => b.properties?.storage_key)
+      .filter((k): k is string => typeof k === 'string');
     await Promise.all(oldKeys.map((k) => ctx.blobs.delete(k)));
-    await ctx.store.dlq.deleteOne({ sync_config_id: ctx.cfg.sync_config_id, source_object_id: entry.sourceObjectId });
+    await ctx.store.dlq.deleteOne({
+      sync_config_id: ctx.cfg.sync_config_id,
+      source_object_id: entry.sourceObjectId,
+    });
     return { kind: 'updated', bytes: copied.bytes };
   } catch (err) {
     if (!isFileError(err)) throw err;
@@ -195,10 +264,16 @@ export async function ingestUpdate(ctx: IngestContext, entry: SourceEntry, prior
 }
 
 /** Deletes objects and their blobs. */
-export async function deleteObjects(store: Store, blobs: BlobStore, docs: Pick<ObjectDoc, 'object_id' | 'blobs'>[]): Promise<number> {
+export async function deleteObjects(
+  store: Store,
+  blobs: BlobStore,
+  docs: Pick<ObjectDoc, 'object_id' | 'blobs'>[],
+): Promise<number> {
   if (docs.length === 0) return 0;
   const res = await store.objects.deleteMany({ object_id: { $in: docs.map((d) => d.object_id) } });
-  const keys = docs.flatMap((d) => d.blobs.map((b) => b.properties?.storage_key)).filter((k): k is string => typeof k === 'string');
+  const keys = docs
+    .flatMap((d) => d.blobs.map((b) => b.properties?.storage_key))
+    .filter((k): k is string => typeof k === 'string');
   await Promise.all(keys.map((k) => blobs.delete(k)));
   return res.deletedCount;
 }

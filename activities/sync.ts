@@ -9,7 +9,15 @@ import { createProvider, ProviderError, type StorageProvider } from '../provider
 import type { Store, SyncConfigDoc } from '../store';
 import type { BlobStore } from '../store/blobs';
 import type { SecretBox } from '../store/secrets';
-import { deleteObjects, ingestNew, ingestUpdate, type IngestContext, type IngestOutcome } from './ingest';
+import {
+  commitNew,
+  deleteObjects,
+  ingestUpdate,
+  prepareNew,
+  type IngestContext,
+  type IngestOutcome,
+  type Prepared,
+} from './ingest';
 import type { SyncState, Totals } from '../workflows/messages';
 
 export interface SyncActivityDeps {
@@ -116,19 +124,31 @@ export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
 
   async function providerFor(cfg: SyncConfigDoc): Promise<StorageProvider> {
-    const conn = await store.connections.findOne({ connection_id: cfg.connection_id, internal_id: cfg.internal_id });
+    const conn = await store.connections.findOne({
+      connection_id: cfg.connection_id,
+      internal_id: cfg.internal_id,
+    });
     if (!conn || conn.status === 'ARCHIVED')
-      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id} no longer exists`, 'ConnectionMissing');
-    const credentials = conn.credentials_sealed ? secrets.open<Record<string, unknown>>(conn.credentials_sealed) : null;
+      throw ApplicationFailure.nonRetryable(
+        `connection ${cfg.connection_id} no longer exists`,
+        'ConnectionMissing',
+      );
+    const credentials = conn.credentials_sealed
+      ? secrets.open<Record<string, unknown>>(conn.credentials_sealed)
+      : null;
     try {
       return createProvider(conn.provider_type, conn.provider_config, credentials);
     } catch (err) {
       if (err instanceof ProviderError) toFailure(err);
-      throw ApplicationFailure.nonRetryable(`connection ${cfg.connection_id}: ${(err as Error).message}`, 'BadConnection');
+      throw ApplicationFailure.nonRetryable(
+        `connection ${cfg.connection_id}: ${(err as Error).message}`,
+        'BadConnection',
+      );
     }
   }
 
-  const loadConfig = (syncConfigId: string) => store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
+  const loadConfig = (syncConfigId: string) =>
+    store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
 
   return {
     async loadSyncSettings(syncConfigId: string): Promise<SyncSettings> {
@@ -206,52 +226,119 @@ export function createSyncActivities(deps: SyncActivityDeps) {
 
         const ids = page.entries.map((e) => e.sourceObjectId);
         const existing = new Map(
-          (await store.objects.find({ bucket_id: cfg.bucket_id, source_provider: cfg.source_type, source_object_id: { $in: ids } }).toArray()).map(
-            (d) => [d.source_object_id, d],
-          ),
+          (
+            await store.objects
+              .find({
+                bucket_id: cfg.bucket_id,
+                source_provider: cfg.source_type,
+                source_object_id: { $in: ids },
+              })
+              .toArray()
+          ).map((d) => [d.source_object_id, d]),
         );
         const given = new Map(
-          (await store.dlq.find({ sync_config_id: cfg.sync_config_id, source_object_id: { $in: ids } }).toArray()).map((d) => [
-            d.source_object_id,
-            d,
-          ]),
+          (
+            await store.dlq
+              .find({ sync_config_id: cfg.sync_config_id, source_object_id: { $in: ids } })
+              .toArray()
+          ).map((d) => [d.source_object_id, d]),
+        );
+
+        const checksums = matching
+          .filter((e) => e.checksum && !existing.has(e.sourceObjectId))
+          .map((e) => e.checksum!);
+        const knownChecksums = new Set(
+          cfg.skip_duplicates && checksums.length > 0
+            ? (
+                await store.objects
+                  .find(
+                    { bucket_id: cfg.bucket_id, source_checksum: { $in: checksums } },
+                    { projection: { source_checksum: 1 } },
+                  )
+                  .toArray()
+              ).map((d) => d.source_checksum)
+            : [],
         );
 
         // Filter drift: objects this sync made whose files no longer match the filters.
         if (driftDeletesEnabled(cfg)) {
           const drifted = notMatching
             .map((e) => existing.get(e.sourceObjectId))
-            .filter((d): d is NonNullable<typeof d> => d !== undefined && d.sync_config_id === cfg.sync_config_id);
+            .filter(
+              (d): d is NonNullable<typeof d> => d !== undefined && d.sync_config_id === cfg.sync_config_id,
+            );
           counts.drifted = await deleteObjects(store, deps.blobs, drifted);
         }
 
-        const ictx: IngestContext = { store, blobs: deps.blobs, provider, cfg, runId: input.runId, passId: input.passId };
+        const pageKey = `${input.runId}|${input.cursor ?? ''}`;
+        const ictx: IngestContext = {
+          store,
+          blobs: deps.blobs,
+          provider,
+          cfg,
+          runId: input.runId,
+          passId: input.passId,
+          pageKey,
+        };
         const seen: string[] = [];
-        await forEachLimit(matching, deps.fileConcurrency, async (entry) => {
+        const outcomes: IngestOutcome[] = [];
+        const fresh: SourceEntry[] = [];
+        for (const entry of matching) {
           const prior = existing.get(entry.sourceObjectId);
           const failedBefore = given.get(entry.sourceObjectId);
-          let outcome: IngestOutcome | null = null;
-          if (prior && prior.created_by_run_id === input.runId) {
+          if (prior && prior.created_by_page === pageKey) {
             // Created by an earlier attempt of this same run (a retried page): still ours to count.
-            outcome = { kind: 'created', bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0) };
-          } else if (prior && prior.source_version === entry.version) {
+            outcomes.push({
+              kind: 'created',
+              bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+            });
+          } else if (
+            prior &&
+            (prior.source_version === entry.version || cfg.reconcile?.on_update === false)
+          ) {
             seen.push(entry.sourceObjectId);
             counts.unchanged++;
           } else if (prior) {
-            if (cfg.reconcile?.on_update === false) {
-              seen.push(entry.sourceObjectId);
-              counts.unchanged++;
-            } else outcome = await ingestUpdate(ictx, entry, prior);
+            fresh.push(entry); // changed: handled below with the new ones
           } else if (failedBefore?.status === 'FAILED' && failedBefore.entry?.version === entry.version) {
             // Gave up on this version after 3 attempts; a new version is tried afresh.
-            if (failedBefore.last_attempt_run_id === input.runId) outcome = { kind: 'failed', final: true };
+            if (failedBefore.last_attempt_run_id === input.runId)
+              outcomes.push({ kind: 'failed', final: true });
+          } else if (cfg.skip_duplicates && entry.checksum && knownChecksums.has(entry.checksum)) {
+            outcomes.push({ kind: 'duplicate' });
           } else {
-            if (failedBefore?.status === 'FAILED')
-              await store.dlq.deleteOne({ sync_config_id: cfg.sync_config_id, source_object_id: entry.sourceObjectId });
-            outcome = await ingestNew(ictx, entry);
+            fresh.push(entry);
           }
-          if (prior && outcome?.kind === 'failed') seen.push(entry.sourceObjectId); // keep it; retry the update
-          switch (outcome?.kind) {
+        }
+
+        // Copy the bytes of new and changed files, a few at a time.
+        const prepared: Prepared[] = [];
+        await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
+          const prior = existing.get(entry.sourceObjectId);
+          if (prior) {
+            const o = await ingestUpdate(ictx, entry, prior);
+            if (o.kind === 'failed') seen.push(entry.sourceObjectId); // keep the object; retry the update
+            outcomes.push(o);
+          } else {
+            const p = await prepareNew(ictx, entry);
+            if ('doc' in p) prepared.push(p);
+            else outcomes.push(p);
+          }
+          done++;
+        });
+        const committed = await commitNew(ictx, prepared);
+        outcomes.push(...committed.values());
+        const recovered = [...committed.entries()]
+          .filter(([id, o]) => o.kind === 'created' && given.has(id))
+          .map(([id]) => id);
+        if (recovered.length > 0)
+          await store.dlq.deleteMany({
+            sync_config_id: cfg.sync_config_id,
+            source_object_id: { $in: recovered },
+          });
+
+        for (const outcome of outcomes) {
+          switch (outcome.kind) {
             case 'created':
               counts.created++;
               counts.bytes += outcome.bytes;
@@ -271,15 +358,19 @@ export function createSyncActivities(deps: SyncActivityDeps) {
               if (outcome.final) counts.failed++;
               break;
           }
-          done++;
-        });
+        }
         if (seen.length > 0)
           await store.objects.updateMany(
             { bucket_id: cfg.bucket_id, source_provider: cfg.source_type, source_object_id: { $in: seen } },
             { $set: { last_seen_pass_id: input.passId } },
           );
 
-        const pageTotals: Totals = { discovered: counts.discovered, synced: counts.created, failed: counts.failed, bytes: counts.bytes };
+        const pageTotals: Totals = {
+          discovered: counts.discovered,
+          synced: counts.created,
+          failed: counts.failed,
+          bytes: counts.bytes,
+        };
         const totals = add(input.totals, pageTotals);
         const run = add(input.run, pageTotals);
         const processed = input.objectsProcessed + counts.listed;
@@ -336,7 +427,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         for (;;) {
           const stale = await store.objects
             .find(
-              { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: input.passId }, created_by_run_id: { $ne: input.runId } },
+              { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: input.passId } },
               { projection: { object_id: 1, blobs: 1 } },
             )
             .limit(500)
@@ -346,7 +437,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           Context.current().heartbeat({ deleted });
         }
         // DLQ entries for files that are gone are gone too.
-        await store.dlq.deleteMany({ sync_config_id: cfg.sync_config_id, last_attempt_run_id: { $ne: input.runId }, status: 'PENDING' });
+        await store.dlq.deleteMany({
+          sync_config_id: cfg.sync_config_id,
+          last_attempt_run_id: { $ne: input.runId },
+          status: 'PENDING',
+        });
       }
       const finished = new Date();
       const started = new Date(input.startedAt);
@@ -406,7 +501,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             current_sync_run_id: state.pass?.runId ?? null,
             resume_cursor: state.pass?.cursor ?? null,
             current_cursor: state.pass?.cursor ?? null,
-            ...(state.pass
+            ...(state.pass?.inRun
               ? {}
               : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
             schedule: {

@@ -141,7 +141,11 @@ export class SyncControl {
    * checkpoint; a workflow an operator terminated is started again from the MongoDB checkpoint.
    */
   async forceUnlock(cfg: SyncConfigDoc): Promise<void> {
-    await this.signalOrRestart(cfg, (h) => h.signal(forceUnlockSignal), () => undefined);
+    await this.signalOrRestart(
+      cfg,
+      (h) => h.signal(forceUnlockSignal),
+      () => undefined,
+    );
   }
 
   async configUpdated(cfg: SyncConfigDoc): Promise<void> {

@@ -65,7 +65,8 @@ function looseEquals(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === undefined || a === null || b === undefined || b === null) return false;
   if (typeof a === 'object' || typeof b === 'object') return JSON.stringify(a) === JSON.stringify(b);
-  return String(a) === String(b);
+  // Scalars compare as text, so "5" equals 5 and "true" equals true.
+  return JSON.stringify(a).replace(/^"|"$/g, '') === JSON.stringify(b).replace(/^"|"$/g, '');
 }
 
 function contains(haystack: unknown, needle: unknown): boolean {
@@ -102,7 +103,13 @@ export function metadataFilterMatches(
     case 'lte': {
       const c = compare(actual, f.value);
       if (c === null) return false;
-      return f.operator === 'gt' ? c > 0 : f.operator === 'lt' ? c < 0 : f.operator === 'gte' ? c >= 0 : c <= 0;
+      return f.operator === 'gt'
+        ? c > 0
+        : f.operator === 'lt'
+          ? c < 0
+          : f.operator === 'gte'
+            ? c >= 0
+            : c <= 0;
     }
     default:
       return false;
@@ -110,7 +117,9 @@ export function metadataFilterMatches(
 }
 
 /** Compiled once per page: regexes and lowered lists are built once, then applied to every entry. */
-export function compileFilters(filters: FileFilters | null | undefined): (entry: SourceEntry) => FilterDecision {
+export function compileFilters(
+  filters: FileFilters | null | undefined,
+): (entry: SourceEntry) => FilterDecision {
   const f = filters ?? {};
   const patterns = (f.patterns ?? []).map((p) => new RegExp(p));
   const extensions = (f.extensions ?? []).map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase());
@@ -120,9 +129,12 @@ export function compileFilters(filters: FileFilters | null | undefined): (entry:
   return (entry) => {
     if (f.include_patterns?.length && !f.include_patterns.some((p) => globMatches(p, entry)))
       return { keep: false, reason: 'include_patterns' };
-    if (f.exclude_patterns?.some((p) => globMatches(p, entry))) return { keep: false, reason: 'exclude_patterns' };
-    if (f.min_size_bytes !== undefined && entry.size < f.min_size_bytes) return { keep: false, reason: 'min_size_bytes' };
-    if (f.max_size_bytes !== undefined && entry.size > f.max_size_bytes) return { keep: false, reason: 'max_size_bytes' };
+    if (f.exclude_patterns?.some((p) => globMatches(p, entry)))
+      return { keep: false, reason: 'exclude_patterns' };
+    if (f.min_size_bytes !== undefined && entry.size < f.min_size_bytes)
+      return { keep: false, reason: 'min_size_bytes' };
+    if (f.max_size_bytes !== undefined && entry.size > f.max_size_bytes)
+      return { keep: false, reason: 'max_size_bytes' };
     const mtime = Date.parse(entry.modifiedAt);
     if (after !== undefined && !(mtime >= after)) return { keep: false, reason: 'modified_after' };
     if (before !== undefined && !(mtime <= before)) return { keep: false, reason: 'modified_before' };
@@ -132,9 +144,11 @@ export function compileFilters(filters: FileFilters | null | undefined): (entry:
     }
     if (extensions.length && !extensions.some((e) => entry.name.toLowerCase().endsWith(e)))
       return { keep: false, reason: 'extensions' };
-    if (patterns.length && !patterns.some((r) => r.test(entry.name))) return { keep: false, reason: 'patterns' };
+    if (patterns.length && !patterns.some((r) => r.test(entry.name)))
+      return { keep: false, reason: 'patterns' };
     for (const mf of f.metadata_filters ?? []) {
-      if (!metadataFilterMatches(entry.metadata, mf)) return { keep: false, reason: `metadata_filters.${mf.field}` };
+      if (!metadataFilterMatches(entry.metadata, mf))
+        return { keep: false, reason: `metadata_filters.${mf.field}` };
     }
     return { keep: true };
   };

@@ -42,7 +42,9 @@ export function resolveSource(source: Source, entry: SourceEntry): unknown {
     case 'tag': {
       const tags = md.tags;
       if (Array.isArray(tags)) {
-        const hit = tags.find((t) => t && typeof t === 'object' && (t as { key?: unknown }).key === source.key);
+        const hit = tags.find(
+          (t) => t && typeof t === 'object' && (t as { key?: unknown }).key === source.key,
+        );
         return hit ? (hit as { value?: unknown }).value : undefined;
       }
       return tags && typeof tags === 'object' ? (tags as Record<string, unknown>)[source.key] : undefined;
@@ -109,10 +111,12 @@ export function applyMapping(mapping: SchemaMapping | null | undefined, entry: S
       });
       continue;
     }
-    if (m.source.type === 'file') throw new MappingError(`field ${target}: source "file" is for blob targets only`, target);
+    if (m.source.type === 'file')
+      throw new MappingError(`field ${target}: source "file" is for blob targets only`, target);
     const value = transform(resolveSource(m.source, entry), m.transform, target);
     if (value === undefined || value === null || value === '') {
-      if (m.required) throw new MappingError(`required field ${target} is missing (source ${m.source.type})`, target);
+      if (m.required)
+        throw new MappingError(`required field ${target} is missing (source ${m.source.type})`, target);
       continue;
     }
     fields[target] = value;

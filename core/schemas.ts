@@ -62,7 +62,10 @@ export const fileFiltersSchema = z
       .optional(),
   })
   .refine(
-    (f) => f.min_size_bytes === undefined || f.max_size_bytes === undefined || f.min_size_bytes <= f.max_size_bytes,
+    (f) =>
+      f.min_size_bytes === undefined ||
+      f.max_size_bytes === undefined ||
+      f.min_size_bytes <= f.max_size_bytes,
     { message: 'min_size_bytes must not exceed max_size_bytes', path: ['min_size_bytes'] },
   );
 
@@ -130,7 +133,8 @@ export const syncCreateSchema = z.strictObject({
   skip_duplicates: z.boolean().default(true),
   create_object_on_confirm: z.boolean().default(true),
   skip_batch_submission: z.boolean().default(false),
-  reconcile: reconcileSchema.default(reconcileSchema.parse({})),
+  // A factory, so each parse gets its own object (zod clones a default value only shallowly).
+  reconcile: reconcileSchema.default(() => reconcileSchema.parse({})),
   reconcile_on_sync: z.boolean().default(false),
   provider_filters: z.record(z.string(), z.unknown()).default({}),
   max_objects_per_run: z.number().int().min(1).default(100000),
@@ -170,7 +174,16 @@ export const bucketCreateSchema = z.strictObject({
   metadata: metadataSchema.default({}),
 });
 
-export const PROVIDER_TYPES = ['s3', 'tigris', 'gcs', 'azure_blob', 'google_drive', 'sharepoint', 'snowflake', 'local'] as const;
+export const PROVIDER_TYPES = [
+  's3',
+  'tigris',
+  'gcs',
+  'azure_blob',
+  'google_drive',
+  'sharepoint',
+  'snowflake',
+  'local',
+] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 export const connectionCreateSchema = z.strictObject({

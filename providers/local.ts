@@ -5,25 +5,39 @@ import { readdir, stat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ProviderError, type ListOptions, type ListPage, type SourceEntry, type StorageProvider } from './types';
+import {
+  ProviderError,
+  type ListOptions,
+  type ListPage,
+  type SourceEntry,
+  type StorageProvider,
+} from './types';
 
 export const localConfigSchema = z.strictObject({
-  root: z.string().min(1).refine((p) => path.isAbsolute(p), 'must be an absolute path'),
+  root: z
+    .string()
+    .min(1)
+    .refine((p) => path.isAbsolute(p), 'must be an absolute path'),
 });
 export type LocalConfig = z.infer<typeof localConfigSchema>;
 
 function fsError(err: unknown, what: string): ProviderError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new ProviderError(`${what}: not found`, 'not_found', false, { cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new ProviderError(`${what}: permission denied`, 'auth', false, { cause: err });
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new ProviderError(`${what}: not found`, 'not_found', false, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new ProviderError(`${what}: permission denied`, 'auth', false, { cause: err });
   if (code === 'EMFILE' || code === 'EAGAIN' || code === 'EBUSY')
     return new ProviderError(`${what}: ${code}`, 'unavailable', true, { cause: err });
-  return new ProviderError(`${what}: ${(err as Error)?.message ?? String(err)}`, 'unavailable', true, { cause: err });
+  return new ProviderError(`${what}: ${(err as Error)?.message ?? String(err)}`, 'unavailable', true, {
+    cause: err,
+  });
 }
 
-/** Byte-wise order of `/`-joined relative paths; the order the cursor relies on. */
+/** Byte-wise (UTF-8) order of `/`-joined relative paths; the order the cursor relies on. JS `<` compares
+ * UTF-16 code units, which puts astral characters (emoji) before U+E000–U+FFFF, unlike byte order. */
 function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
 export class LocalProvider implements StorageProvider {
@@ -41,7 +55,11 @@ export class LocalProvider implements StorageProvider {
       const real = await realpath(joined);
       const realRoot = await realpath(root);
       if (real !== realRoot && !real.startsWith(realRoot + path.sep))
-        throw new ProviderError(`source_path ${sourcePath} resolves outside the connection root`, 'invalid', false);
+        throw new ProviderError(
+          `source_path ${sourcePath} resolves outside the connection root`,
+          'invalid',
+          false,
+        );
       return real;
     } catch (err) {
       if (err instanceof ProviderError) throw err;
@@ -51,7 +69,10 @@ export class LocalProvider implements StorageProvider {
 
   async list(sourcePath: string, options: ListOptions): Promise<ListPage> {
     const base = await this.base(sourcePath);
-    const fromRoot = path.relative(await realpath(this.config.root), base).split(path.sep).join('/');
+    const fromRoot = path
+      .relative(await realpath(this.config.root), base)
+      .split(path.sep)
+      .join('/');
     const after = options.cursor ?? '';
     const out: SourceEntry[] = [];
     // Depth-first walk. A folder `d` is ordered by the key `d/`, so the walk yields paths in plain
@@ -121,7 +142,9 @@ export class LocalProvider implements StorageProvider {
     return createReadStream(file);
   }
 
-  async test(sourcePath = ''): Promise<{ success: boolean; message: string; details: Record<string, unknown> }> {
+  async test(
+    sourcePath = '',
+  ): Promise<{ success: boolean; message: string; details: Record<string, unknown> }> {
     try {
       const base = await this.base(sourcePath);
       const st = await stat(base);

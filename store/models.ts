@@ -141,8 +141,13 @@ export interface ObjectDoc extends Tenant {
   sync_config_id: string | null;
   /** Mark-and-sweep: the last full pass that listed this object's source file. */
   last_seen_pass_id: string | null;
-  /** The sync run that created the object; lets a retried page count its own earlier inserts. */
+  /** The sync run that created the object. */
   created_by_run_id: string | null;
+  /**
+   * The page (`<run id>|<cursor>`) that created the object: a retried page counts its own earlier
+   * inserts, while a file some provider lists on two pages is counted once.
+   */
+  created_by_page: string | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -1,4 +1,6 @@
 // HTTP helpers for the integration tests.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Stack } from './setup/stack';
 
 export interface HttpResult<T = any> {
@@ -44,3 +46,65 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 30_000, ev
   }
   return last;
 }
+
+export function writeFiles(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    writeFileSync(path.join(root, rel), content);
+  }
+}
+
+/** A bucket and a `local` connection over a new temporary folder. */
+export async function bucketWithFolder(s: Stack, files: Record<string, string | Buffer> = {}) {
+  const folder = mkdtempSync(path.join(s.tmp, 'src-'));
+  writeFiles(folder, files);
+  const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: `b-${path.basename(folder)}` });
+  if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+  const conn = await http(s, 'POST', '/v1/organizations/connections', {
+    name: `local-${path.basename(folder)}`,
+    provider_type: 'local',
+    provider_config: { root: folder },
+  });
+  if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+  return {
+    folder,
+    bucketId: bucket.body.bucket_id as string,
+    connectionId: conn.body.connection_id as string,
+  };
+}
+
+export async function createSync(s: Stack, bucketId: string, body: Record<string, unknown>): Promise<string> {
+  const r = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+    polling_interval_seconds: 900,
+    ...body,
+  });
+  if (r.status !== 201) throw new Error(`create sync: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.sync_config_id as string;
+}
+
+export async function getSync(s: Stack, bucketId: string, syncId: string): Promise<any> {
+  const r = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`);
+  if (r.status !== 200) throw new Error(`get sync: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Waits until the sync satisfies `pred`; fails with the last state seen. */
+export async function waitForSync(
+  s: Stack,
+  bucketId: string,
+  syncId: string,
+  pred: (sync: any) => boolean,
+  timeoutMs = 60_000,
+): Promise<any> {
+  let last: any = null;
+  const ok = await eventually(async () => {
+    last = await getSync(s, bucketId, syncId);
+    return pred(last);
+  }, timeoutMs);
+  if (!ok) throw new Error(`sync ${syncId} did not reach the expected state; last: ${JSON.stringify(last)}`);
+  return last;
+}
+
+/** Idle after a run: not locked, and has run at least `runs` times. */
+export const idleAfter = (runs: number) => (x: any) =>
+  x.sync_run_counter >= runs && !x.locked && x.next_sync_at !== null;

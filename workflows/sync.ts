@@ -8,6 +8,7 @@
 // a projection written by activities. Continue-as-new carries the state, including a pass that is
 // mid-listing, so history stays small however large the source is.
 import {
+  ActivityFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -42,7 +43,12 @@ export const MAX_HISTORY_EVENTS = 1_500;
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+  },
 });
 
 const { loadSyncSettings, recordSyncState, finishPass } = proxyActivities<Activities>({
@@ -98,7 +104,7 @@ export function newPass(state: SyncState, now: string, id: string): PassState {
 function errorMessage(err: unknown): string {
   let e: unknown = err;
   // ActivityFailure wraps the ApplicationFailure that says what went wrong.
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  while (e instanceof ActivityFailure && e.cause instanceof Error) e = e.cause;
   return e instanceof Error ? e.message : String(err);
 }
 
@@ -211,6 +217,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       // A new run (not a continue-as-new in the middle of one).
       state.pass.inRun = true;
       state.triggerRequested = false;
+      state.nextSyncAt = null;
       state.runCounter += 1;
     }
     running = true;
@@ -240,14 +247,21 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
         if (isCancellation(err) && unlockRequested) {
           // force-unlock: the stuck page is abandoned and redone from the last checkpoint.
           unlockRequested = false;
-          log.warn('force-unlock: redoing the page from the last checkpoint', { syncConfigId, cursor: pass.cursor });
+          log.warn('force-unlock: redoing the page from the last checkpoint', {
+            syncConfigId,
+            cursor: pass.cursor,
+          });
           continue;
         }
         if (isCancellation(err)) throw err;
         failed = true;
         state.consecutiveFailures += 1;
         state.lastError = errorMessage(err);
-        log.warn('sync run failed', { syncConfigId, error: state.lastError, consecutive: state.consecutiveFailures });
+        log.warn('sync run failed', {
+          syncConfigId,
+          error: state.lastError,
+          consecutive: state.consecutiveFailures,
+        });
         if (state.consecutiveFailures >= settings.autoSuspendThreshold) {
           state.paused = true;
           state.pauseReason = `auto-suspended after ${state.consecutiveFailures} consecutive failures: ${state.lastError}`;
@@ -259,7 +273,12 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
         pageScope = null;
       }
       if (!res.found) return;
-      const page: Totals = { discovered: res.discovered, synced: res.created, failed: res.failed, bytes: res.bytes };
+      const page: Totals = {
+        discovered: res.discovered,
+        synced: res.created,
+        failed: res.failed,
+        bytes: res.bytes,
+      };
       for (const k of Object.keys(page) as (keyof Totals)[]) {
         state.totals[k] += page[k];
         pass.run[k] += page[k];

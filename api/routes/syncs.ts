@@ -250,10 +250,16 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   r.get(`${base}/:sync_config_id/runs`, async (req, res) => {
     const { cfg } = await syncOf(req);
     res.json(
-      await listPage(store.runs, { sync_config_id: cfg.sync_config_id }, req.query, (d) => publicFields(d, ['internal_id']), {
-        started_at: -1,
-        _id: -1,
-      }),
+      await listPage(
+        store.runs,
+        { sync_config_id: cfg.sync_config_id },
+        req.query,
+        (d) => publicFields(d, ['internal_id']),
+        {
+          started_at: -1,
+          _id: -1,
+        },
+      ),
     );
   });
 
@@ -283,11 +289,19 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     const body = parse(dlqRetrySchema, req.body ?? {}, 'body');
     const filter: Record<string, unknown> = { sync_config_id: cfg.sync_config_id };
     if (body.source_object_ids) filter.source_object_id = { $in: body.source_object_ids };
-    const r2 = await store.dlq.updateMany(filter, { $set: { status: 'PENDING', attempts: 0, last_attempt_run_id: '' } });
-    res.json({ success: true, requeued: r2.modifiedCount, message: `${r2.modifiedCount} file(s) will be retried by the next run` });
+    const r2 = await store.dlq.updateMany(filter, {
+      $set: { status: 'PENDING', attempts: 0, last_attempt_run_id: '' },
+    });
+    res.json({
+      success: true,
+      requeued: r2.modifiedCount,
+      message: `${r2.modifiedCount} file(s) will be retried by the next run`,
+    });
   });
 
   return r;
 }
 
-const dlqRetrySchema = z.strictObject({ source_object_ids: z.array(z.string().min(1)).min(1).max(10000).optional() }).default({});
+const dlqRetrySchema = z
+  .strictObject({ source_object_ids: z.array(z.string().min(1)).min(1).max(10000).optional() })
+  .default({});

@@ -50,7 +50,7 @@ export function stack(): Promise<Stack> {
 }
 
 async function start(): Promise<Stack> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const tools = provisionTools(PROJECT_ROOT);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-test-'));
   cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
@@ -110,6 +110,47 @@ async function start(): Promise<Stack> {
     keyName: 'test',
   });
   return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp };
+}
+
+export interface Lane {
+  env: Env;
+  apiUrl: string;
+  close: () => Promise<void>;
+}
+
+/**
+ * A second API on its own task queue, with env overrides (page size, threshold...), and an
+ * in-process worker unless `worker: false` (then the test runs worker processes itself).
+ */
+export async function lane(
+  s: Stack,
+  overrides: Record<string, string>,
+  opts: { worker?: boolean } = {},
+): Promise<Lane> {
+  const env = loadEnv({
+    ...Object.fromEntries(
+      Object.entries(s.env).map(([k, v]) => [k, Array.isArray(v) ? v.join(':') : String(v)]),
+    ),
+    TASK_QUEUE: `bucket-syncs-lane-${randomBytes(4).toString('hex')}`,
+    ...overrides,
+  });
+  const closers: (() => Promise<void>)[] = [];
+  if (opts.worker !== false) {
+    const handle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store: s.store });
+    const running = handle.worker.run();
+    closers.push(async () => {
+      handle.worker.shutdown();
+      await running;
+      await handle.close();
+    });
+  }
+  const api = await startApi(env, { store: s.store });
+  closers.unshift(api.close);
+  const close = async () => {
+    for (const c of closers.splice(0)) await c();
+  };
+  cleanups.unshift(close);
+  return { env, apiUrl: api.url, close };
 }
 
 export async function stopStack(): Promise<void> {
