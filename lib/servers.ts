@@ -4,14 +4,11 @@ import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-export interface Tools {
-  TEMPORAL_CLI_PATH?: string;
-  FERRETDB_PATH?: string;
-}
+export type Tools = Partial<Record<string, string>>;
 
 /** Runs scripts/provision.sh (builds what is missing, once) and returns the tool paths it printed. */
-export function provisionTools(projectRoot: string): Tools {
-  const out = execFileSync('bash', [path.join(projectRoot, 'scripts/provision.sh')], {
+export function provisionTools(projectRoot: string, only: string[] = []): Tools {
+  const out = execFileSync('bash', [path.join(projectRoot, 'scripts/provision.sh'), ...only], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -20,7 +20,7 @@ function say(msg: string) {
 
 async function main() {
   mkdirSync(DATA, { recursive: true });
-  const tools = provisionTools(ROOT);
+  const tools = provisionTools(ROOT, ['temporal', 'ferretdb']);
   const stops: (() => Promise<void>)[] = [];
   const children: ChildProcess[] = [];
   let stopping = false;
