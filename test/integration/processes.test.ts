@@ -27,7 +27,11 @@ describe('scripts/provision.sh resolution order', () => {
     const fake = path.join(tmp, 'fake-tool');
     writeFileSync(fake, '#!/bin/sh\nexit 0\n');
     chmodSync(fake, 0o755);
-    const r = run('bash', [provision, 'temporal', 'ferretdb'], { ...baseEnv(), TEMPORAL_CLI_PATH: fake, FERRETDB_PATH: fake });
+    const r = run('bash', [provision, 'temporal', 'ferretdb'], {
+      ...baseEnv(),
+      TEMPORAL_CLI_PATH: fake,
+      FERRETDB_PATH: fake,
+    });
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
     assert.ok(lines.includes(`TEMPORAL_CLI_PATH=${fake}`), r.stdout);
@@ -52,7 +56,10 @@ describe('scripts/provision.sh resolution order', () => {
       writeFileSync(path.join(bin, name), '#!/bin/sh\nexit 0\n');
       chmodSync(path.join(bin, name), 0o755);
     }
-    const r = run('bash', [provision, 'temporal', 'ferretdb'], { ...baseEnv(), PATH: `${bin}:/usr/bin:/bin` });
+    const r = run('bash', [provision, 'temporal', 'ferretdb'], {
+      ...baseEnv(),
+      PATH: `${bin}:/usr/bin:/bin`,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`TEMPORAL_CLI_PATH=${bin}/temporal`));
     assert.match(r.stdout, new RegExp(`FERRETDB_PATH=${bin}/ferretdb`));
@@ -66,7 +73,10 @@ describe('scripts/provision.sh resolution order', () => {
   });
 
   it('an explicit path that is not executable is refused by name', () => {
-    const r = run('bash', [provision, 'temporal', 'ferretdb'], { ...baseEnv(), TEMPORAL_CLI_PATH: path.join(tmp, 'missing') });
+    const r = run('bash', [provision, 'temporal', 'ferretdb'], {
+      ...baseEnv(),
+      TEMPORAL_CLI_PATH: path.join(tmp, 'missing'),
+    });
     assert.equal(r.code, 3);
     assert.match(r.stderr, /TEMPORAL_CLI_PATH=.*missing is not an executable file/);
   });
