@@ -7,6 +7,8 @@ import type { SourceEntry } from '../core/entry';
 import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
 import { newId } from '../store/ids';
+import { contentKey, indexContent, objectKey, unindexContent } from '../store/objects';
+import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 
 export const MAX_FILE_ATTEMPTS = 3;
@@ -133,6 +135,7 @@ export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promis
     const copied = await copyBlobs(ctx, entry, objectId);
     const now = new Date();
     const doc: ObjectDoc = {
+      _id: objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId),
       object_id: objectId,
       bucket_id: cfg.bucket_id,
       internal_id: cfg.internal_id,
@@ -162,68 +165,104 @@ export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promis
   }
 }
 
-/**
- * Inserts a page's prepared objects in one round trip: content duplicates (already in the bucket,
- * or twice in this page) are dropped when skip_duplicates is on; an object another writer
- * registered first (unique key) is dropped too. Returns an outcome per source_object_id.
- */
-export async function commitNew(
-  ctx: IngestContext,
-  prepared: Prepared[],
-): Promise<Map<string, IngestOutcome>> {
-  const { store, cfg } = ctx;
-  const out = new Map<string, IngestOutcome>();
-  const drop = async (p: Prepared, outcome: IngestOutcome) => {
-    await Promise.all(p.written.map((k) => ctx.blobs.delete(k)));
-    out.set(p.entry.sourceObjectId, outcome);
-  };
-  let toInsert = prepared;
-  if (cfg.skip_duplicates) {
-    const hashes = prepared.map((p) => p.doc.content_hash).filter((h): h is string => h !== null);
-    const known = new Set(
-      hashes.length === 0
-        ? []
-        : (
-            await store.objects
-              .find(
-                { bucket_id: cfg.bucket_id, content_hash: { $in: hashes } },
-                { projection: { content_hash: 1 } },
-              )
-              .toArray()
-          ).map((d) => d.content_hash),
-    );
-    toInsert = [];
-    for (const p of prepared) {
-      const h = p.doc.content_hash;
-      if (h !== null && known.has(h)) await drop(p, { kind: 'duplicate' });
-      else {
-        if (h !== null) known.add(h);
-        toInsert.push(p);
-      }
-    }
-  }
-  if (toInsert.length === 0) return out;
-  let failedIdx = new Set<number>();
+/** insertMany that tolerates duplicate keys; returns the indexes that were duplicates. */
+async function insertAll<T extends { _id: string }>(
+  coll: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> },
+  docs: T[],
+): Promise<Set<number>> {
+  if (docs.length === 0) return new Set();
   try {
-    await store.objects.insertMany(
-      toInsert.map((p) => ({ ...p.doc })),
-      { ordered: false },
-    );
+    await coll.insertMany(docs, { ordered: false });
+    return new Set();
   } catch (err) {
     const writeErrors = (
       err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }
     ).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     // Anything but duplicate keys: some documents may be in, so keep every blob (a retried page
-    // counts the inserted ones as this run's) and let the activity retry.
+    // counts the inserted ones as its own) and let the activity retry.
     if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-    failedIdx = new Set(list.map((e) => e.index));
+    return new Set(list.map((e) => e.index));
   }
-  for (const [i, p] of toInsert.entries()) {
-    if (failedIdx.has(i)) await drop(p, { kind: 'raced' });
-    else out.set(p.entry.sourceObjectId, { kind: 'created', bytes: p.bytes });
+}
+
+/**
+ * Inserts a page's prepared objects, insert-first: a handful of round trips per page whatever its
+ * size, lookups only for the conflicts.
+ * 1. The same bytes twice in the page: the first wins (skip_duplicates).
+ * 2. Content claims in the content index: a hash another file already holds is a duplicate.
+ * 3. The objects: a key that already exists was created by an earlier attempt of this very page
+ *    (counted as created) or exists from before (returned in `existing` for the caller to compare).
+ */
+export async function commitNew(
+  ctx: IngestContext,
+  prepared: Prepared[],
+): Promise<{ outcomes: Map<string, IngestOutcome>; existing: { entry: SourceEntry; prior: ObjectDoc }[] }> {
+  const { store, cfg } = ctx;
+  const outcomes = new Map<string, IngestOutcome>();
+  const existing: { entry: SourceEntry; prior: ObjectDoc }[] = [];
+  const drop = async (p: Prepared, outcome: IngestOutcome | null) => {
+    await Promise.all(p.written.map((k) => ctx.blobs.delete(k)));
+    if (outcome) outcomes.set(p.entry.sourceObjectId, outcome);
+  };
+  const hashOf = (p: Prepared) => (p.doc.content_hash ? `sha256:${p.doc.content_hash}` : null);
+
+  let candidates: Prepared[] = [];
+  const inPage = new Set<string>();
+  for (const p of prepared) {
+    const h = hashOf(p);
+    if (cfg.skip_duplicates && h !== null && inPage.has(h)) await drop(p, { kind: 'duplicate' });
+    else {
+      if (h !== null) inPage.add(h);
+      candidates.push(p);
+    }
   }
-  return out;
+
+  const claimed = candidates.filter((p) => hashOf(p) !== null);
+  const taken = await insertAll(
+    store.contentIndex,
+    claimed.map((p) => ({
+      _id: contentKey(cfg.bucket_id, hashOf(p)!),
+      object_id: p.doc.object_id,
+      source_key: p.doc._id,
+    })),
+  );
+  if (cfg.skip_duplicates && taken.size > 0) {
+    const dups = new Set<Prepared>();
+    for (const i of taken) {
+      const p = claimed[i];
+      const holder = await store.contentIndex.findOne({ _id: contentKey(cfg.bucket_id, hashOf(p)!) });
+      // Held by this same source file (a retried page): not a duplicate.
+      if (holder && holder.source_key !== p.doc._id) dups.add(p);
+    }
+    for (const p of dups) await drop(p, { kind: 'duplicate' });
+    candidates = candidates.filter((p) => !dups.has(p));
+  }
+
+  const conflicts = await insertAll(
+    store.objects,
+    candidates.map((p) => ({ ...p.doc })),
+  );
+  const inserted: ObjectDoc[] = [];
+  for (const [i, p] of candidates.entries()) {
+    if (!conflicts.has(i)) {
+      outcomes.set(p.entry.sourceObjectId, { kind: 'created', bytes: p.bytes });
+      inserted.push(p.doc);
+      continue;
+    }
+    await drop(p, null);
+    const prior = await store.objects.findOne({ _id: p.doc._id });
+    if (prior && prior.created_by_page === ctx.pageKey) {
+      // Created by an earlier attempt of this page: still this page's to count.
+      outcomes.set(p.entry.sourceObjectId, {
+        kind: 'created',
+        bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+      });
+    } else if (prior) existing.push({ entry: p.entry, prior });
+    else outcomes.set(p.entry.sourceObjectId, { kind: 'raced' });
+  }
+  await indexContent(store, inserted);
+  return { outcomes, existing };
 }
 
 /** A file whose version changed: new bytes and fields, same object. */
@@ -234,8 +273,9 @@ export async function ingestUpdate(
 ): Promise<IngestOutcome> {
   try {
     const copied = await copyBlobs(ctx, entry, prior.object_id);
+    await unindexContent(ctx.store, [prior]);
     await ctx.store.objects.updateOne(
-      { object_id: prior.object_id },
+      { _id: prior._id },
       {
         $set: {
           blobs: copied.blobs,
@@ -248,6 +288,9 @@ export async function ingestUpdate(
         },
       },
     );
+    await indexContent(ctx.store, [
+      { ...prior, content_hash: copied.contentHash, source_checksum: entry.checksum ?? null },
+    ]);
     const oldKeys = prior.blobs
       .map((b) => b.properties?.storage_key)
       .filter((k): k is string => typeof k === 'string');
@@ -267,13 +310,17 @@ export async function ingestUpdate(
 export async function deleteObjects(
   store: Store,
   blobs: BlobStore,
-  docs: Pick<ObjectDoc, 'object_id' | 'blobs'>[],
+  docs: Pick<ObjectDoc, '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'>[],
 ): Promise<number> {
   if (docs.length === 0) return 0;
-  const res = await store.objects.deleteMany({ object_id: { $in: docs.map((d) => d.object_id) } });
+  let deleted = 0;
+  await forEachLimit(docs, 16, async (d) => {
+    deleted += (await store.objects.deleteOne({ _id: d._id })).deletedCount;
+  });
+  await unindexContent(store, docs);
   const keys = docs
     .flatMap((d) => d.blobs.map((b) => b.properties?.storage_key))
     .filter((k): k is string => typeof k === 'string');
   await Promise.all(keys.map((k) => blobs.delete(k)));
-  return res.deletedCount;
+  return deleted;
 }

@@ -6,7 +6,8 @@ import { compileFilters } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type StorageProvider } from '../providers';
-import type { Store, SyncConfigDoc } from '../store';
+import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
+import { findBySource, knownContent, markSeen } from '../store/objects';
 import type { BlobStore } from '../store/blobs';
 import type { SecretBox } from '../store/secrets';
 import {
@@ -39,6 +40,8 @@ export interface SyncSettings {
   isActive: boolean;
   maxObjectsPerRun: number;
   autoSuspendThreshold: number;
+  /** resume_enabled: an interrupted pass continues from its cursor (else it starts over). */
+  resumeEnabled: boolean;
 }
 
 export interface SyncPageInput {
@@ -54,6 +57,8 @@ export interface SyncPageInput {
   objectsProcessed: number;
   /** Objects this run may still create (max_objects_per_run minus what it created). */
   remaining: number;
+  /** The sync's first pass: files are assumed new (insert first, look up only conflicts). */
+  assumeNew?: boolean;
 }
 
 export interface SyncPageResult {
@@ -92,7 +97,7 @@ export interface FinishPassInput {
 }
 
 const LOCK_TTL_MS = 60_000;
-const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_MS = 3_000;
 
 function add(a: Totals, b: Totals): Totals {
   return {
@@ -159,6 +164,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         pollingIntervalSeconds: cfg?.polling_interval_seconds ?? 300,
         isActive: cfg?.is_active ?? false,
         maxObjectsPerRun: cfg?.max_objects_per_run ?? 0,
+        resumeEnabled: cfg?.resume_enabled ?? true,
         autoSuspendThreshold: deps.autoSuspendThreshold,
       };
     },
@@ -210,7 +216,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             cursor: input.cursor,
             modifiedSince: input.modifiedSince,
             providerFilters: cfg.provider_filters,
-            pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining)),
+            // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
+            pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
           });
         } catch (err) {
           toFailure(err);
@@ -225,17 +232,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         counts.discovered = matching.length;
 
         const ids = page.entries.map((e) => e.sourceObjectId);
-        const existing = new Map(
-          (
-            await store.objects
-              .find({
-                bucket_id: cfg.bucket_id,
-                source_provider: cfg.source_type,
-                source_object_id: { $in: ids },
-              })
-              .toArray()
-          ).map((d) => [d.source_object_id, d]),
-        );
+        // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
+        // commitNew insert first (conflicts are looked up there).
+        const existing = input.assumeNew
+          ? new Map<string, ObjectDoc>()
+          : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
+        // The DLQ is small: one query for the page.
         const given = new Map(
           (
             await store.dlq
@@ -243,22 +245,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
               .toArray()
           ).map((d) => [d.source_object_id, d]),
         );
-
         const checksums = matching
           .filter((e) => e.checksum && !existing.has(e.sourceObjectId))
           .map((e) => e.checksum!);
-        const knownChecksums = new Set(
-          cfg.skip_duplicates && checksums.length > 0
-            ? (
-                await store.objects
-                  .find(
-                    { bucket_id: cfg.bucket_id, source_checksum: { $in: checksums } },
-                    { projection: { source_checksum: 1 } },
-                  )
-                  .toArray()
-              ).map((d) => d.source_checksum)
-            : [],
-        );
+        const knownChecksums =
+          cfg.skip_duplicates && checksums.length > 0 && !input.assumeNew
+            ? await knownContent(store, cfg.bucket_id, checksums)
+            : new Set<string>();
 
         // Filter drift: objects this sync made whose files no longer match the filters.
         if (driftDeletesEnabled(cfg)) {
@@ -327,8 +320,16 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           done++;
         });
         const committed = await commitNew(ictx, prepared);
-        outcomes.push(...committed.values());
-        const recovered = [...committed.entries()]
+        outcomes.push(...committed.outcomes.values());
+        // Insert-first found these already registered (from before this sync's first pass).
+        await forEachLimit(committed.existing, deps.fileConcurrency, async ({ entry, prior }) => {
+          existing.set(entry.sourceObjectId, prior);
+          if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
+            seen.push(entry.sourceObjectId);
+            outcomes.push({ kind: 'raced' });
+          } else outcomes.push(await ingestUpdate(ictx, entry, prior));
+        });
+        const recovered = [...committed.outcomes.entries()]
           .filter(([id, o]) => o.kind === 'created' && given.has(id))
           .map(([id]) => id);
         if (recovered.length > 0)
@@ -359,11 +360,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
               break;
           }
         }
-        if (seen.length > 0)
-          await store.objects.updateMany(
-            { bucket_id: cfg.bucket_id, source_provider: cfg.source_type, source_object_id: { $in: seen } },
-            { $set: { last_seen_pass_id: input.passId } },
-          );
+        await markSeen(
+          store,
+          seen
+            .map((id) => existing.get(id)!)
+            .filter((d) => d.last_seen_pass_id !== input.passId)
+            .map((d) => d._id),
+          input.passId,
+        );
 
         const pageTotals: Totals = {
           discovered: counts.discovered,
@@ -428,7 +432,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           const stale = await store.objects
             .find(
               { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: input.passId } },
-              { projection: { object_id: 1, blobs: 1 } },
+              { projection: { object_id: 1, bucket_id: 1, blobs: 1, content_hash: 1, source_checksum: 1 } },
             )
             .limit(500)
             .toArray();

@@ -5,9 +5,13 @@ import type { Env } from '../config/env';
 import type { Store } from '../store';
 import type { SecretBox } from '../store/secrets';
 import { authenticate } from './auth';
-import { errorHandler, unknownRoute } from './errors';
+import { errorHandler } from './errors';
+import { docsHtml, openApiDocument } from './openapi';
+import { unmatched } from './route';
+import { analyticsRoutes } from './routes/analytics';
 import { bucketRoutes } from './routes/buckets';
 import { connectionRoutes } from './routes/connections';
+import { objectRoutes } from './routes/objects';
 import { syncRoutes } from './routes/syncs';
 import type { SyncControl } from './temporal';
 
@@ -23,15 +27,33 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  app.use((req, res, next) => {
+    // One line per request: method, path (no query: it may carry a namespace only), status, time.
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      deps.log.debug({ method: req.method, path: req.path, status: res.statusCode, ms }, 'request');
+    });
+    next();
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.use(express.json({ limit: '1mb', strict: false }));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument(app));
+  });
+  app.get('/docs', (_req, res) => {
+    res.type('html').send(docsHtml(openApiDocument(app)));
+  });
+  // Who is asking first: an unauthenticated request's body is never read.
   app.use('/v1', authenticate(deps.store));
+  app.use(express.json({ limit: '1mb', strict: false }));
   app.use(bucketRoutes(deps));
   app.use(connectionRoutes(deps));
   app.use(syncRoutes(deps));
-  app.use(unknownRoute);
+  app.use(objectRoutes(deps));
+  app.use(analyticsRoutes(deps));
+  app.use(unmatched(app));
   app.use(errorHandler(deps.log));
   return app;
 }

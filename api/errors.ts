@@ -66,7 +66,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.too.large')
       e = new ApiError(413, 'request body is too large', 'PayloadTooLargeError');
     else if (typeof err?.status === 'number' && err.status >= 400 && err.status < 500)
-      e = new ApiError(err.status, String(err.message ?? 'bad request'), 'BadRequestError');
+      e = new ApiError(
+        err.status,
+        String(err.message ?? 'bad request'),
+        err.status === 415 ? 'UnsupportedMediaTypeError' : 'BadRequestError',
+      );
     else {
       log.error({ err, method: req.method, path: req.path }, 'unhandled error');
       e = new ApiError(500, 'internal error', 'InternalError');

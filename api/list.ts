@@ -4,15 +4,37 @@ import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { z } from 'zod';
 import { parse } from './errors';
 
+/** An opaque cursor: the offset of the next page (base64url JSON), as `next_cursor` hands it out. */
+const encodeCursor = (offset: number) => Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+function decodeCursor(cursor: string): number | null {
+  try {
+    const o = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown })?.o;
+    return typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 ? o : null;
+  } catch {
+    return null;
+  }
+}
+
 export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  offset: z.coerce.number().int().min(0).max(10000).default(0),
-  cursor: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'page size' }),
+  offset: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10000)
+    .default(0)
+    .meta({ type: 'integer', minimum: 0, maximum: 10000, default: 0, description: 'results to skip' }),
+  cursor: z
+    .string()
+    .max(200)
+    .refine((c) => decodeCursor(c) !== null, 'not a cursor this API handed out')
+    .optional()
+    .meta({ description: 'next_cursor of the previous page (wins over offset)' }),
   include_total: z
     .enum(['true', 'false', '1', '0'])
     .transform((v) => v === 'true' || v === '1')
-    .default(false),
-  namespace: z.string().optional(),
+    .default(false)
+    .meta({ default: 'false', description: 'fill total, total_pages (costs a count)' }),
 });
 
 export async function listPage<T extends Document>(
@@ -23,16 +45,17 @@ export async function listPage<T extends Document>(
   sort: Sort = { created_at: -1, _id: -1 },
 ) {
   const q = parse(listQuerySchema, rawQuery, 'query');
+  const offset = q.cursor ? decodeCursor(q.cursor)! : q.offset;
   const docs = (await coll
     .find(filter as Filter<T>)
     .sort(sort)
-    .skip(q.offset)
+    .skip(offset)
     .limit(q.limit)
     .toArray()) as T[];
   const total = q.include_total ? await coll.countDocuments(filter as Filter<T>) : null;
-  const page = Math.floor(q.offset / q.limit) + 1;
+  const page = Math.floor(offset / q.limit) + 1;
   const totalPages = total === null ? null : Math.ceil(total / q.limit);
-  const hasNext = total === null ? docs.length === q.limit : q.offset + docs.length < total;
+  const hasNext = total === null ? docs.length === q.limit : offset + docs.length < total;
   return {
     results: docs.map(serialize),
     pagination: {
@@ -42,7 +65,7 @@ export async function listPage<T extends Document>(
       total_pages: totalPages,
       next_page: hasNext ? page + 1 : null,
       previous_page: page > 1 ? page - 1 : null,
-      next_cursor: null,
+      next_cursor: hasNext ? encodeCursor(offset + docs.length) : null,
     },
     total,
   };

@@ -5,6 +5,7 @@ import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createApp } from './app';
+import { errorBody } from './errors';
 import { SyncControl } from './temporal';
 
 export async function startApi(
@@ -18,6 +19,28 @@ export async function startApi(
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(env.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);
+  });
+  // Requests Node's HTTP parser refuses (bad header characters, headers too large) never reach
+  // express: answer them in the API's error format too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify(
+      errorBody(
+        status,
+        status === 431 ? 'request headers too large' : 'malformed HTTP request',
+        'BadRequestError',
+        null,
+      ),
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.PORT;

@@ -196,3 +196,245 @@ export const connectionCreateSchema = z.strictObject({
 });
 
 export type ConnectionCreateRequest = z.infer<typeof connectionCreateSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// API-level schemas (added for the REST API; the ones above keep their meaning).
+
+/** Deepest nesting a request body may have (MongoDB / FerretDB store bodies as documents). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Why a key or value cannot be stored as given, or null. Portable across MongoDB and FerretDB:
+ * FerretDB rejects keys with `.` or a leading `$`, nested arrays and infinite numbers; BSON keys
+ * cannot hold NUL.
+ */
+function storableProblem(key: string | null, value: unknown, parentIsArray: boolean): string | null {
+  if (key !== null) {
+    if (key.startsWith('$')) return 'keys must not start with "$"';
+    if (key.includes('.')) return 'keys must not contain "."';
+    if (key.includes('\u0000')) return 'keys must not contain NUL characters';
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'numbers must be finite';
+  if (parentIsArray && Array.isArray(value)) return 'arrays must not directly contain arrays';
+  return null;
+}
+
+/**
+ * Any JSON body, checked to be storable: keys without `.`, a leading `$` or NUL, no array directly
+ * inside an array, finite numbers, at most MAX_JSON_DEPTH levels. Iterative, so a deeply nested
+ * body cannot exhaust the stack. Issues carry the path of the offending key or value.
+ */
+export const storableJsonSchema = z.unknown().superRefine((root, ctx) => {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value: root, path: [] }];
+  let reported = 0;
+  while (stack.length > 0 && reported < 10) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= MAX_JSON_DEPTH) {
+      ctx.addIssue({ code: 'custom', path, message: `nested more than ${MAX_JSON_DEPTH} levels deep` });
+      reported++;
+      continue;
+    }
+    const entries: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i) => [i, v])
+      : Object.entries(value);
+    for (const [k, v] of entries) {
+      const problem = storableProblem(typeof k === 'string' ? k : null, v, Array.isArray(value));
+      if (problem) {
+        ctx.addIssue({ code: 'custom', path: [...path, k], message: problem });
+        reported++;
+      } else stack.push({ value: v, path: [...path, k] });
+    }
+  }
+});
+
+/**
+ * Why a glob pattern is malformed, or null: an unclosed `[` class, unbalanced `{}` braces or an
+ * unclosed extglob `(`. (minimatch would quietly match such a pattern literally.)
+ */
+export function globProblem(pattern: string): string | null {
+  let braces = 0;
+  let parens = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (c === '[') {
+      // A class ends at the first `]` that is not its first character.
+      let j = i + 1;
+      if (pattern[j] === '!' || pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
+      if (j >= pattern.length) return `unclosed "[" at ${i} (write \\[ to match it literally)`;
+      i = j;
+    } else if (c === '{') braces++;
+    else if (c === '}') {
+      if (--braces < 0) return `unbalanced "}" at ${i}`;
+    } else if (c === '(' && i > 0 && '@!?+*'.includes(pattern[i - 1])) parens++;
+    else if (c === ')' && parens > 0) parens--;
+  }
+  if (braces > 0) return 'unclosed "{"';
+  if (parens > 0) return 'unclosed "("';
+  if (pattern.includes('\u0000')) return 'must not contain NUL characters';
+  return null;
+}
+
+type FilterRefineCtx = z.core.$RefinementCtx<unknown>;
+
+/** Globs well-formed, and modified_after not later than modified_before. */
+function checkFileFilters(filters: FileFilters | null | undefined, ctx: FilterRefineCtx): void {
+  if (!filters) return;
+  for (const key of ['include_patterns', 'exclude_patterns'] as const) {
+    filters[key]?.forEach((p, i) => {
+      const problem = globProblem(p);
+      if (problem)
+        ctx.addIssue({ code: 'custom', path: ['file_filters', key, i], message: `bad glob: ${problem}` });
+    });
+  }
+  if (
+    filters.modified_after &&
+    filters.modified_before &&
+    Date.parse(filters.modified_after) > Date.parse(filters.modified_before)
+  )
+    ctx.addIssue({
+      code: 'custom',
+      path: ['file_filters', 'modified_after'],
+      message: 'modified_after must not be later than modified_before',
+    });
+}
+
+/** SyncCreateRequest as the API validates it: syncCreateSchema plus well-formed globs and dates. */
+export const syncCreateRequestSchema = syncCreateSchema.superRefine((b, ctx) =>
+  checkFileFilters(b.file_filters, ctx),
+);
+
+/** SyncUpdateRequest as the API validates it: syncUpdateSchema plus well-formed globs and dates. */
+export const syncUpdateRequestSchema = syncUpdateSchema.superRefine((b, ctx) =>
+  checkFileFilters(b.file_filters, ctx),
+);
+
+/** Sync statuses a client may set through PATCH (the others are the workflow's to decide). */
+export const SETTABLE_SYNC_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
+
+export const syncListFilterSchema = z
+  .strictObject({
+    connection_id: z.string().min(1).max(100).optional(),
+    status: taskStatusSchema.optional(),
+    is_active: z.boolean().optional(),
+  })
+  .default({});
+
+export const pauseRequestSchema = z.strictObject({ reason: z.string().max(500).nullable().optional() });
+
+export const triggerQuerySchema = z.object({
+  full_sync: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .default(false),
+});
+
+export const dlqRetryRequestSchema = z.strictObject({
+  source_object_ids: z.array(z.string().min(1).max(2000)).min(1).max(10000).optional(),
+});
+
+export const bucketUpdateSchema = z
+  .strictObject({
+    bucket_name: z.string().min(1).max(100),
+    description: z.string().max(500).nullable(),
+    bucket_schema: z.record(z.string(), z.unknown()).nullable(),
+    metadata: metadataSchema,
+  })
+  .partial()
+  .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');
+
+export const bucketListFilterSchema = z
+  .strictObject({ bucket_name: z.string().min(1).max(100).optional() })
+  .default({});
+
+export const connectionUpdateSchema = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    description: z.string().max(500).nullable(),
+    metadata: metadataSchema,
+    /**
+     * Merged into the stored settings key by key. `credentials` replaces the stored ones (sealed
+     * again); absent or `"[redacted]"` keeps them; null removes them.
+     */
+    provider_config: z.record(z.string(), z.unknown()),
+    is_active: z.boolean(),
+    /** Test the connection before saving; defaults to true when provider_config changes. */
+    test_before_save: z.boolean(),
+  })
+  .partial()
+  .refine(
+    (u) => Object.keys(u).filter((k) => k !== 'test_before_save').length > 0,
+    'at least one field must be given',
+  );
+
+export const connectionListFilterSchema = z
+  .strictObject({
+    provider_type: z.enum(PROVIDER_TYPES).optional(),
+    status: taskStatusSchema.optional(),
+    is_active: z.boolean().optional(),
+  })
+  .default({});
+
+export const connectionTestRequestSchema = z.strictObject({
+  /** A path to probe (format of the provider's source_path); the root when absent. */
+  source_path: z.string().min(1).max(2000).optional(),
+});
+
+export const OBJECT_BLOB_TYPES = [
+  'text',
+  'image',
+  'video',
+  'audio',
+  'pdf',
+  'excel',
+  'json',
+  'document',
+] as const;
+
+export const objectBlobCreateSchema = z.strictObject({
+  property: z.string().min(1).max(255),
+  type: z.enum(OBJECT_BLOB_TYPES),
+  /** Inline content (text, JSON) or a URL; kept as `properties.value`. */
+  data: z.unknown().optional(),
+  key_prefix: z.string().max(1000).optional(),
+  properties: z.record(z.string(), z.unknown()).optional(),
+  details: z
+    .strictObject({
+      filename: z.string().max(1000).optional(),
+      size_bytes: z.number().int().min(0).optional(),
+      mime_type: z.string().max(255).optional(),
+      hash: z.string().max(200).nullable().optional(),
+    })
+    .optional(),
+});
+
+export const objectCreateSchema = z.strictObject({
+  key_prefix: z.string().max(1000).default('/'),
+  blobs: z.array(objectBlobCreateSchema).max(100).default([]),
+  metadata: metadataSchema.default({}),
+});
+
+export const objectListFilterSchema = z
+  .strictObject({
+    /** Objects whose key_prefix starts with this. */
+    key_prefix: z.string().max(1000).optional(),
+    status: taskStatusSchema.optional(),
+    sync_config_id: z.string().min(1).max(100).optional(),
+  })
+  .default({});
+
+export const syncPerformanceQuerySchema = z.object({
+  sync_config_id: z.string().min(1).max(100).optional(),
+  hours: z.coerce.number().int().min(1).max(720).default(168),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const syncComparisonQuerySchema = z.object({
+  hours: z.coerce.number().int().min(1).max(720).default(168),
+});

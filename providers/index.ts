@@ -2,7 +2,17 @@
 // caller (activities load them by connection id); nothing here reads the store.
 import type { z } from 'zod';
 import type { ProviderType } from '../core/schemas';
+import { AzureBlobProvider, azureConfigSchema, type AzureConfig } from './azure';
+import { GcsProvider, gcsConfigSchema, type GcsConfig } from './gcs';
 import { LocalProvider, localConfigSchema, type LocalConfig } from './local';
+import {
+  createS3Provider,
+  createTigrisProvider,
+  s3ConfigSchema,
+  tigrisConfigSchema,
+  type S3Config,
+  type TigrisConfig,
+} from './s3';
 import { ProviderError, type StorageProvider } from './types';
 
 export * from './types';
@@ -17,8 +27,32 @@ const local: ProviderDefinition<LocalConfig> = {
   create: (config) => new LocalProvider(config),
 };
 
+const gcs: ProviderDefinition<GcsConfig> = {
+  configSchema: gcsConfigSchema,
+  create: (config, credentials) => new GcsProvider(config, credentials),
+};
+
+const azure_blob: ProviderDefinition<AzureConfig> = {
+  configSchema: azureConfigSchema,
+  create: (config, credentials) => new AzureBlobProvider(config, credentials),
+};
+
+const s3: ProviderDefinition<S3Config> = {
+  configSchema: s3ConfigSchema,
+  create: (config, credentials) => createS3Provider(config, credentials),
+};
+
+const tigris: ProviderDefinition<TigrisConfig> = {
+  configSchema: tigrisConfigSchema,
+  create: (config, credentials) => createTigrisProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
+  s3,
+  tigris,
+  gcs,
+  azure_blob,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {

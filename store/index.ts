@@ -5,6 +5,7 @@ import type {
   ApiKeyDoc,
   BucketDoc,
   ConnectionDoc,
+  ContentIndexDoc,
   DlqDoc,
   NamespaceDoc,
   ObjectDoc,
@@ -23,6 +24,7 @@ export class Store {
   readonly connections: Collection<ConnectionDoc>;
   readonly syncs: Collection<SyncConfigDoc>;
   readonly objects: Collection<ObjectDoc>;
+  readonly contentIndex: Collection<ContentIndexDoc>;
   readonly dlq: Collection<DlqDoc>;
   readonly runs: Collection<SyncRunDoc>;
 
@@ -37,6 +39,7 @@ export class Store {
     this.connections = db.collection('connections');
     this.syncs = db.collection('sync_configs');
     this.objects = db.collection('objects');
+    this.contentIndex = db.collection('content_index');
     this.dlq = db.collection('sync_dlq');
     this.runs = db.collection('sync_runs');
   }
@@ -65,8 +68,6 @@ export class Store {
       // The idempotency key: retries and crashes never duplicate an object.
       this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
       this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
-      this.objects.createIndex({ bucket_id: 1, content_hash: 1 }),
-      this.objects.createIndex({ bucket_id: 1, source_checksum: 1 }),
       this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
       this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
       this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),

@@ -115,6 +115,8 @@ export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_fil
 }
 
 export interface ObjectDoc extends Tenant {
+  /** objectKey(bucket_id, source_provider, source_object_id) for synced objects (see store/objects.ts). */
+  _id: string;
   object_id: string;
   bucket_id: string;
   key_prefix: string;
@@ -150,6 +152,14 @@ export interface ObjectDoc extends Tenant {
   created_by_page: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface ContentIndexDoc {
+  /** `<bucket_id>:<algo>:<hex>` */
+  _id: string;
+  object_id: string;
+  /** `_id` of the object (its source file) that claimed these bytes. */
+  source_key?: string;
 }
 
 export interface DlqDoc {

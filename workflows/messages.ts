@@ -44,6 +44,8 @@ export interface PassState {
   cut: boolean;
   /** A run is executing this pass (survives continue-as-new mid-run). */
   inRun: boolean;
+  /** The sync's first pass (no pass completed before): files are assumed new. */
+  firstPass?: boolean;
   /** Files that went to the DLQ during this pass. */
   fileErrors: number;
   deleted: number;

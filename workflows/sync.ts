@@ -38,11 +38,11 @@ import {
 } from './messages';
 
 /** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
-export const MAX_HISTORY_EVENTS = 1_500;
+export const MAX_HISTORY_EVENTS = 1_000;
 
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
@@ -96,6 +96,7 @@ export function newPass(state: SyncState, now: string, id: string): PassState {
     listedAll: true,
     cut: false,
     inRun: false,
+    firstPass: state.lastCompletedPassStartedAt === null,
     fileErrors: 0,
     deleted: 0,
   };
@@ -209,6 +210,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     }
 
     // A pass: resume the one in flight, or start a new one (full the first time or when asked).
+    // resume_enabled false: an interrupted pass (paused, failed, cut) starts over instead.
+    if (state.pass && !state.pass.inRun && state.pass.pages > 0 && settings.resumeEnabled === false)
+      state.pass = null;
     if (!state.pass) {
       state.pass = newPass(state, new Date().toISOString(), uuid4());
       state.pendingFullSync = false;
@@ -241,6 +245,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
             run: pass.run,
             objectsProcessed: pass.objectsProcessed,
             remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
+            assumeNew: pass.firstPass === true,
           }),
         );
       } catch (err) {

@@ -1,28 +1,57 @@
 // Bucket syncs: the stored config lives in MongoDB, the running sync is a Temporal workflow.
-// Create writes the config and starts its workflow together, or neither.
-import { Router, type Request } from 'express';
-import { z } from 'zod';
-import { syncCreateSchema, syncUpdateSchema, taskStatusSchema } from '../../core/schemas';
-import type { SyncConfigDoc } from '../../store';
+// Every change that needs the workflow is all-or-nothing: Temporal unreachable -> 503, and what
+// was written for the change is undone.
+import { Router } from 'express';
+import {
+  dlqRetryRequestSchema,
+  pauseRequestSchema,
+  SETTABLE_SYNC_STATUSES,
+  syncCreateRequestSchema,
+  syncListFilterSchema,
+  syncUpdateRequestSchema,
+  triggerQuerySchema,
+} from '../../core/schemas';
+import { syncStatusOf } from '../../core/status';
+import type { BucketDoc, SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
-import { tenantOf } from '../auth';
-import { notFound, parse } from '../errors';
-import { listPage, publicFields } from '../list';
-import type { AppDeps } from '../app';
 import type { SyncState } from '../../workflows/messages';
+import { ApiError, notFound } from '../errors';
+import { listPage, listQuerySchema, publicFields } from '../list';
+import {
+  deleteModel,
+  dlqEntryModel,
+  dlqRetryModel,
+  listModel,
+  syncConfigModel,
+  syncRunModel,
+  triggerModel,
+} from '../models';
+import { route } from '../route';
+import type { AppDeps } from '../app';
 
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
   const out = publicFields(d, ['deleted']);
   if (live) {
-    // The workflow's live state wins over the projection for what it owns.
+    // The workflow's live state wins over the projection for what it owns. Its status is refreshed
+    // at its next step; derived here by the workflow's own rule, so a pause shows at once.
+    const status =
+      live.status === 'COMPLETED' || live.status === 'FAILED'
+        ? live.status
+        : syncStatusOf({
+            started: live.runCounter > 0 || !!live.pass?.inRun,
+            paused: live.paused,
+            completed: false,
+            failed: false,
+          });
     Object.assign(out, {
-      status: live.status,
+      status,
       paused: live.paused,
       pause_reason: live.pauseReason,
       paused_at: live.pausedAt,
       paused_by_user_id: live.pausedBy,
       pending_full_sync: live.pendingFullSync,
       consecutive_failures: live.consecutiveFailures,
+      last_error: live.lastError,
       sync_run_counter: live.runCounter,
       next_sync_at: live.nextSyncAt,
     });
@@ -31,242 +60,397 @@ export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record
   return out;
 }
 
-const listFilterSchema = z
-  .strictObject({
-    connection_id: z.string().optional(),
-    status: taskStatusSchema.optional(),
-    is_active: z.boolean().optional(),
-  })
-  .default({});
-
-const pauseBodySchema = z.strictObject({ reason: z.string().max(500).nullable().optional() }).default({});
-const triggerQuerySchema = z.object({
-  full_sync: z
-    .enum(['true', 'false', '1', '0'])
-    .transform((v) => v === 'true' || v === '1')
-    .default(false),
-  namespace: z.string().optional(),
+export const serializeRun = (d: {
+  sync_run_id: string;
+  sync_config_id: string;
+  started_at: Date;
+  duration_seconds: number;
+  files_discovered: number;
+  files_synced: number;
+  files_failed: number;
+  bytes_synced: number;
+  throughput_mbps: number;
+  status: string;
+  provider_type: string;
+}) => ({
+  sync_run_id: d.sync_run_id,
+  sync_config_id: d.sync_config_id,
+  started_at: d.started_at,
+  duration_seconds: d.duration_seconds,
+  files_discovered: d.files_discovered,
+  files_synced: d.files_synced,
+  files_failed: d.files_failed,
+  bytes_synced: d.bytes_synced,
+  throughput_mbps: d.throughput_mbps,
+  status: d.status,
+  provider_type: d.provider_type,
 });
+
+const createBody = syncCreateRequestSchema.meta({ id: 'SyncCreateRequest' });
+const updateBody = syncUpdateRequestSchema.meta({ id: 'SyncUpdateRequest' });
+const listBody = syncListFilterSchema.meta({ id: 'SyncListRequest' });
+const pauseBody = pauseRequestSchema.meta({ id: 'SyncPauseRequest' });
+const retryBody = dlqRetryRequestSchema.meta({ id: 'DlqRetryRequest' });
+const syncList = listModel(syncConfigModel, 'SyncConfiguration');
+const runList = listModel(syncRunModel, 'SyncRunMetric');
+const dlqList = listModel(dlqEntryModel, 'DlqEntry');
+const triggerQuery = triggerQuerySchema.extend({
+  full_sync: triggerQuerySchema.shape.full_sync.meta({ default: 'false', description: 'force a full sweep' }),
+});
+
+/** How long a trigger waits to name the run it started. */
+const TRIGGER_WAIT_MS = 3_000;
 
 export function syncRoutes({ store, control }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/syncs';
+  const tag = 'syncs';
 
-  async function bucketOf(req: Request) {
-    const t = tenantOf(req);
+  async function bucketOf(t: Tenant, bucketId: string): Promise<BucketDoc> {
     const bucket = await store.buckets.findOne({
-      bucket_id: String(req.params.bucket_id),
+      bucket_id: bucketId,
       internal_id: t.internal_id,
       namespace_id: t.namespace_id,
     });
-    if (!bucket) throw notFound('bucket', String(req.params.bucket_id));
-    return { t, bucket };
+    if (!bucket) throw notFound('bucket', bucketId);
+    return bucket;
   }
 
-  async function syncOf(req: Request) {
-    const { t, bucket } = await bucketOf(req);
-    const id = String(req.params.sync_config_id);
+  async function syncOf(t: Tenant, params: Record<string, string>): Promise<SyncConfigDoc> {
+    const bucket = await bucketOf(t, params.bucket_id);
     const cfg = await store.syncs.findOne({
-      sync_config_id: id,
+      sync_config_id: params.sync_config_id,
       bucket_id: bucket.bucket_id,
       deleted: { $ne: true },
     });
-    if (!cfg) throw notFound('sync configuration', id);
-    return { t, bucket, cfg };
+    if (!cfg) throw notFound('sync configuration', params.sync_config_id);
+    return cfg;
   }
 
   const fresh = async (id: string) => (await store.syncs.findOne({ sync_config_id: id }))!;
+  const current = async (id: string) => serializeSync(await fresh(id), await control.state(id));
 
-  r.post(base, async (req, res) => {
-    const { t, bucket } = await bucketOf(req);
-    const body = parse(syncCreateSchema, req.body, 'body');
-    const conn = await store.connections.findOne({
-      internal_id: t.internal_id,
-      $or: [{ connection_id: body.connection_id }, { name: body.connection_id }],
-      status: { $ne: 'ARCHIVED' },
-    });
-    if (!conn) throw notFound('connection', body.connection_id);
-    const now = new Date();
-    const doc: SyncConfigDoc = {
-      ...body,
-      file_filters: body.file_filters ?? null,
-      schema_mapping: body.schema_mapping ?? null,
-      description: body.description ?? null,
-      connection_id: conn.connection_id,
-      sync_config_id: newId('sync'),
-      bucket_id: bucket.bucket_id,
-      internal_id: t.internal_id,
-      namespace_id: t.namespace_id,
-      source_type: conn.provider_type,
-      created_by_user_id: t.user_id,
-      status: 'PENDING',
-      is_active: true,
-      deleted: false,
-      total_files_discovered: 0,
-      total_files_synced: 0,
-      total_files_failed: 0,
-      total_bytes_synced: 0,
-      consecutive_failures: 0,
-      created_at: now,
-      updated_at: now,
-      last_sync_at: null,
-      next_sync_at: null,
-      last_error: null,
-      locked: false,
-      locked_by_worker_id: null,
-      locked_at: null,
-      lock_expires_at: null,
-      pending_full_sync: false,
-      paused: false,
-      pause_reason: null,
-      paused_at: null,
-      paused_by_user_id: null,
-      current_sync_run_id: null,
-      sync_run_counter: 0,
-      batch_ids: [],
-      task_ids: [],
-      batches_created: 0,
-      resume_cursor: null,
-      resume_last_primary_key: null,
-      resume_objects_processed: 0,
-      current_cursor: null,
-      per_shard_last_sync_at: {},
-      sync_checkpoints: {},
-      schedule: {
-        mode: body.sync_mode,
-        interval_seconds: body.polling_interval_seconds,
-        next_run_at: null,
-        last_successful_run_at: null,
-      },
-      sync_progress: {},
-    };
-    await store.syncs.insertOne({ ...doc });
-    try {
-      await control.start(doc);
-    } catch (err) {
-      // No workflow, no config: nothing half-written.
-      await store.syncs.deleteOne({ sync_config_id: doc.sync_config_id });
-      throw err;
-    }
-    res.status(201).json(serializeSync(doc));
-  });
-
-  r.post(`${base}/list`, async (req, res) => {
-    const { bucket } = await bucketOf(req);
-    const f = parse(listFilterSchema, req.body ?? {}, 'body');
-    const filter: Record<string, unknown> = { bucket_id: bucket.bucket_id, deleted: { $ne: true } };
-    if (f.connection_id) filter.connection_id = f.connection_id;
-    if (f.status) filter.status = f.status;
-    if (f.is_active !== undefined) filter.is_active = f.is_active;
-    res.json(await listPage(store.syncs, filter, req.query, (d) => serializeSync(d)));
-  });
-  r.get(base, async (req, res) => {
-    const { bucket } = await bucketOf(req);
-    res.json(
-      await listPage(store.syncs, { bucket_id: bucket.bucket_id, deleted: { $ne: true } }, req.query, (d) =>
-        serializeSync(d),
-      ),
-    );
-  });
-
-  r.get(`${base}/:sync_config_id`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    res.json(serializeSync(cfg, await control.state(cfg.sync_config_id)));
-  });
-
-  r.patch(`${base}/:sync_config_id`, async (req, res) => {
-    const { t, cfg } = await syncOf(req);
-    const body = parse(syncUpdateSchema, req.body, 'body');
-    const { status, is_active, ...fields } = body;
-    await store.syncs.updateOne(
-      { sync_config_id: cfg.sync_config_id },
-      { $set: { ...fields, updated_at: new Date() } },
-    );
-    const updated = await fresh(cfg.sync_config_id);
-    // is_active / status map to the workflow's own pause and resume.
-    const wantPause = is_active === false || status === 'SUSPENDED';
-    const wantResume = is_active === true || status === 'ACTIVE';
-    if (wantPause) await control.pause(updated, { reason: 'is_active set to false', user: t.user_id });
-    else if (wantResume) await control.resume(updated);
-    if (is_active !== undefined)
-      await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: { is_active } });
-    await control.configUpdated(updated);
-    res.json(serializeSync(await fresh(cfg.sync_config_id), await control.state(cfg.sync_config_id)));
-  });
-
-  r.delete(`${base}/:sync_config_id`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    await control.stop(cfg.sync_config_id);
-    await store.syncs.updateOne(
-      { sync_config_id: cfg.sync_config_id },
-      { $set: { deleted: true, is_active: false, updated_at: new Date() } },
-    );
-    res.json({
-      success: true,
-      message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket`,
-    });
-  });
-
-  r.post(`${base}/:sync_config_id/pause`, async (req, res) => {
-    const { t, cfg } = await syncOf(req);
-    const body = parse(pauseBodySchema, req.body ?? {}, 'body');
-    await control.pause(cfg, { reason: body.reason ?? 'paused by user', user: t.user_id });
-    const live = await control.state(cfg.sync_config_id);
-    res.json(serializeSync(await fresh(cfg.sync_config_id), live));
-  });
-
-  r.post(`${base}/:sync_config_id/resume`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    await control.resume(cfg);
-    res.json(serializeSync(await fresh(cfg.sync_config_id), await control.state(cfg.sync_config_id)));
-  });
-
-  r.post(`${base}/:sync_config_id/trigger`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    const q = parse(triggerQuerySchema, req.query, 'query');
-    await control.trigger(cfg, q.full_sync);
-    const live = await control.state(cfg.sync_config_id);
-    const running = live?.pass != null;
-    res.json({
-      sync_config_id: cfg.sync_config_id,
-      sync_job_id: live?.pass?.runId ?? null,
-      status: live?.status ?? cfg.status,
-      message: running
-        ? `a run is in progress; the ${q.full_sync ? 'full ' : ''}sync requested runs right after it`
-        : `${q.full_sync ? 'full ' : ''}sync triggered`,
-    });
-  });
-
-  r.post(`${base}/:sync_config_id/force-unlock`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    await control.forceUnlock(cfg);
-    await store.syncs.updateOne(
-      { sync_config_id: cfg.sync_config_id },
-      { $set: { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null } },
-    );
-    res.json(serializeSync(await fresh(cfg.sync_config_id), await control.state(cfg.sync_config_id)));
-  });
-
-  r.get(`${base}/:sync_config_id/runs`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    res.json(
-      await listPage(
-        store.runs,
-        { sync_config_id: cfg.sync_config_id },
-        req.query,
-        (d) => publicFields(d, ['internal_id']),
-        {
-          started_at: -1,
-          _id: -1,
+  route(r, {
+    method: 'post',
+    path: base,
+    tag,
+    summary: 'Create a sync and start its workflow',
+    description:
+      'The config is stored and its workflow started together, or neither (503 when Temporal is down).',
+    body: createBody,
+    status: 201,
+    response: syncConfigModel,
+    errors: [409, 503],
+    handler: async ({ t, params, body }) => {
+      const bucket = await bucketOf(t, params.bucket_id);
+      const conn = await store.connections.findOne({
+        internal_id: t.internal_id,
+        $or: [{ connection_id: body.connection_id }, { name: body.connection_id }],
+        status: { $ne: 'ARCHIVED' },
+      });
+      if (!conn) throw notFound('connection', body.connection_id);
+      if (!conn.is_active)
+        throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
+      const now = new Date();
+      const doc: SyncConfigDoc = {
+        ...body,
+        file_filters: body.file_filters ?? null,
+        schema_mapping: body.schema_mapping ?? null,
+        description: body.description ?? null,
+        connection_id: conn.connection_id,
+        sync_config_id: newId('sync'),
+        bucket_id: bucket.bucket_id,
+        internal_id: t.internal_id,
+        namespace_id: t.namespace_id,
+        source_type: conn.provider_type,
+        created_by_user_id: t.user_id,
+        status: 'PENDING',
+        is_active: true,
+        deleted: false,
+        total_files_discovered: 0,
+        total_files_synced: 0,
+        total_files_failed: 0,
+        total_bytes_synced: 0,
+        consecutive_failures: 0,
+        created_at: now,
+        updated_at: now,
+        last_sync_at: null,
+        next_sync_at: null,
+        last_error: null,
+        locked: false,
+        locked_by_worker_id: null,
+        locked_at: null,
+        lock_expires_at: null,
+        pending_full_sync: false,
+        paused: false,
+        pause_reason: null,
+        paused_at: null,
+        paused_by_user_id: null,
+        current_sync_run_id: null,
+        sync_run_counter: 0,
+        batch_ids: [],
+        task_ids: [],
+        batches_created: 0,
+        resume_cursor: null,
+        resume_last_primary_key: null,
+        resume_objects_processed: 0,
+        current_cursor: null,
+        per_shard_last_sync_at: {},
+        sync_checkpoints: {},
+        schedule: {
+          mode: body.sync_mode,
+          interval_seconds: body.polling_interval_seconds,
+          next_run_at: null,
+          last_successful_run_at: null,
         },
-      ),
-    );
+        sync_progress: {},
+      };
+      await store.syncs.insertOne({ ...doc });
+      try {
+        await control.start(doc);
+      } catch (err) {
+        // No workflow, no config: nothing half-written.
+        await store.syncs.deleteOne({ sync_config_id: doc.sync_config_id });
+        throw err;
+      }
+      return serializeSync(doc);
+    },
   });
 
-  r.get(`${base}/:sync_config_id/dlq`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    res.json(
-      await listPage(
+  const list = (method: 'get' | 'post', p: string) =>
+    route(r, {
+      method,
+      path: p,
+      tag,
+      summary: 'List the bucket’s syncs',
+      description: 'Filters are ANDed.',
+      query: listQuerySchema,
+      ...(method === 'post' ? { body: listBody, bodyOptional: true } : {}),
+      response: syncList,
+      handler: async ({ t, params, req, body }) => {
+        const bucket = await bucketOf(t, params.bucket_id);
+        const f = body ?? {};
+        const filter: Record<string, unknown> = { bucket_id: bucket.bucket_id, deleted: { $ne: true } };
+        if (f.connection_id) filter.connection_id = f.connection_id;
+        if (f.status) filter.status = f.status;
+        if (f.is_active !== undefined) filter.is_active = f.is_active;
+        return listPage(store.syncs, filter, req.query, (d) => serializeSync(d));
+      },
+    });
+  list('post', `${base}/list`);
+  list('get', base);
+
+  route(r, {
+    method: 'get',
+    path: `${base}/:sync_config_id`,
+    tag,
+    summary: 'Get a sync (stored config merged with the workflow’s live state)',
+    response: syncConfigModel,
+    handler: async ({ t, params }) => {
+      const cfg = await syncOf(t, params);
+      return serializeSync(cfg, await control.state(cfg.sync_config_id));
+    },
+  });
+
+  route(r, {
+    method: 'patch',
+    path: `${base}/:sync_config_id`,
+    tag,
+    summary: 'Update a sync',
+    description:
+      'Applies from the next cycle (a new polling interval re-times the current wait). is_active false or ' +
+      'status SUSPENDED pauses, is_active true or status ACTIVE resumes; other statuses are the workflow’s.',
+    body: updateBody,
+    response: syncConfigModel,
+    errors: [503],
+    handler: async ({ t, params, body }) => {
+      const cfg = await syncOf(t, params);
+      const { status, is_active, ...fields } = body;
+      if (status !== undefined && !(SETTABLE_SYNC_STATUSES as readonly string[]).includes(status))
+        throw new ApiError(
+          422,
+          `validation failed: body.status: can be set to ACTIVE or SUSPENDED only`,
+          'ValidationError',
+          {
+            issues: [
+              {
+                loc: ['body', 'status'],
+                msg: `can be set to ${SETTABLE_SYNC_STATUSES.join(' or ')} only (the others follow the sync’s runs)`,
+                type: 'value_error',
+              },
+            ],
+          },
+        );
+      const set: Record<string, unknown> = { ...fields, updated_at: new Date() };
+      if (is_active !== undefined) set.is_active = is_active;
+      const undo: Record<string, unknown> = {};
+      for (const k of Object.keys(set)) undo[k] = (cfg as unknown as Record<string, unknown>)[k] ?? null;
+      await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: set });
+      try {
+        const updated = await fresh(cfg.sync_config_id);
+        if (is_active === false || status === 'SUSPENDED')
+          await control.pause(updated, { reason: 'is_active set to false', user: t.user_id });
+        else if (is_active === true || status === 'ACTIVE') await control.resume(updated);
+        await control.configUpdated(updated);
+      } catch (err) {
+        await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: undo });
+        throw err;
+      }
+      return current(cfg.sync_config_id);
+    },
+  });
+
+  route(r, {
+    method: 'delete',
+    path: `${base}/:sync_config_id`,
+    tag,
+    summary: 'Delete a sync',
+    description: 'Stops its workflow; the objects it created stay in the bucket.',
+    response: deleteModel,
+    errors: [503],
+    handler: async ({ t, params }) => {
+      const cfg = await syncOf(t, params);
+      await control.stop(cfg.sync_config_id);
+      await store.syncs.updateOne(
+        { sync_config_id: cfg.sync_config_id },
+        { $set: { deleted: true, is_active: false, updated_at: new Date() } },
+      );
+      return { success: true, message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket` };
+    },
+  });
+
+  route(r, {
+    method: 'post',
+    path: `${base}/:sync_config_id/pause`,
+    tag,
+    summary: 'Pause a sync',
+    description: 'The page in flight finishes, no new work starts. Pausing a paused sync answers its state.',
+    body: pauseBody,
+    bodyOptional: true,
+    response: syncConfigModel,
+    errors: [503],
+    handler: async ({ t, params, body }) => {
+      const cfg = await syncOf(t, params);
+      const live = await control.state(cfg.sync_config_id);
+      if (!(live ? live.paused : cfg.paused))
+        await control.pause(cfg, { reason: body.reason ?? 'paused by user', user: t.user_id });
+      return current(cfg.sync_config_id);
+    },
+  });
+
+  route(r, {
+    method: 'post',
+    path: `${base}/:sync_config_id/resume`,
+    tag,
+    summary: 'Resume a paused sync',
+    description:
+      'The interrupted pass continues, then incremental runs. Resuming an active sync answers its state.',
+    response: syncConfigModel,
+    errors: [503],
+    handler: async ({ t, params }) => {
+      const cfg = await syncOf(t, params);
+      const live = await control.state(cfg.sync_config_id);
+      if (live ? live.paused : cfg.paused || cfg.status === 'SUSPENDED') await control.resume(cfg);
+      return current(cfg.sync_config_id);
+    },
+  });
+
+  route(r, {
+    method: 'post',
+    path: `${base}/:sync_config_id/trigger`,
+    tag,
+    summary: 'Run a sync now',
+    description:
+      '?full_sync=true forces a full sweep. While a run holds the lock the request is remembered ' +
+      '(pending_full_sync) and runs right after it; while the sync is paused it runs after resume.',
+    query: triggerQuery,
+    response: triggerModel,
+    errors: [503],
+    handler: async ({ t, params, query }) => {
+      const cfg = await syncOf(t, params);
+      const before = await control.state(cfg.sync_config_id);
+      await control.trigger(cfg, query.full_sync);
+      const full = query.full_sync ? 'full ' : '';
+      const reply = (sync_job_id: string | null, status: string, message: string) => ({
+        sync_config_id: cfg.sync_config_id,
+        sync_job_id,
+        status,
+        message,
+      });
+      if (before?.paused || (!before && cfg.paused))
+        return reply(null, 'SUSPENDED', `the sync is paused; the ${full}sync runs after it is resumed`);
+      if (before?.pass?.inRun)
+        return reply(
+          before.pass.runId,
+          'IN_PROGRESS',
+          `a run is in progress; the ${full}sync requested runs right after it`,
+        );
+      // Name the run the trigger started (a short wait: the workflow picks the signal up at once).
+      const deadline = Date.now() + TRIGGER_WAIT_MS;
+      const runsBefore = before?.runCounter ?? cfg.sync_run_counter;
+      while (Date.now() < deadline) {
+        const live = await control.state(cfg.sync_config_id);
+        if (live?.pass?.inRun) return reply(live.pass.runId, 'IN_PROGRESS', `${full}sync triggered`);
+        if (live && live.runCounter > runsBefore) {
+          // Finished already: the job is the run the projection last reported on.
+          const [doc, run] = await Promise.all([
+            fresh(cfg.sync_config_id),
+            store.runs.findOne({ sync_config_id: cfg.sync_config_id }, { sort: { started_at: -1 } }),
+          ]);
+          const jobId = (doc.sync_progress as { sync_run_id?: string }).sync_run_id ?? null;
+          return reply(jobId, run?.status ?? 'COMPLETED', `${full}sync triggered and already finished`);
+        }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return reply(null, 'PENDING', `${full}sync triggered; it starts shortly`);
+    },
+  });
+
+  route(r, {
+    method: 'post',
+    path: `${base}/:sync_config_id/force-unlock`,
+    tag,
+    summary: 'Release a stuck run lock',
+    description: 'Cancels the stuck page and redoes it from the last checkpoint.',
+    response: syncConfigModel,
+    errors: [503],
+    handler: async ({ t, params }) => {
+      const cfg = await syncOf(t, params);
+      await control.forceUnlock(cfg);
+      await store.syncs.updateOne(
+        { sync_config_id: cfg.sync_config_id },
+        { $set: { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null } },
+      );
+      return current(cfg.sync_config_id);
+    },
+  });
+
+  route(r, {
+    method: 'get',
+    path: `${base}/:sync_config_id/runs`,
+    tag,
+    summary: 'Run history, newest first',
+    query: listQuerySchema,
+    response: runList,
+    handler: async ({ t, params, req }) => {
+      const cfg = await syncOf(t, params);
+      return listPage(store.runs, { sync_config_id: cfg.sync_config_id }, req.query, serializeRun, {
+        started_at: -1,
+        _id: -1,
+      });
+    },
+  });
+
+  route(r, {
+    method: 'get',
+    path: `${base}/:sync_config_id/dlq`,
+    tag,
+    summary: 'Files that failed (dead letter queue)',
+    query: listQuerySchema,
+    response: dlqList,
+    handler: async ({ t, params, req }) => {
+      const cfg = await syncOf(t, params);
+      return listPage(
         store.dlq,
         { sync_config_id: cfg.sync_config_id },
         req.query,
@@ -280,28 +464,33 @@ export function syncRoutes({ store, control }: AppDeps): Router {
           status: d.status,
         }),
         { last_failed_at: -1, _id: -1 },
-      ),
-    );
+      );
+    },
   });
 
-  r.post(`${base}/:sync_config_id/dlq/retry`, async (req, res) => {
-    const { cfg } = await syncOf(req);
-    const body = parse(dlqRetrySchema, req.body ?? {}, 'body');
-    const filter: Record<string, unknown> = { sync_config_id: cfg.sync_config_id };
-    if (body.source_object_ids) filter.source_object_id = { $in: body.source_object_ids };
-    const r2 = await store.dlq.updateMany(filter, {
-      $set: { status: 'PENDING', attempts: 0, last_attempt_run_id: '' },
-    });
-    res.json({
-      success: true,
-      requeued: r2.modifiedCount,
-      message: `${r2.modifiedCount} file(s) will be retried by the next run`,
-    });
+  route(r, {
+    method: 'post',
+    path: `${base}/:sync_config_id/dlq/retry`,
+    tag,
+    summary: 'Re-queue DLQ files for the next run',
+    description: 'All of them, or the given source_object_ids.',
+    body: retryBody,
+    bodyOptional: true,
+    response: dlqRetryModel,
+    handler: async ({ t, params, body }) => {
+      const cfg = await syncOf(t, params);
+      const filter: Record<string, unknown> = { sync_config_id: cfg.sync_config_id };
+      if (body.source_object_ids) filter.source_object_id = { $in: body.source_object_ids };
+      const res = await store.dlq.updateMany(filter, {
+        $set: { status: 'PENDING', attempts: 0, last_attempt_run_id: '' },
+      });
+      return {
+        success: true,
+        requeued: res.modifiedCount,
+        message: `${res.modifiedCount} file(s) will be retried by the next run`,
+      };
+    },
   });
 
   return r;
 }
-
-const dlqRetrySchema = z
-  .strictObject({ source_object_ids: z.array(z.string().min(1)).min(1).max(10000).optional() })
-  .default({});

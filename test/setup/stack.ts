@@ -51,7 +51,7 @@ export function stack(): Promise<Stack> {
 
 async function start(): Promise<Stack> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const tools = provisionTools(PROJECT_ROOT);
+  const tools = provisionTools(PROJECT_ROOT, ['temporal', 'ferretdb']);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-test-'));
   cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
 
@@ -112,15 +112,15 @@ async function start(): Promise<Stack> {
   return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp };
 }
 
-export interface Lane {
-  env: Env;
-  apiUrl: string;
+/** A second API (and worker) on its own task queue and its own database: a Stack of its own. */
+export interface Lane extends Stack {
   close: () => Promise<void>;
 }
 
 /**
- * A second API on its own task queue, with env overrides (page size, threshold...), and an
- * in-process worker unless `worker: false` (then the test runs worker processes itself).
+ * A lane: same servers, its own task queue and MongoDB database (so a heavy test's objects do not
+ * slow the others down on FerretDB, which scans collections), env overrides (page size...), and
+ * an in-process worker unless `worker: false` (then the test runs worker processes itself).
  */
 export async function lane(
   s: Stack,
@@ -132,25 +132,32 @@ export async function lane(
       Object.entries(s.env).map(([k, v]) => [k, Array.isArray(v) ? v.join(':') : String(v)]),
     ),
     TASK_QUEUE: `bucket-syncs-lane-${randomBytes(4).toString('hex')}`,
+    MONGODB_DB: `bucket_syncs_lane_${randomBytes(4).toString('hex')}`,
     ...overrides,
   });
-  const closers: (() => Promise<void>)[] = [];
+  const store = await Store.connect(env.MONGODB_URI, env.MONGODB_DB);
+  const closers: (() => Promise<void>)[] = [() => store.close()];
   if (opts.worker !== false) {
-    const handle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store: s.store });
+    const handle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store });
     const running = handle.worker.run();
-    closers.push(async () => {
+    closers.unshift(async () => {
       handle.worker.shutdown();
       await running;
       await handle.close();
     });
   }
-  const api = await startApi(env, { store: s.store });
+  const api = await startApi(env, { store });
   closers.unshift(api.close);
   const close = async () => {
     for (const c of closers.splice(0)) await c();
   };
   cleanups.unshift(close);
-  return { env, apiUrl: api.url, close };
+  const { api_key, namespace_id } = await createOrgNamespaceKey(store, {
+    orgName: 'lane-org',
+    namespaceName: 'lane-ns',
+    keyName: 'lane',
+  });
+  return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp: s.tmp, close };
 }
 
 export async function stopStack(): Promise<void> {

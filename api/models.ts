@@ -1,0 +1,311 @@
+// Response shapes of the contract, as zod schemas: they document the API (GET /openapi.json) and the
+// tests check real responses against them. Request schemas live in core/schemas.ts.
+import { z } from 'zod';
+import {
+  bucketCreateSchema,
+  connectionCreateSchema,
+  fileFiltersSchema,
+  OBJECT_BLOB_TYPES,
+  PROVIDER_TYPES,
+  reconcileSchema,
+  schemaMappingSchema,
+  syncCreateSchema,
+} from '../core/schemas';
+import { TASK_STATUSES } from '../core/status';
+
+// Name the shared request parts so the document refers to them instead of repeating them (the
+// registry holds metadata beside the schemas; the schemas themselves are untouched).
+for (const [schema, id] of [
+  [fileFiltersSchema, 'FileFilters'],
+  [schemaMappingSchema, 'SchemaMapping'],
+  [reconcileSchema, 'ReconcileSettings'],
+] as const)
+  if (!z.globalRegistry.has(schema)) z.globalRegistry.add(schema, { id });
+
+const time = z.iso.datetime({ offset: true });
+const nullableTime = time.nullable();
+const count = z.number().int().min(0);
+const json = z.record(z.string(), z.unknown());
+export const taskStatus = z.enum(TASK_STATUSES).meta({ id: 'TaskStatus' });
+
+export const validationIssueModel = z
+  .object({
+    loc: z
+      .array(z.union([z.string(), z.number()]))
+      .meta({ description: 'where: body|query|path, then the field path' }),
+    msg: z.string(),
+    type: z.string(),
+  })
+  .meta({ id: 'ValidationIssue' });
+
+export const errorModel = z
+  .object({
+    success: z.literal(false),
+    status: z.number().int(),
+    error: z.object({
+      message: z.string(),
+      type: z.string(),
+      details: json.nullable().meta({ description: 'ValidationError: {issues: [ValidationIssue]}' }),
+    }),
+  })
+  .meta({ id: 'ErrorResponse', description: 'The one error format, every status.' });
+
+export const paginationModel = z
+  .object({
+    total: count.nullable(),
+    page: z.number().int().min(1),
+    page_size: z.number().int().min(1),
+    total_pages: count.nullable(),
+    next_page: z.number().int().nullable(),
+    previous_page: z.number().int().nullable(),
+    next_cursor: z.string().nullable(),
+  })
+  .meta({ id: 'Pagination', description: 'total and total_pages are filled only with include_total=true.' });
+
+export function listModel(item: z.ZodType, name: string) {
+  return z
+    .object({ results: z.array(item), pagination: paginationModel, total: count.nullable() })
+    .meta({ id: `${name}List` });
+}
+
+export const deleteModel = z
+  .object({ success: z.literal(true), message: z.string() })
+  .meta({ id: 'DeleteResponse' });
+
+export const bucketModel = z
+  .object({
+    bucket_id: z.string(),
+    internal_id: z.string(),
+    namespace_id: z.string(),
+    bucket_name: bucketCreateSchema.shape.bucket_name,
+    description: z.string().nullable(),
+    bucket_schema: json.nullable(),
+    metadata: json,
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: 'BucketModel' });
+
+export const connectionModel = z
+  .object({
+    connection_id: z.string(),
+    internal_id: z.string(),
+    name: connectionCreateSchema.shape.name,
+    provider_type: z.enum(PROVIDER_TYPES),
+    provider_config: json.meta({ description: 'provider settings; credentials answered as "[redacted]"' }),
+    description: z.string().nullable(),
+    status: taskStatus,
+    is_active: z.boolean(),
+    last_used_at: nullableTime,
+    last_error: z.string().nullable(),
+    consecutive_failures: count,
+    created_at: time,
+    updated_at: time,
+    created_by_user_id: z.string(),
+    metadata: json,
+  })
+  .meta({ id: 'StorageConnectionModel' });
+
+export const connectionTestModel = z
+  .object({ success: z.boolean(), message: z.string(), details: json.nullable().optional() })
+  .meta({ id: 'ConnectionTestResponse' });
+
+const checkpointModel = z.object({
+  pass_id: z.string(),
+  cursor: z.string().nullable(),
+  objects_processed: count,
+  modified_since: z.string().nullable(),
+  completed_at: nullableTime,
+  updated_at: time,
+});
+
+const c = syncCreateSchema.shape;
+export const syncConfigModel = z
+  .object({
+    sync_config_id: z.string(),
+    bucket_id: z.string(),
+    connection_id: z.string(),
+    internal_id: z.string(),
+    namespace_id: z.string(),
+    source_path: z.string(),
+    source_type: z.enum(PROVIDER_TYPES),
+    created_by_user_id: z.string(),
+    sync_mode: c.sync_mode,
+    file_filters: fileFiltersSchema.nullable(),
+    schema_mapping: schemaMappingSchema.nullable(),
+    polling_interval_seconds: c.polling_interval_seconds,
+    batch_size: c.batch_size,
+    skip_duplicates: z.boolean(),
+    create_object_on_confirm: z.boolean(),
+    skip_batch_submission: z.boolean(),
+    reconcile: reconcileSchema,
+    reconcile_on_sync: z.boolean(),
+    provider_filters: json,
+    max_objects_per_run: c.max_objects_per_run,
+    batch_chunk_size: c.batch_chunk_size,
+    max_batch_chunk_size: c.max_batch_chunk_size,
+    resume_enabled: z.boolean(),
+    resume_checkpoint_frequency: c.resume_checkpoint_frequency,
+    description: z.string().nullable(),
+    metadata: json,
+    status: taskStatus,
+    is_active: z.boolean(),
+    total_files_discovered: count,
+    total_files_synced: count,
+    total_files_failed: count,
+    total_bytes_synced: count,
+    consecutive_failures: count,
+    created_at: time,
+    updated_at: time,
+    last_sync_at: nullableTime,
+    next_sync_at: nullableTime,
+    last_error: z.string().max(1000).nullable(),
+    locked: z.boolean().meta({ description: 'read-only: a worker holds the run lock' }),
+    locked_by_worker_id: z.string().nullable(),
+    locked_at: nullableTime,
+    lock_expires_at: nullableTime,
+    pending_full_sync: z.boolean(),
+    paused: z.boolean(),
+    pause_reason: z.string().nullable(),
+    paused_at: nullableTime,
+    paused_by_user_id: z.string().nullable(),
+    current_sync_run_id: z.string().nullable(),
+    sync_run_counter: count,
+    batch_ids: z.array(z.string()),
+    task_ids: z.array(z.string()),
+    batches_created: count,
+    resume_cursor: z.string().nullable(),
+    resume_last_primary_key: z.string().nullable(),
+    resume_objects_processed: count,
+    current_cursor: z.string().nullable(),
+    per_shard_last_sync_at: z.record(z.string(), time),
+    sync_checkpoints: z.record(z.string(), checkpointModel),
+    schedule: json.meta({ description: '{mode, interval_seconds, next_run_at, last_successful_run_at}' }),
+    sync_progress: json,
+  })
+  .meta({ id: 'SyncConfigurationModel' });
+
+export const triggerModel = z
+  .object({
+    sync_config_id: z.string(),
+    sync_job_id: z
+      .string()
+      .nullable()
+      .meta({ description: 'the run started (or in progress) for this trigger; null while queued' }),
+    status: taskStatus.meta({
+      description:
+        'of the job: PENDING queued, IN_PROGRESS running, SUSPENDED sync paused, or the finished run',
+    }),
+    message: z.string(),
+  })
+  .meta({ id: 'SyncTriggerResponse' });
+
+export const syncRunModel = z
+  .object({
+    sync_run_id: z.string(),
+    sync_config_id: z.string(),
+    started_at: time,
+    duration_seconds: z.number().min(0),
+    files_discovered: count,
+    files_synced: count,
+    files_failed: count,
+    bytes_synced: count,
+    throughput_mbps: z.number().min(0),
+    status: taskStatus,
+    provider_type: z.string(),
+  })
+  .meta({ id: 'SyncRunMetric' });
+
+export const dlqEntryModel = z
+  .object({
+    source_object_id: z.string(),
+    path: z.string(),
+    attempts: count,
+    last_error: z.string(),
+    first_failed_at: time,
+    last_failed_at: time,
+    status: z.enum(['PENDING', 'FAILED']),
+  })
+  .meta({ id: 'DlqEntry' });
+
+export const dlqRetryModel = z
+  .object({ success: z.literal(true), requeued: count, message: z.string() })
+  .meta({ id: 'DlqRetryResponse' });
+
+export const objectModel = z
+  .object({
+    object_id: z.string(),
+    bucket_id: z.string(),
+    key_prefix: z.string(),
+    blobs: z.array(
+      z
+        .object({
+          blob_id: z.string(),
+          property: z.string(),
+          key_prefix: z.string(),
+          type: z.union([z.enum(OBJECT_BLOB_TYPES), z.string()]),
+          properties: json,
+          details: z.object({
+            filename: z.string(),
+            size_bytes: count,
+            mime_type: z.string(),
+            hash: z.string().nullable(),
+          }),
+        })
+        .meta({ id: 'BlobModel' }),
+    ),
+    source_details: z.array(z.object({ type: z.string(), source_id: z.string() })),
+    metadata: json,
+    status: taskStatus,
+    error: z.string().nullable(),
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: 'ObjectResponse' });
+
+const timeRangeModel = z
+  .object({ start: time, end: time, hours: z.number().int().min(1).max(720) })
+  .meta({ id: 'TimeRange' });
+
+export const syncPerformanceModel = z
+  .object({
+    bucket_id: z.string(),
+    sync_config_id: z.string().nullable(),
+    time_range: timeRangeModel,
+    runs: z.array(syncRunModel),
+    summary: z
+      .object({
+        total_runs: count,
+        successful_runs: count,
+        failed_runs: count,
+        success_rate: z.number().min(0).max(1),
+        total_files_discovered: count,
+        total_files_synced: count,
+        total_files_failed: count,
+        total_bytes_synced: count,
+        avg_duration_seconds: z.number().min(0),
+        avg_throughput_mbps: z.number().min(0),
+      })
+      .meta({
+        id: 'SyncPerformanceSummary',
+        description: 'over every run in the time range; successful = COMPLETED or COMPLETED_WITH_ERRORS',
+      }),
+  })
+  .meta({ id: 'SyncPerformanceResponse' });
+
+export const syncConfigMetricModel = z
+  .object({
+    sync_config_id: z.string(),
+    provider_type: z.string(),
+    total_runs: count,
+    avg_duration_seconds: z.number().min(0),
+    avg_throughput_mbps: z.number().min(0),
+    success_rate: z.number().min(0).max(1),
+    total_files_synced: count,
+    total_bytes_synced: count,
+  })
+  .meta({ id: 'SyncConfigMetric' });
+
+export const syncComparisonModel = z
+  .object({ bucket_id: z.string(), time_range: timeRangeModel, configs: z.array(syncConfigMetricModel) })
+  .meta({ id: 'SyncComparisonResponse' });

@@ -1,0 +1,159 @@
+// Bucket objects: the ones syncs create, and ones registered directly over the API. An object's
+// storage key (`_id`) is never shown; API-created objects get `o_api_<object_id>` (see store/objects.ts
+// for the synced ones' keys).
+import { Router } from 'express';
+import path from 'node:path';
+import { deleteObjects } from '../../activities/ingest';
+import { objectCreateSchema, objectListFilterSchema } from '../../core/schemas';
+import type { BucketDoc, ObjectDoc, Tenant } from '../../store';
+import { FolderBlobStore } from '../../store/blobs';
+import { newId } from '../../store/ids';
+import { notFound } from '../errors';
+import { listPage, listQuerySchema } from '../list';
+import { deleteModel, listModel, objectModel } from '../models';
+import { route } from '../route';
+import type { AppDeps } from '../app';
+
+const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
+const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
+const objectList = listModel(objectModel, 'Object');
+
+/** The contract's ObjectResponse: a whitelist, so storage fields never leak. */
+export const serializeObject = (d: ObjectDoc) => ({
+  object_id: d.object_id,
+  bucket_id: d.bucket_id,
+  key_prefix: d.key_prefix,
+  blobs: d.blobs,
+  source_details: d.source_details,
+  metadata: d.metadata,
+  status: d.status,
+  error: d.error,
+  created_at: d.created_at,
+  updated_at: d.updated_at,
+});
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function objectRoutes({ store, env }: AppDeps): Router {
+  const r = Router();
+  const base = '/v1/buckets/:bucket_id/objects';
+  const tag = 'objects';
+  const blobs = new FolderBlobStore(path.resolve(env.BLOB_DIR));
+
+  async function bucketOf(t: Tenant, bucketId: string): Promise<BucketDoc> {
+    const bucket = await store.buckets.findOne({
+      bucket_id: bucketId,
+      internal_id: t.internal_id,
+      namespace_id: t.namespace_id,
+    });
+    if (!bucket) throw notFound('bucket', bucketId);
+    return bucket;
+  }
+  async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {
+    const bucket = await bucketOf(t, params.bucket_id);
+    const doc = await store.objects.findOne({ object_id: params.object_id, bucket_id: bucket.bucket_id });
+    if (!doc) throw notFound('object', params.object_id);
+    return doc;
+  }
+
+  route(r, {
+    method: 'post',
+    path: base,
+    tag,
+    summary: 'Register an object (without a sync)',
+    description: 'Blobs carry inline data (text, JSON or a URL) kept as properties.value.',
+    body: createBody,
+    status: 201,
+    response: objectModel,
+    handler: async ({ t, params, body }) => {
+      const bucket = await bucketOf(t, params.bucket_id);
+      const objectId = newId('obj');
+      const now = new Date();
+      const doc: ObjectDoc = {
+        _id: `o_api_${objectId}`,
+        object_id: objectId,
+        bucket_id: bucket.bucket_id,
+        internal_id: t.internal_id,
+        namespace_id: t.namespace_id,
+        key_prefix: body.key_prefix,
+        blobs: body.blobs.map((b) => ({
+          blob_id: newId('obj').replace('obj_', 'blob_'),
+          property: b.property,
+          key_prefix: b.key_prefix ?? body.key_prefix,
+          type: b.type,
+          properties: { ...(b.properties ?? {}), ...(b.data !== undefined ? { value: b.data } : {}) },
+          details: {
+            filename: b.details?.filename ?? '',
+            size_bytes: b.details?.size_bytes ?? 0,
+            mime_type: b.details?.mime_type ?? 'application/octet-stream',
+            hash: b.details?.hash ?? null,
+          },
+        })),
+        source_details: [{ type: 'api', source_id: objectId }],
+        metadata: body.metadata,
+        status: 'COMPLETED',
+        error: null,
+        source_provider: 'api',
+        source_object_id: objectId,
+        source_version: null,
+        source_checksum: null,
+        content_hash: null,
+        sync_config_id: null,
+        last_seen_pass_id: null,
+        created_by_run_id: null,
+        created_by_page: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await store.objects.insertOne({ ...doc });
+      return serializeObject(doc);
+    },
+  });
+
+  const list = (method: 'get' | 'post', p: string) =>
+    route(r, {
+      method,
+      path: p,
+      tag,
+      summary: 'List the bucket’s objects',
+      query: listQuerySchema,
+      ...(method === 'post' ? { body: listBody, bodyOptional: true } : {}),
+      response: objectList,
+      handler: async ({ t, params, req, body }) => {
+        const bucket = await bucketOf(t, params.bucket_id);
+        const f = body ?? {};
+        const filter: Record<string, unknown> = { bucket_id: bucket.bucket_id };
+        if (f.key_prefix) filter.key_prefix = { $regex: `^${escapeRegex(f.key_prefix)}` };
+        if (f.status) filter.status = f.status;
+        if (f.sync_config_id) filter.sync_config_id = f.sync_config_id;
+        return listPage(store.objects, filter, req.query, serializeObject);
+      },
+    });
+  list('post', `${base}/list`);
+  list('get', base);
+
+  route(r, {
+    method: 'get',
+    path: `${base}/:object_id`,
+    tag,
+    summary: 'Get an object',
+    response: objectModel,
+    handler: async ({ t, params }) => serializeObject(await objectOf(t, params)),
+  });
+
+  route(r, {
+    method: 'delete',
+    path: `${base}/:object_id`,
+    tag,
+    summary: 'Delete an object and its blobs',
+    description: 'A synced object whose source file is still there comes back with the next full pass.',
+    response: deleteModel,
+    handler: async ({ t, params }) => {
+      const doc = await objectOf(t, params);
+      await deleteObjects(store, blobs, [doc]);
+      return { success: true, message: `object ${doc.object_id} deleted` };
+    },
+  });
+
+  return r;
+}

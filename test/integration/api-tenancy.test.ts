@@ -1,0 +1,189 @@
+// Tenant isolation: 2 organizations x 2 namespaces, every resource type. Another tenant's ids
+// answer 404 (never 403) to GET, PATCH, DELETE and actions, and never appear in its lists.
+// Connections are organization-wide (/v1/organizations/connections): the other namespace of the
+// same organization sees them, the other organization does not.
+import assert from 'node:assert/strict';
+import { stack, type Stack } from '../setup/stack';
+import {
+  api,
+  assertError,
+  bucket,
+  localConnection,
+  sync,
+  tenant,
+  unique,
+  until,
+  type Who,
+} from './api-helpers';
+
+interface Owned {
+  name: string;
+  who: Who & { internal_id: string; ns_id: string };
+  bucketId: string;
+  connectionId: string;
+  syncId: string;
+  objectId: string;
+}
+
+describe('API: tenant isolation matrix (2 organizations x 2 namespaces)', function () {
+  this.timeout(180_000);
+  let s: Stack;
+  const tenants: Owned[] = [];
+
+  before(async function () {
+    this.timeout(300_000);
+    s = await stack();
+    const orgA = unique('tenancy-a');
+    const orgB = unique('tenancy-b');
+    for (const [org, ns, name] of [
+      [orgA, 'one', 'A1'],
+      [orgA, 'two', 'A2'],
+      [orgB, 'one', 'B1'],
+      [orgB, 'two', 'B2'],
+    ]) {
+      const who = await tenant(s, org, ns);
+      const { connectionId } = await localConnection(s, { 'f.txt': name }, { who });
+      const bucketId = await bucket(s, who);
+      const syncId = await sync(s, bucketId, { connection_id: connectionId, source_path: '/' }, who);
+      const obj = await api(
+        s,
+        'POST',
+        `/v1/buckets/${bucketId}/objects`,
+        { metadata: { owner: name } },
+        { who },
+      );
+      assert.equal(obj.status, 201, obj.text);
+      tenants.push({ name, who, bucketId, connectionId, syncId, objectId: obj.body.object_id });
+    }
+    for (const t of tenants)
+      await until(s, t.bucketId, t.syncId, (x) => x.sync_run_counter >= 1 && !x.locked && x.next_sync_at, {
+        who: t.who,
+      });
+  });
+
+  it('every resource of every tenant is a 404 (or unlisted) for the three others', async () => {
+    let checked = 0;
+    for (const owner of tenants)
+      for (const other of tenants) {
+        if (other === owner) continue;
+        const who = other.who;
+        const ctx = `${other.name} -> ${owner.name}`;
+        const b = `/v1/buckets/${owner.bucketId}`;
+        const sp = `${b}/syncs/${owner.syncId}`;
+        const op = `${b}/objects/${owner.objectId}`;
+        const calls: [string, string, unknown?][] = [
+          ['GET', b],
+          ['PATCH', b, { description: 'hijack' }],
+          ['DELETE', b],
+          ['GET', `${b}/syncs`],
+          ['POST', `${b}/syncs/list`, {}],
+          ['POST', `${b}/syncs`, { connection_id: other.connectionId, source_path: '/' }],
+          ['GET', sp],
+          ['PATCH', sp, { description: 'hijack' }],
+          ['DELETE', sp],
+          ['POST', `${sp}/pause`],
+          ['POST', `${sp}/resume`],
+          ['POST', `${sp}/trigger`],
+          ['POST', `${sp}/force-unlock`],
+          ['GET', `${sp}/runs`],
+          ['GET', `${sp}/dlq`],
+          ['POST', `${sp}/dlq/retry`],
+          ['GET', `${b}/objects`],
+          ['POST', `${b}/objects/list`, {}],
+          ['POST', `${b}/objects`, {}],
+          ['GET', op],
+          ['DELETE', op],
+          ['GET', `/v1/analytics/buckets/${owner.bucketId}/sync-performance`],
+          ['GET', `/v1/analytics/buckets/${owner.bucketId}/sync-comparison`],
+        ];
+        // The owner's object and sync through the other tenant's own bucket: still not found.
+        calls.push(['GET', `/v1/buckets/${other.bucketId}/objects/${owner.objectId}`]);
+        calls.push(['GET', `/v1/buckets/${other.bucketId}/syncs/${owner.syncId}`]);
+        const sameOrg = owner.who.internal_id === other.who.internal_id;
+        const c = `/v1/organizations/connections/${owner.connectionId}`;
+        if (!sameOrg) {
+          calls.push(
+            ['GET', c],
+            ['PATCH', c, { description: 'hijack' }],
+            ['DELETE', c],
+            ['POST', `${c}/test`],
+          );
+          // Nor can a sync in the other tenant's own bucket use the owner's connection.
+          calls.push([
+            'POST',
+            `/v1/buckets/${other.bucketId}/syncs`,
+            { connection_id: owner.connectionId, source_path: '/' },
+          ]);
+        }
+        for (const [m, p, body] of calls) {
+          const r = await api(s, m, p, body, { who });
+          assert.equal(r.status, 404, `${ctx}: ${m} ${p} -> ${r.status} ${r.text.slice(0, 200)}`);
+          assertError(r, 404, 'NotFoundError');
+          checked++;
+        }
+        // Lists never show the owner's resources.
+        const buckets = await api(s, 'GET', '/v1/buckets?limit=1000', undefined, { who });
+        assert.ok(!buckets.text.includes(owner.bucketId), `${ctx}: bucket listed`);
+        const bl = await api(s, 'POST', '/v1/buckets/list?limit=1000', {}, { who });
+        assert.ok(!bl.text.includes(owner.bucketId), `${ctx}: bucket listed`);
+        const ownObjects = await api(
+          s,
+          'GET',
+          `/v1/buckets/${other.bucketId}/objects?limit=1000`,
+          undefined,
+          { who },
+        );
+        assert.ok(!ownObjects.text.includes(owner.objectId), `${ctx}: object listed`);
+        const ownSyncs = await api(s, 'GET', `/v1/buckets/${other.bucketId}/syncs?limit=1000`, undefined, {
+          who,
+        });
+        assert.ok(!ownSyncs.text.includes(owner.syncId), `${ctx}: sync listed`);
+        const conns = await api(s, 'POST', '/v1/organizations/connections/list?limit=1000', {}, { who });
+        assert.equal(conns.text.includes(owner.connectionId), sameOrg, `${ctx}: connection listing`);
+        if (sameOrg) {
+          // Organization-wide: readable from the other namespace of the same organization.
+          const g = await api(s, 'GET', c, undefined, { who });
+          assert.equal(g.status, 200, g.text);
+        }
+        // Another organization's namespace, named with one's own key: unknown.
+        if (!sameOrg)
+          assertError(
+            await api(s, 'GET', '/v1/buckets', undefined, { who: { key: who.key, ns: owner.who.ns_id } }),
+            404,
+            'NotFoundError',
+          );
+        checked += 5;
+      }
+    console.log(`      (${checked} cross-tenant checks)`);
+  });
+
+  it('nothing was changed by the attempts: every tenant still sees its own resources intact', async () => {
+    for (const t of tenants) {
+      const b = await api(s, 'GET', `/v1/buckets/${t.bucketId}`, undefined, { who: t.who });
+      assert.equal(b.status, 200, b.text);
+      assert.equal(b.body.description, null);
+      const sy = await api(s, 'GET', `/v1/buckets/${t.bucketId}/syncs/${t.syncId}`, undefined, {
+        who: t.who,
+      });
+      assert.equal(sy.status, 200);
+      assert.equal(sy.body.description, null);
+      assert.equal(sy.body.paused, false);
+      const o = await api(s, 'GET', `/v1/buckets/${t.bucketId}/objects/${t.objectId}`, undefined, {
+        who: t.who,
+      });
+      assert.equal(o.status, 200);
+      assert.deepEqual(o.body.metadata, { owner: t.name });
+      const c = await api(s, 'GET', `/v1/organizations/connections/${t.connectionId}`, undefined, {
+        who: t.who,
+      });
+      assert.equal(c.body.status, 'ACTIVE');
+      assert.equal(c.body.description, null);
+      const list = await api(s, 'GET', '/v1/buckets', undefined, { who: t.who });
+      assert.deepEqual(
+        list.body.results.map((x: any) => x.bucket_id),
+        [t.bucketId],
+      );
+      await api(s, 'DELETE', `/v1/buckets/${t.bucketId}/syncs/${t.syncId}`, undefined, { who: t.who });
+    }
+  });
+});
