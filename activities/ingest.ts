@@ -315,7 +315,8 @@ export async function deleteObjects(
   if (docs.length === 0) return 0;
   let deleted = 0;
   await forEachLimit(docs, 16, async (d) => {
-    deleted += (await store.objects.deleteOne({ _id: d._id })).deletedCount;
+    const { deletedCount } = await store.objects.deleteOne({ _id: d._id });
+    deleted += deletedCount;
   });
   await unindexContent(store, docs);
   const keys = docs

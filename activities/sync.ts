@@ -204,9 +204,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       await refreshLock();
       let done = 0;
       // Heartbeats carry the position; the lock's expiry follows them.
+      // FerretDB rewrites whole documents, so two concurrent $sets on the sync can lose one: the
+      // lock refresh never overlaps the page's own projection write below.
+      let refreshing: Promise<unknown> = Promise.resolve();
       const ticker = setInterval(() => {
         ctx.heartbeat({ cursor: input.cursor, done });
-        refreshLock().catch(() => undefined);
+        refreshing = refreshLock().catch(() => undefined);
       }, HEARTBEAT_MS);
       try {
         const provider = await providerFor(cfg);
@@ -378,6 +381,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const totals = add(input.totals, pageTotals);
         const run = add(input.run, pageTotals);
         const processed = input.objectsProcessed + counts.listed;
+        clearInterval(ticker);
+        await refreshing;
         const now = new Date();
         await store.syncs.updateOne(
           { sync_config_id: cfg.sync_config_id },

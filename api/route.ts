@@ -60,7 +60,10 @@ export const routeTable = new Map<string, RouteDoc>();
 
 export const pathParams = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]);
 
-/** Declares a route: registers it on the router and in the route table. */
+/**
+ * Declares a /v1 route: registers it on the router and in the route table. The handler gets the
+ * caller's tenant and the validated query and body, and returns the JSON to answer.
+ */
 export function route<
   Q extends z.ZodType | undefined = undefined,
   B extends z.ZodType | undefined = undefined,

@@ -310,13 +310,22 @@ export const syncCreateRequestSchema = syncCreateSchema.superRefine((b, ctx) =>
   checkFileFilters(b.file_filters, ctx),
 );
 
-/** SyncUpdateRequest as the API validates it: syncUpdateSchema plus well-formed globs and dates. */
-export const syncUpdateRequestSchema = syncUpdateSchema.superRefine((b, ctx) =>
-  checkFileFilters(b.file_filters, ctx),
-);
-
 /** Sync statuses a client may set through PATCH (the others are the workflow's to decide). */
 export const SETTABLE_SYNC_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
+
+/**
+ * SyncUpdateRequest as the API validates it: syncUpdateSchema plus well-formed globs and dates, and
+ * a status the client may set (ACTIVE resumes, SUSPENDED pauses).
+ */
+export const syncUpdateRequestSchema = syncUpdateSchema.superRefine((b, ctx) => {
+  checkFileFilters(b.file_filters, ctx);
+  if (b.status !== undefined && !(SETTABLE_SYNC_STATUSES as readonly string[]).includes(b.status))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['status'],
+      message: `can be set to ${SETTABLE_SYNC_STATUSES.join(' or ')} only (the others follow the sync’s runs)`,
+    });
+});
 
 export const syncListFilterSchema = z
   .strictObject({

@@ -5,7 +5,6 @@ import { Router } from 'express';
 import {
   dlqRetryRequestSchema,
   pauseRequestSchema,
-  SETTABLE_SYNC_STATUSES,
   syncCreateRequestSchema,
   syncListFilterSchema,
   syncUpdateRequestSchema,
@@ -128,6 +127,27 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   }
 
   const fresh = async (id: string) => (await store.syncs.findOne({ sync_config_id: id }))!;
+
+  /**
+   * A $set on a sync that sticks. The workflow writes the same document all the time, and on
+   * FerretDB (SQLite) two concurrent updates of one document can silently lose one of them; so the
+   * change is read back (twice, a moment apart) and applied again until it holds.
+   */
+  async function setSync(id: string, set: Record<string, unknown>): Promise<void> {
+    const keys = Object.keys(set).filter((k) => k !== 'updated_at');
+    const holds = async () => {
+      const doc = (await store.syncs.findOne({ sync_config_id: id })) as Record<string, unknown> | null;
+      return !!doc && keys.every((k) => JSON.stringify(doc[k] ?? null) === JSON.stringify(set[k] ?? null));
+    };
+    for (let attempt = 1; attempt <= 8; attempt++) {
+      await store.syncs.updateOne({ sync_config_id: id }, { $set: set });
+      if (await holds()) {
+        await new Promise((res) => setTimeout(res, 25));
+        if (await holds()) return;
+      }
+      await new Promise((res) => setTimeout(res, 10 * attempt));
+    }
+  }
   const current = async (id: string) => serializeSync(await fresh(id), await control.state(id));
 
   route(r, {
@@ -266,26 +286,11 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params, body }) => {
       const cfg = await syncOf(t, params);
       const { status, is_active, ...fields } = body;
-      if (status !== undefined && !(SETTABLE_SYNC_STATUSES as readonly string[]).includes(status))
-        throw new ApiError(
-          422,
-          `validation failed: body.status: can be set to ACTIVE or SUSPENDED only`,
-          'ValidationError',
-          {
-            issues: [
-              {
-                loc: ['body', 'status'],
-                msg: `can be set to ${SETTABLE_SYNC_STATUSES.join(' or ')} only (the others follow the sync’s runs)`,
-                type: 'value_error',
-              },
-            ],
-          },
-        );
       const set: Record<string, unknown> = { ...fields, updated_at: new Date() };
       if (is_active !== undefined) set.is_active = is_active;
       const undo: Record<string, unknown> = {};
       for (const k of Object.keys(set)) undo[k] = (cfg as unknown as Record<string, unknown>)[k] ?? null;
-      await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: set });
+      await setSync(cfg.sync_config_id, set);
       try {
         const updated = await fresh(cfg.sync_config_id);
         if (is_active === false || status === 'SUSPENDED')
@@ -293,7 +298,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
         else if (is_active === true || status === 'ACTIVE') await control.resume(updated);
         await control.configUpdated(updated);
       } catch (err) {
-        await store.syncs.updateOne({ sync_config_id: cfg.sync_config_id }, { $set: undo });
+        await setSync(cfg.sync_config_id, undo);
         throw err;
       }
       return current(cfg.sync_config_id);
@@ -311,6 +316,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
       await control.stop(cfg.sync_config_id);
+      await setSync(cfg.sync_config_id, { deleted: true, is_active: false, updated_at: new Date() });
       await store.syncs.updateOne(
         { sync_config_id: cfg.sync_config_id },
         { $set: { deleted: true, is_active: false, updated_at: new Date() } },

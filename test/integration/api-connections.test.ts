@@ -412,7 +412,8 @@ describe('API: storage connections', function () {
     const s2 = await sync(s, b, { connection_id: c2.connectionId, source_path: '/' }, who);
     assertError(await api(s, 'DELETE', `${base}/${c2.connectionId}`, undefined, { who }), 409);
     assert.equal((await api(s, 'DELETE', `/v1/buckets/${b}/syncs/${s2}`, undefined, { who })).status, 200);
-    assert.equal((await api(s, 'DELETE', `${base}/${c2.connectionId}`, undefined, { who })).status, 200);
+    const del2 = await api(s, 'DELETE', `${base}/${c2.connectionId}`, undefined, { who });
+    assert.equal(del2.status, 200, `${del2.text} paused=${syncId} deleted=${s2}`);
     await api(s, 'DELETE', `/v1/buckets/${b}/syncs/${syncId}`, undefined, { who });
     assertError(await api(s, 'DELETE', `${base}/conn_missing`, undefined, { who }), 404);
   });
