@@ -57,7 +57,8 @@ export interface Started {
   stop: () => Promise<void>;
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+/** Stops a child: SIGTERM, then SIGKILL after 10 s; resolves when it has exited. */
+export function stopper(child: ChildProcess): () => Promise<void> {
   return () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
