@@ -325,19 +325,22 @@ describe('sync engine', function () {
     } finally {
       await connection.close();
     }
+    // The restarted workflow continues the pass from the checkpoint cursor (15 more, capped), and a
+    // trigger runs the rest: 40 objects, each counted once.
+    await waitForSync(s, bucketId, syncId, (x) => x.total_files_synced >= 30 && !x.locked && x.next_sync_at);
     await trigger(bucketId, syncId);
     const st = await waitForSync(
       s,
       bucketId,
       syncId,
-      (x) => x.total_files_synced === 30 && !x.locked && x.next_sync_at,
+      (x) => x.total_files_synced === 40 && !x.locked && x.next_sync_at,
     );
     assert.equal(
       (await objects(syncId)).length,
-      30,
+      40,
       'continued from the checkpoint cursor, nothing duplicated',
     );
-    assert.equal(st.total_files_discovered, 30);
+    assert.equal(st.total_files_discovered, 40);
   });
 
   it('deleting a sync stops its workflow and keeps its objects', async () => {
