@@ -5,7 +5,7 @@ import { Router } from 'express';
 import path from 'node:path';
 import { deleteObjects } from '../../activities/ingest';
 import { objectCreateSchema, objectListFilterSchema } from '../../core/schemas';
-import type { BucketDoc, ObjectDoc, Tenant } from '../../store';
+import type { ObjectDoc, Tenant } from '../../store';
 import { FolderBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { notFound } from '../errors';
@@ -13,6 +13,7 @@ import { listPage, listQuerySchema } from '../list';
 import { deleteModel, listModel, objectModel } from '../models';
 import { route } from '../route';
 import type { AppDeps } from '../app';
+import { findBucket } from '../tenancy';
 
 const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
@@ -40,15 +41,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
   const tag = 'objects';
   const blobs = new FolderBlobStore(path.resolve(env.BLOB_DIR));
 
-  async function bucketOf(t: Tenant, bucketId: string): Promise<BucketDoc> {
-    const bucket = await store.buckets.findOne({
-      bucket_id: bucketId,
-      internal_id: t.internal_id,
-      namespace_id: t.namespace_id,
-    });
-    if (!bucket) throw notFound('bucket', bucketId);
-    return bucket;
-  }
+  const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
   async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
     const doc = await store.objects.findOne({ object_id: params.object_id, bucket_id: bucket.bucket_id });

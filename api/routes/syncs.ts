@@ -11,7 +11,7 @@ import {
   triggerQuerySchema,
 } from '../../core/schemas';
 import { syncStatusOf } from '../../core/status';
-import type { BucketDoc, SyncConfigDoc, Tenant } from '../../store';
+import type { SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
 import type { SyncState } from '../../workflows/messages';
 import { ApiError, notFound } from '../errors';
@@ -27,6 +27,7 @@ import {
 } from '../models';
 import { route } from '../route';
 import type { AppDeps } from '../app';
+import { findBucket } from '../tenancy';
 
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
   const out = publicFields(d, ['deleted']);
@@ -105,15 +106,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
   const base = '/v1/buckets/:bucket_id/syncs';
   const tag = 'syncs';
 
-  async function bucketOf(t: Tenant, bucketId: string): Promise<BucketDoc> {
-    const bucket = await store.buckets.findOne({
-      bucket_id: bucketId,
-      internal_id: t.internal_id,
-      namespace_id: t.namespace_id,
-    });
-    if (!bucket) throw notFound('bucket', bucketId);
-    return bucket;
-  }
+  const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
 
   async function syncOf(t: Tenant, params: Record<string, string>): Promise<SyncConfigDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
