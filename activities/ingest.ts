@@ -14,8 +14,8 @@ import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 export const MAX_FILE_ATTEMPTS = 3;
 
 export type IngestOutcome =
-  | { kind: 'created'; bytes: number }
-  | { kind: 'updated'; bytes: number }
+  | { kind: 'created'; bytes: number; key: string; objectId: string }
+  | { kind: 'updated'; bytes: number; key: string; objectId: string }
   | { kind: 'duplicate' }
   | { kind: 'raced' }
   | { kind: 'failed'; final: boolean };
@@ -246,7 +246,12 @@ export async function commitNew(
   const inserted: ObjectDoc[] = [];
   for (const [i, p] of candidates.entries()) {
     if (!conflicts.has(i)) {
-      outcomes.set(p.entry.sourceObjectId, { kind: 'created', bytes: p.bytes });
+      outcomes.set(p.entry.sourceObjectId, {
+        kind: 'created',
+        bytes: p.bytes,
+        key: p.doc._id,
+        objectId: p.doc.object_id,
+      });
       inserted.push(p.doc);
       continue;
     }
@@ -257,6 +262,8 @@ export async function commitNew(
       outcomes.set(p.entry.sourceObjectId, {
         kind: 'created',
         bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+        key: prior._id,
+        objectId: prior.object_id,
       });
     } else if (prior) existing.push({ entry: p.entry, prior });
     else outcomes.set(p.entry.sourceObjectId, { kind: 'raced' });
@@ -299,7 +306,7 @@ export async function ingestUpdate(
       sync_config_id: ctx.cfg.sync_config_id,
       source_object_id: entry.sourceObjectId,
     });
-    return { kind: 'updated', bytes: copied.bytes };
+    return { kind: 'updated', bytes: copied.bytes, key: prior._id, objectId: prior.object_id };
   } catch (err) {
     if (!isFileError(err)) throw err;
     return recordFailure(ctx, entry, err);

@@ -19,7 +19,9 @@ import {
   type IngestOutcome,
   type Prepared,
 } from './ingest';
-import type { SyncState, Totals } from '../workflows/messages';
+import { addBatches, type BatchTotals, type SyncState, type Totals } from '../workflows/messages';
+import { batchPage, releaseHeld } from '../pipeline/batching';
+import type { BatchRunner } from '../pipeline/submit';
 
 export interface SyncActivityDeps {
   store: Store;
@@ -31,6 +33,8 @@ export interface SyncActivityDeps {
   /** Files copied at once within a page. */
   fileConcurrency: number;
   autoSuspendThreshold: number;
+  /** Submits batches to the processing pipeline (starts batch workflows). */
+  batches: BatchRunner;
 }
 
 export interface SyncSettings {
@@ -42,6 +46,8 @@ export interface SyncSettings {
   autoSuspendThreshold: number;
   /** resume_enabled: an interrupted pass continues from its cursor (else it starts over). */
   resumeEnabled: boolean;
+  /** skip_batch_submission: new objects' batches are held back (DRAFT) until it is switched off. */
+  skipBatchSubmission: boolean;
 }
 
 export interface SyncPageInput {
@@ -59,6 +65,8 @@ export interface SyncPageInput {
   remaining: number;
   /** The sync's first pass: files are assumed new (insert first, look up only conflicts). */
   assumeNew?: boolean;
+  /** The sync's batch counters before this page (absent in histories from before batches). */
+  batches?: BatchTotals;
 }
 
 export interface SyncPageResult {
@@ -79,6 +87,8 @@ export interface SyncPageResult {
   /** The provider listed everything (no server-side modified filter applied). */
   listedAll: boolean;
   nextCursor: string | null;
+  /** Batches of this page's new (and re-extracted) objects. */
+  batches: BatchTotals;
 }
 
 export interface FinishPassInput {
@@ -165,6 +175,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         isActive: cfg?.is_active ?? false,
         maxObjectsPerRun: cfg?.max_objects_per_run ?? 0,
         resumeEnabled: cfg?.resume_enabled ?? true,
+        skipBatchSubmission: cfg?.skip_batch_submission ?? false,
         autoSuspendThreshold: deps.autoSuspendThreshold,
       };
     },
@@ -184,7 +195,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         drifted: 0,
         bytes: 0,
       };
-      if (!cfg) return { found: false, ...counts, listedAll: false, nextCursor: null };
+      const noBatches: BatchTotals = { created: 0, batchIds: [], taskIds: [], held: 0 };
+      if (!cfg) return { found: false, ...counts, listedAll: false, nextCursor: null, batches: noBatches };
       const ctx = Context.current();
 
       const refreshLock = () =>
@@ -287,6 +299,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             outcomes.push({
               kind: 'created',
               bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+              key: prior._id,
+              objectId: prior.object_id,
             });
           } else if (
             prior &&
@@ -341,6 +355,16 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             source_object_id: { $in: recovered },
           });
 
+        // New objects, and changed ones with re_extract_on_update, go to the processing pipeline.
+        const reExtract = cfg.reconcile?.re_extract_on_update !== false;
+        const toBatch = outcomes.flatMap((o) =>
+          o.kind === 'created' || (o.kind === 'updated' && reExtract)
+            ? [{ key: o.key, objectId: o.objectId }]
+            : [],
+        );
+        const batched =
+          toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches;
+
         for (const outcome of outcomes) {
           switch (outcome.kind) {
             case 'created':
@@ -381,6 +405,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const totals = add(input.totals, pageTotals);
         const run = add(input.run, pageTotals);
         const processed = input.objectsProcessed + counts.listed;
+        const batches = addBatches(input.batches, batched);
         clearInterval(ticker);
         await refreshing;
         const now = new Date();
@@ -392,6 +417,9 @@ export function createSyncActivities(deps: SyncActivityDeps) {
               total_files_synced: totals.synced,
               total_files_failed: totals.failed,
               total_bytes_synced: totals.bytes,
+              batches_created: batches.created,
+              batch_ids: batches.batchIds,
+              task_ids: batches.taskIds,
               resume_cursor: page.nextCursor,
               current_cursor: page.nextCursor,
               resume_objects_processed: processed,
@@ -421,6 +449,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           ...counts,
           listedAll: input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter,
           nextCursor: page.nextCursor,
+          batches: batched,
         };
       } finally {
         clearInterval(ticker);
@@ -485,6 +514,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       return { deleted };
     },
 
+    /** skip_batch_submission was switched off: submit the batches the sync held back. */
+    async releaseHeldBatches(syncConfigId: string): Promise<{ released: number; taskIds: string[] }> {
+      return releaseHeld(store, deps.batches, syncConfigId);
+    },
+
     /** Writes the workflow's state to the sync's MongoDB projection (what the API shows). */
     async recordSyncState(syncConfigId: string, state: SyncState): Promise<void> {
       const d = (s: string | null) => (s ? new Date(s) : null);
@@ -502,6 +536,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             total_files_synced: state.totals.synced,
             total_files_failed: state.totals.failed,
             total_bytes_synced: state.totals.bytes,
+            ...(state.batches
+              ? {
+                  batches_created: state.batches.created,
+                  batch_ids: state.batches.batchIds,
+                  task_ids: state.batches.taskIds,
+                }
+              : {}),
             consecutive_failures: state.consecutiveFailures,
             last_error: state.lastError ? state.lastError.slice(0, 1000) : null,
             last_sync_at: d(state.lastSyncAt),

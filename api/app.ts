@@ -9,7 +9,9 @@ import { errorHandler } from './errors';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
 import { analyticsRoutes } from './routes/analytics';
+import { batchRoutes } from './routes/batches';
 import { bucketRoutes } from './routes/buckets';
+import { collectionRoutes } from './routes/collections';
 import { connectionRoutes } from './routes/connections';
 import { objectRoutes } from './routes/objects';
 import { syncRoutes } from './routes/syncs';
@@ -53,6 +55,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(syncRoutes(deps));
   app.use(objectRoutes(deps));
   app.use(analyticsRoutes(deps));
+  app.use(collectionRoutes(deps));
+  app.use(batchRoutes(deps));
   app.use(unmatched(app));
   app.use(errorHandler(deps.log));
   return app;

@@ -2,7 +2,9 @@
 // tests check real responses against them. Request schemas live in core/schemas.ts.
 import { z } from 'zod';
 import {
+  BATCH_STATUSES,
   bucketCreateSchema,
+  collectionSourceSchema,
   connectionCreateSchema,
   fileFiltersSchema,
   OBJECT_BLOB_TYPES,
@@ -309,3 +311,87 @@ export const syncConfigMetricModel = z
 export const syncComparisonModel = z
   .object({ bucket_id: z.string(), time_range: timeRangeModel, configs: z.array(syncConfigMetricModel) })
   .meta({ id: 'SyncComparisonResponse' });
+
+const batchStatus = z.enum(BATCH_STATUSES).meta({ id: 'BatchStatus' });
+
+export const collectionModel = z
+  .object({
+    collection_id: z.string(),
+    collection_name: z.string(),
+    description: z.string().nullable(),
+    namespace_id: z.string(),
+    source: collectionSourceSchema,
+    pipeline: z.array(
+      z.object({
+        step: z.string(),
+        config: json.meta({ description: 'a webhook secret shows as "[redacted]"' }),
+      }),
+    ),
+    metadata: json,
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: 'CollectionModel' });
+
+export const documentModel = z
+  .looseObject({
+    document_id: z.string(),
+    collection_id: z.string(),
+    object_id: z.string(),
+    bucket_id: z.string(),
+    batch_id: z.string(),
+    status: z.enum(['IN_PROGRESS', 'COMPLETED', 'FAILED']),
+    error: z.string().nullable(),
+    failed_step: z.string().nullable(),
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({
+    id: 'DocumentModel',
+    description: 'Plus one field per pipeline step with its output (file_metadata, text_extract, webhook).',
+  });
+
+export const batchModel = z
+  .object({
+    batch_id: z.string(),
+    bucket_id: z.string(),
+    status: batchStatus,
+    object_ids: z.array(z.string()),
+    collection_ids: z.array(z.string()),
+    type: z.enum(['BUCKET', 'COLLECTION']),
+    task_id: z.string().nullable(),
+    current_tier: count.nullable(),
+    total_tiers: count.nullable(),
+    dag_tiers: z.array(z.array(z.string())),
+    error_summary: json.nullable(),
+    metadata: json,
+    sync_config_id: z.string().nullable(),
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: 'BatchModel' });
+
+export const taskModel = z
+  .object({
+    task_id: z.string(),
+    task_type: z.string(),
+    status: batchStatus,
+    inputs: json.nullable(),
+    outputs: json.nullable(),
+    additional_data: json.nullable(),
+    error: z.string().nullable(),
+    created_at: time,
+    updated_at: time,
+  })
+  .meta({ id: 'TaskResponse' });
+
+export const failedDocumentModel = z
+  .object({
+    document_id: z.string(),
+    object_id: z.string(),
+    collection_id: z.string(),
+    failed_step: z.string().nullable(),
+    error: z.string().nullable(),
+    updated_at: time,
+  })
+  .meta({ id: 'FailedDocument' });

@@ -19,6 +19,7 @@ import {
 } from '../workflows/messages';
 import type { syncWorkflow } from '../workflows/sync';
 import { ApiError } from './errors';
+import { BatchStateError, type BatchRunner } from '../pipeline/submit';
 
 function unavailable(err: unknown): ApiError {
   return new ApiError(
@@ -47,14 +48,24 @@ export class SyncControl {
   }
 
   /** Runs a call against Temporal with a deadline; connection trouble -> 503. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await this.client.withDeadline(Date.now() + 10_000, fn);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || err instanceof WorkflowExecutionAlreadyStartedError)
+      if (
+        err instanceof WorkflowNotFoundError ||
+        err instanceof WorkflowExecutionAlreadyStartedError ||
+        err instanceof BatchStateError ||
+        err instanceof ApiError
+      )
         throw err;
       throw unavailable(err);
     }
+  }
+
+  /** Starts and cancels batch workflows (pipeline/submit.ts). */
+  get batches(): BatchRunner {
+    return { client: this.client, taskQueue: this.taskQueue };
   }
 
   async start(cfg: SyncConfigDoc, state?: SyncState): Promise<void> {

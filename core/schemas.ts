@@ -1,6 +1,7 @@
 // Request/response shapes of the contract (../shared/reference/api.md) as zod schemas: the single
 // source of validation and defaults. Pure: no I/O, importable anywhere.
 import { z } from 'zod';
+import { pipelineSchema } from './pipeline';
 import { TASK_STATUSES } from './status';
 
 /** Accepts lowercase input, answers uppercase. */
@@ -447,3 +448,67 @@ export const syncPerformanceQuerySchema = z.object({
 export const syncComparisonQuerySchema = z.object({
   hours: z.coerce.number().int().min(1).max(720).default(168),
 });
+
+// ---------------------------------------------------------------------------------------------
+// Collections, batches, tasks.
+
+const resourceId = z.string().min(1).max(100);
+
+export const BATCH_STATUSES = [
+  'DRAFT',
+  'PENDING',
+  'IN_PROGRESS',
+  'COMPLETED',
+  'COMPLETED_WITH_ERRORS',
+  'FAILED',
+  'CANCELED',
+] as const;
+
+export const collectionSourceSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('bucket'), bucket_ids: z.array(resourceId).min(1).max(20) }),
+  z.strictObject({ type: z.literal('collection'), collection_ids: z.array(resourceId).min(1).max(20) }),
+]);
+
+export const collectionCreateSchema = z.strictObject({
+  collection_name: z.string().min(1).max(100),
+  description: z.string().max(500).nullable().optional(),
+  source: collectionSourceSchema,
+  pipeline: pipelineSchema,
+  metadata: metadataSchema.default({}),
+});
+
+export const collectionListFilterSchema = z
+  .strictObject({
+    collection_name: z.string().max(100).optional(),
+    /** Collections that read from this bucket. */
+    bucket_id: resourceId.optional(),
+  })
+  .default({});
+
+export const documentListFilterSchema = z
+  .strictObject({
+    object_id: resourceId.optional(),
+    batch_id: resourceId.optional(),
+    status: z.enum(['IN_PROGRESS', 'COMPLETED', 'FAILED']).optional(),
+  })
+  .default({});
+
+export const batchCreateSchema = z.strictObject({
+  object_ids: z
+    .array(resourceId)
+    .min(1)
+    .max(1000)
+    .refine((ids) => new Set(ids).size === ids.length, 'object_ids must not repeat'),
+  metadata: metadataSchema.default({}),
+});
+
+export const batchListFilterSchema = z
+  .strictObject({ status: z.enum(BATCH_STATUSES).optional() })
+  .default({});
+
+export const taskListFilterSchema = z
+  .strictObject({
+    status: z.enum(BATCH_STATUSES).optional(),
+    task_type: z.literal('BATCH_PROCESSING').optional(),
+  })
+  .default({});

@@ -3,15 +3,19 @@
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type {
   ApiKeyDoc,
+  BatchDoc,
   BucketDoc,
+  CollectionDoc,
   ConnectionDoc,
   ContentIndexDoc,
   DlqDoc,
+  DocumentDoc,
   NamespaceDoc,
   ObjectDoc,
   OrganizationDoc,
   SyncConfigDoc,
   SyncRunDoc,
+  TaskDoc,
 } from './models';
 
 export * from './models';
@@ -27,6 +31,10 @@ export class Store {
   readonly contentIndex: Collection<ContentIndexDoc>;
   readonly dlq: Collection<DlqDoc>;
   readonly runs: Collection<SyncRunDoc>;
+  readonly collections: Collection<CollectionDoc>;
+  readonly batches: Collection<BatchDoc>;
+  readonly tasks: Collection<TaskDoc>;
+  readonly documents: Collection<DocumentDoc>;
 
   private constructor(
     readonly client: MongoClient,
@@ -42,6 +50,10 @@ export class Store {
     this.contentIndex = db.collection('content_index');
     this.dlq = db.collection('sync_dlq');
     this.runs = db.collection('sync_runs');
+    this.collections = db.collection('collections');
+    this.batches = db.collection('batches');
+    this.tasks = db.collection('tasks');
+    this.documents = db.collection('documents');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
@@ -72,6 +84,13 @@ export class Store {
       this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
       this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),
       this.runs.createIndex({ bucket_id: 1, started_at: -1 }),
+      this.collections.createIndex({ collection_id: 1 }, { unique: true }),
+      this.collections.createIndex({ internal_id: 1, namespace_id: 1 }),
+      this.batches.createIndex({ bucket_id: 1, created_at: -1 }),
+      this.batches.createIndex({ sync_config_id: 1, status: 1 }),
+      this.tasks.createIndex({ internal_id: 1, namespace_id: 1, created_at: -1 }),
+      this.documents.createIndex({ collection_id: 1, object_id: 1 }),
+      this.documents.createIndex({ batch_id: 1, status: 1 }),
     ]);
   }
 

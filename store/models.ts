@@ -1,5 +1,6 @@
 // Documents as stored in MongoDB. Field names follow the API contract so responses are projections.
 import type { FileFilters, ProviderType, SchemaMapping, SyncCreateRequest } from '../core/schemas';
+import type { StepName } from '../core/pipeline';
 import type { TaskStatus } from '../core/status';
 import type { Sealed } from './secrets';
 
@@ -198,4 +199,90 @@ export interface SyncRunDoc {
   throughput_mbps: number;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   error: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The processing pipeline: collections, batches, tasks and the documents steps produce.
+
+export interface CollectionDoc extends Tenant {
+  collection_id: string;
+  collection_name: string;
+  description: string | null;
+  source: { type: 'bucket'; bucket_ids: string[] } | { type: 'collection'; collection_ids: string[] };
+  /** Steps in order; a webhook's `secret` is kept sealed in `secrets_sealed`, never here. */
+  pipeline: { step: StepName; config: Record<string, unknown> }[];
+  /** Step index -> sealed webhook secret. */
+  secrets_sealed: Record<string, Sealed>;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type BatchStatus =
+  'DRAFT' | 'PENDING' | 'IN_PROGRESS' | 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
+
+export interface BatchDoc extends Tenant {
+  /** = batch_id: batches are looked up by _id (the one lookup FerretDB pushes down). */
+  _id: string;
+  batch_id: string;
+  bucket_id: string;
+  status: BatchStatus;
+  object_ids: string[];
+  /** The objects' `_id`s, parallel to object_ids (processing reads objects by _id). */
+  object_keys: string[];
+  collection_ids: string[];
+  type: 'BUCKET' | 'COLLECTION';
+  task_id: string | null;
+  task_ids: string[];
+  current_tier: number | null;
+  total_tiers: number | null;
+  dag_tiers: string[][];
+  error_summary: Record<string, unknown> | null;
+  metadata: Record<string, unknown>;
+  /** Objects per processing chunk (the sync's batch_chunk_size, capped by max_batch_chunk_size). */
+  chunk_size: number;
+  /** Set when a sync made the batch. */
+  sync_config_id: string | null;
+  /** Created by a sync with skip_batch_submission: submitted when the flag is switched off. */
+  held: boolean;
+  /** `<run id>|<cursor>` of the sync page that made it. */
+  page_key: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface TaskDoc extends Tenant {
+  _id: string;
+  task_id: string;
+  task_type: 'BATCH_PROCESSING';
+  status: BatchStatus;
+  batch_id: string;
+  bucket_id: string;
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown> | null;
+  additional_data: Record<string, unknown>;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** One object's document in one collection: the outputs of the collection's steps. */
+export interface DocumentDoc extends Tenant {
+  /** documentKey(collection_id, object_id) = document_id. */
+  _id: string;
+  document_id: string;
+  collection_id: string;
+  object_id: string;
+  bucket_id: string;
+  /** The batch that last processed it. */
+  batch_id: string;
+  /** Steps of the pipeline done for batch_id. */
+  progress: number;
+  status: 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+  error: string | null;
+  failed_step: string | null;
+  /** Step outputs by output key. */
+  outputs: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
 }

@@ -1,7 +1,8 @@
 // HTTP helpers for the integration tests.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Stack } from './setup/stack';
+import { PROJECT_ROOT, type Lane, type Stack } from './setup/stack';
 
 export interface HttpResult<T = any> {
   status: number;
@@ -108,3 +109,19 @@ export async function waitForSync(
 /** Idle after a run: not locked, and has run at least `runs` times. */
 export const idleAfter = (runs: number) => (x: any) =>
   x.sync_run_counter >= runs && !x.locked && x.next_sync_at !== null;
+
+/** A worker process for a lane (`lane(s, …, { worker: false })`): one the test can SIGKILL. */
+export function startWorker(l: Lane, id: string): ChildProcess {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WORKER_ID: id };
+  for (const [k, v] of Object.entries(l.env)) {
+    if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
+  }
+  return spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], { env, stdio: 'ignore' });
+}
+
+export async function killProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}

@@ -1,5 +1,6 @@
 // Builds a Temporal worker that runs the sync workflows and activities on one task queue.
 import { hostname } from 'node:os';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { decodeKey, type Env } from '../config/env';
@@ -26,6 +27,9 @@ export async function createSyncWorker(
   const log = createLogger(env.LOG_LEVEL, 'worker');
   const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  // Activities submit batches (start batch workflows) through a client of their own.
+  const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
   const worker = await Worker.create({
     connection,
@@ -44,6 +48,7 @@ export async function createSyncWorker(
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
       blobs: new FolderBlobStore(path.resolve(env.BLOB_DIR)),
+      batches: { client, taskQueue: env.TASK_QUEUE },
     }),
   });
   return {
@@ -51,6 +56,7 @@ export async function createSyncWorker(
     store,
     close: async () => {
       await connection.close();
+      await clientConnection.close();
       if (!opts.store) await store.close();
     },
   };

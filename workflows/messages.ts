@@ -27,6 +27,30 @@ export interface Totals {
   bytes: number;
 }
 
+/** What a sync submitted to the processing pipeline (a page's share, or the sync's totals). */
+export interface BatchTotals {
+  /** Batches made (a page's: all attempts of that page). */
+  created: number;
+  /** Newest batch ids and task ids, at most RECENT_IDS each. */
+  batchIds: string[];
+  taskIds: string[];
+  /** Batches held back by skip_batch_submission, not yet submitted. */
+  held: number;
+}
+
+/** Ids kept on the sync (batch_ids / task_ids): the newest ones only. */
+export const RECENT_IDS = 50;
+
+export function addBatches(before: BatchTotals | undefined, page: BatchTotals): BatchTotals {
+  const b = before ?? { created: 0, batchIds: [], taskIds: [], held: 0 };
+  return {
+    created: b.created + page.created,
+    batchIds: [...b.batchIds, ...page.batchIds].slice(-RECENT_IDS),
+    taskIds: [...b.taskIds, ...page.taskIds].slice(-RECENT_IDS),
+    held: b.held + page.held,
+  };
+}
+
 /** A pass over source_path in progress: what continue-as-new carries so a pass resumes mid-listing. */
 export interface PassState {
   passId: string;
@@ -69,6 +93,8 @@ export interface SyncState {
   lastError: string | null;
   lastSyncAt: string | null;
   nextSyncAt: string | null;
+  /** Absent in state carried from before batches existed. */
+  batches?: BatchTotals;
 }
 
 export const stateQuery = defineQuery<SyncState>('state');

@@ -35,6 +35,8 @@ import {
   type SyncState,
   type SyncWorkflowInput,
   type Totals,
+  addBatches,
+  RECENT_IDS,
 } from './messages';
 
 /** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
@@ -51,7 +53,7 @@ const { syncPage } = proxyActivities<Activities>({
   },
 });
 
-const { loadSyncSettings, recordSyncState, finishPass } = proxyActivities<Activities>({
+const { loadSyncSettings, recordSyncState, finishPass, releaseHeldBatches } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
@@ -173,6 +175,19 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
   state.syncMode = settings.syncMode;
   state.pollingIntervalSeconds = settings.pollingIntervalSeconds;
 
+  /** skip_batch_submission switched off: the batches held back are submitted now. */
+  const releaseHeld = async () => {
+    if (settings.skipBatchSubmission || !state.batches || state.batches.held === 0) return;
+    const { taskIds } = await releaseHeldBatches(syncConfigId);
+    state.batches = {
+      ...state.batches,
+      held: 0,
+      taskIds: [...state.batches.taskIds, ...taskIds].slice(-RECENT_IDS),
+    };
+    await recordSyncState(syncConfigId, state);
+  };
+  await releaseHeld();
+
   /** Reloads the stored config; false when the sync was deleted. */
   const reloadSettings = async (): Promise<boolean> => {
     configChanged = false;
@@ -180,6 +195,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     if (!settings.found) return false;
     state.syncMode = settings.syncMode;
     state.pollingIntervalSeconds = settings.pollingIntervalSeconds;
+    await releaseHeld();
     return true;
   };
 
@@ -246,6 +262,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
             objectsProcessed: pass.objectsProcessed,
             remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
             assumeNew: pass.firstPass === true,
+            batches: state.batches,
           }),
         );
       } catch (err) {
@@ -294,6 +311,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       pass.listedAll &&= res.listedAll;
       pass.fileErrors += res.dlq;
       pass.deleted += res.drifted;
+      if (res.batches) state.batches = addBatches(state.batches, res.batches);
       if (res.nextCursor === null) break;
       // max_objects_per_run: the rest comes next run, from this cursor.
       if (pass.run.synced >= settings.maxObjectsPerRun) {

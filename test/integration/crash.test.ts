@@ -1,25 +1,18 @@
 // Crashes: a 5,000-file pass survives three SIGKILLs of its worker process at different moments.
 // Exactly 5,000 objects, no duplicates, counters exact, and every object's bytes are whole.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { bucketWithFolder, createSync, http, waitForSync } from '../helpers';
-import { lane, PROJECT_ROOT, stack, type Lane, type Stack } from '../setup/stack';
-
-function startWorker(l: Lane, id: string): ChildProcess {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WORKER_ID: id };
-  for (const [k, v] of Object.entries(l.env)) {
-    if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
-  }
-  return spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], { env, stdio: 'ignore' });
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
+import {
+  bucketWithFolder,
+  createSync,
+  http,
+  killProcess as kill,
+  startWorker,
+  waitForSync,
+} from '../helpers';
+import { lane, stack, type Lane, type Stack } from '../setup/stack';
 
 describe('crash: SIGKILL the worker three times during a 5,000-file pass', function () {
   this.timeout(600_000);
