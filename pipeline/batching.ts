@@ -6,6 +6,7 @@
 // what is not in them yet; everything of the page not yet submitted is submitted now.
 import { createHash } from 'node:crypto';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
+import { insertIfAbsent } from '../store/objects';
 import { RECENT_IDS, type BatchTotals } from '../workflows/messages';
 import { submitBatch, type BatchRunner } from './submit';
 
@@ -62,7 +63,7 @@ export async function batchPage(
     });
   }
   // One at a time, in sequence order: the lookup above stops at the first missing id.
-  for (const b of fresh) await store.batches.updateOne({ _id: b._id }, { $setOnInsert: b }, { upsert: true });
+  for (const b of fresh) await insertIfAbsent(store.batches, b);
 
   const all = [...existing, ...fresh];
   const taskIds: string[] = [];

@@ -10,9 +10,9 @@ export function documentView(d: DocumentDoc): Record<string, unknown> {
     bucket_id: d.bucket_id,
     batch_id: d.batch_id,
     status: d.status,
-    error: d.error,
-    failed_step: d.failed_step,
-    ...d.outputs,
+    error: d.error ?? null,
+    failed_step: d.failed_step ?? null,
+    ...(d.outputs ?? {}),
     created_at: d.created_at.toISOString(),
     updated_at: d.updated_at.toISOString(),
   };

@@ -7,6 +7,7 @@ import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { planTiers } from '../core/dag';
 import type { BatchDoc, BatchStatus, Store, TaskDoc } from '../store';
+import { insertIfAbsent } from '../store/objects';
 import { workflowIdForBatch, type BatchWorkflowInput } from '../workflows/batch-messages';
 
 export interface BatchRunner {
@@ -88,7 +89,7 @@ export async function submitBatch(
     created_at: now,
     updated_at: now,
   };
-  await store.tasks.updateOne({ _id: taskId }, { $setOnInsert: task }, { upsert: true });
+  await insertIfAbsent(store.tasks, task);
   const moved = await store.batches.updateOne(
     { _id: batch._id, status: batch.status, task_id: batch.task_id },
     {

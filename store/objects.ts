@@ -92,3 +92,20 @@ export async function markSeen(store: Store, keys: string[], passId: string): Pr
     await store.objects.updateOne({ _id: k }, { $set: { last_seen_pass_id: passId } });
   });
 }
+
+/**
+ * Inserts a document unless one with its `_id` exists; true when inserted. (An upsert with
+ * `$setOnInsert` would do on MongoDB, but FerretDB 1.24 drops null and empty-array fields there.)
+ */
+export async function insertIfAbsent<T extends { _id: string }>(
+  coll: { insertOne(doc: T): Promise<unknown> },
+  doc: T,
+): Promise<boolean> {
+  try {
+    await coll.insertOne({ ...doc });
+    return true;
+  } catch (err) {
+    if ((err as { code?: number }).code === 11000) return false;
+    throw err;
+  }
+}

@@ -2,6 +2,7 @@
 // Every change that needs the workflow is all-or-nothing: Temporal unreachable -> 503, and what
 // was written for the change is undone.
 import { Router } from 'express';
+import { releaseHeld } from '../../pipeline/batching';
 import {
   dlqRetryRequestSchema,
   pauseRequestSchema,
@@ -294,6 +295,10 @@ export function syncRoutes({ store, control }: AppDeps): Router {
         await setSync(cfg.sync_config_id, undo);
         throw err;
       }
+      // skip_batch_submission off: what the sync held back is submitted now (also for a sync whose
+      // workflow has ended, e.g. a COMPLETED initial_only one). Repeating the PATCH retries it.
+      if (fields.skip_batch_submission === false)
+        await control.call(() => releaseHeld(store, control.batches, cfg.sync_config_id));
       return current(cfg.sync_config_id);
     },
   });
