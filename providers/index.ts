@@ -13,6 +13,7 @@ import {
   type S3Config,
   type TigrisConfig,
 } from './s3';
+import { SnowflakeProvider, snowflakeConfigSchema, type SnowflakeConfig } from './snowflake';
 import { ProviderError, type StorageProvider } from './types';
 
 export * from './types';
@@ -47,12 +48,18 @@ const tigris: ProviderDefinition<TigrisConfig> = {
   create: (config, credentials) => createTigrisProvider(config, credentials),
 };
 
+const snowflake: ProviderDefinition<SnowflakeConfig> = {
+  configSchema: snowflakeConfigSchema,
+  create: (config, credentials) => new SnowflakeProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
   s3,
   tigris,
   gcs,
   azure_blob,
+  snowflake,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {

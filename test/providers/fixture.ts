@@ -32,4 +32,10 @@ export interface ProviderFixture {
   throttled: (() => Promise<StorageProvider>) | null;
   /** What this provider can carry; cases that need it assert it, the others assert its absence. */
   carries: { userMetadata: boolean; contentType: boolean };
+  /**
+   * Only for a source whose objects cannot reach the suite's 200 MB case (a table cell has a size
+   * limit): the largest object it can hold and why. The streaming case then streams one of that size
+   * (still in many chunks, byte for byte). Absent: objects of any size.
+   */
+  maxObjectSize?: { bytes: number; reason: string };
 }
