@@ -13,6 +13,7 @@ import {
   type S3Config,
   type TigrisConfig,
 } from './s3';
+import { SharePointProvider, sharepointConfigSchema, type SharePointConfig } from './sharepoint';
 import { ProviderError, type StorageProvider } from './types';
 
 export * from './types';
@@ -47,12 +48,18 @@ const tigris: ProviderDefinition<TigrisConfig> = {
   create: (config, credentials) => createTigrisProvider(config, credentials),
 };
 
+const sharepoint: ProviderDefinition<SharePointConfig> = {
+  configSchema: sharepointConfigSchema,
+  create: (config, credentials) => new SharePointProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
   s3,
   tigris,
   gcs,
   azure_blob,
+  sharepoint,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {
