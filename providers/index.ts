@@ -14,6 +14,7 @@ import {
   type TigrisConfig,
 } from './s3';
 import { SnowflakeProvider, snowflakeConfigSchema, type SnowflakeConfig } from './snowflake';
+import { SharePointProvider, sharepointConfigSchema, type SharePointConfig } from './sharepoint';
 import { ProviderError, type StorageProvider } from './types';
 
 export * from './types';
@@ -53,6 +54,11 @@ const snowflake: ProviderDefinition<SnowflakeConfig> = {
   create: (config, credentials) => new SnowflakeProvider(config, credentials),
 };
 
+const sharepoint: ProviderDefinition<SharePointConfig> = {
+  configSchema: sharepointConfigSchema,
+  create: (config, credentials) => new SharePointProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
   s3,
@@ -60,6 +66,7 @@ const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   gcs,
   azure_blob,
   snowflake,
+  sharepoint,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {
