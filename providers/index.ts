@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { ProviderType } from '../core/schemas';
 import { AzureBlobProvider, azureConfigSchema, type AzureConfig } from './azure';
 import { GcsProvider, gcsConfigSchema, type GcsConfig } from './gcs';
+import { GoogleDriveProvider, googleDriveConfigSchema, type GoogleDriveConfig } from './google-drive';
 import { LocalProvider, localConfigSchema, type LocalConfig } from './local';
 import {
   createS3Provider,
@@ -47,12 +48,18 @@ const tigris: ProviderDefinition<TigrisConfig> = {
   create: (config, credentials) => createTigrisProvider(config, credentials),
 };
 
+const google_drive: ProviderDefinition<GoogleDriveConfig> = {
+  configSchema: googleDriveConfigSchema,
+  create: (config, credentials) => new GoogleDriveProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
   s3,
   tigris,
   gcs,
   azure_blob,
+  google_drive,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {
