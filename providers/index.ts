@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { ProviderType } from '../core/schemas';
 import { AzureBlobProvider, azureConfigSchema, type AzureConfig } from './azure';
 import { GcsProvider, gcsConfigSchema, type GcsConfig } from './gcs';
+import { GoogleDriveProvider, googleDriveConfigSchema, type GoogleDriveConfig } from './google-drive';
 import { LocalProvider, localConfigSchema, type LocalConfig } from './local';
 import {
   createS3Provider,
@@ -59,6 +60,11 @@ const sharepoint: ProviderDefinition<SharePointConfig> = {
   create: (config, credentials) => new SharePointProvider(config, credentials),
 };
 
+const google_drive: ProviderDefinition<GoogleDriveConfig> = {
+  configSchema: googleDriveConfigSchema,
+  create: (config, credentials) => new GoogleDriveProvider(config, credentials),
+};
+
 const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   local,
   s3,
@@ -67,6 +73,7 @@ const registry: Partial<Record<ProviderType, ProviderDefinition<unknown>>> = {
   azure_blob,
   snowflake,
   sharepoint,
+  google_drive,
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {

@@ -89,10 +89,12 @@ describe('API: storage connections', function () {
       undefined,
       ['body', 'name'],
     );
+    // A provider that needs credentials, given none: 422 naming them (nothing is tried).
     assertError(
       await api(s, 'POST', base, { name: unique('gd'), provider_type: 'google_drive', provider_config: {} }),
-      501,
-      'NotImplementedError',
+      422,
+      'ValidationError',
+      ['body', 'provider_config', 'credentials'],
     );
     const failing = await api(s, 'POST', base, {
       name: unique('missing'),

@@ -1,0 +1,624 @@
+// `google_drive`: Google Drive through the `googleapis` client (Drive API v3).
+//
+// source_path is a folder id (or a `https://drive.google.com/drive/folders/<id>` link), a path of
+// folder names from the root (`My Folder/sub`; `/` or empty: the root of My Drive or of the shared
+// drive), resolved with files.list name queries. list() walks the folder tree depth first with
+// files.list (`'<folder>' in parents and trashed = false`, ordered by name, 1,000 per request). The
+// cursor is the walk's stack, one level per folder being listed — `[folder id, name, Drive
+// pageToken, items of that Drive page already consumed]` — so its size follows the tree's depth,
+// not its width, and any instance resumes it. modifiedSince is pushed down (`modifiedTime >= …`;
+// folders are always descended). Entries: sourceObjectId = the Drive file id (stable across renames
+// and moves), version = Drive's `version` (bumped by every change, content or metadata), checksum
+// `md5:` for binary files, metadata = properties and appProperties (flat, and nested as
+// `properties` / `appProperties` for the `drive_property` mapping source) plus `description`.
+//
+// Docs Editors files have no bytes of their own: Docs, Sheets and Slides are exported as
+// .docx / .xlsx / .pptx (`google_docs_export: "pdf"` exports PDF instead), Drawings as PDF; the
+// extension is appended to the name, size is 0 (unknown before the export) and Drive caps exports
+// at 10 MB (larger ones fail as `invalid`). Other Google types (forms, sites, maps, shortcuts) are
+// not files and are skipped. A `/` inside a Drive name becomes `／` in paths.
+import { createPrivateKey } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { google, type drive_v3 } from 'googleapis';
+import { z } from 'zod';
+import {
+  ProviderError,
+  type ListOptions,
+  type ListPage,
+  type SourceEntry,
+  type StorageProvider,
+  type TestResult,
+} from './types';
+
+export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive.readonly';
+const FOLDER = 'application/vnd.google-apps.folder';
+const GOOGLE_APPS = 'application/vnd.google-apps.';
+/** Items per files.list request. Constant: a cursor's skip count refers to a page of this size. */
+const DRIVE_PAGE_SIZE = 1000;
+/** files.list requests one list() call may make (a tree of many empty folders yields empty pages). */
+const MAX_LIST_REQUESTS = 25;
+const LIST_TIMEOUT_MS = 120_000;
+const FILE_FIELDS =
+  'id,name,mimeType,size,modifiedTime,md5Checksum,version,properties,appProperties,description,parents';
+
+const OOXML = {
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+};
+const PDF = { mime: 'application/pdf', ext: '.pdf' };
+/** Export target of each Docs Editors type, per `google_docs_export`. */
+const EXPORTS: Record<string, { office: { mime: string; ext: string }; pdf: { mime: string; ext: string } }> =
+  {
+    'application/vnd.google-apps.document': { office: { mime: OOXML.docx, ext: '.docx' }, pdf: PDF },
+    'application/vnd.google-apps.spreadsheet': { office: { mime: OOXML.xlsx, ext: '.xlsx' }, pdf: PDF },
+    'application/vnd.google-apps.presentation': { office: { mime: OOXML.pptx, ext: '.pptx' }, pdf: PDF },
+    'application/vnd.google-apps.drawing': { office: PDF, pdf: PDF },
+  };
+const EXPORT_MIMES = new Set(Object.values(EXPORTS).flatMap((e) => [e.office.mime, e.pdf.mime]));
+
+const httpUrl = (what: string) =>
+  z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !/[?#]/.test(u), `${what} must not carry a query or fragment`);
+
+export const googleDriveConfigSchema = z.strictObject({
+  /** List a shared drive (corpora=drive); its root is the default source_path root. */
+  shared_drive_id: z.string().min(1).nullish(),
+  /** Domain-wide delegation: the user a service account acts as. */
+  impersonate_user: z.string().min(3).nullish(),
+  /**
+   * The API root instead of https://www.googleapis.com/ (a proxy, a private endpoint, a test server).
+   * Only its origin counts: the client puts `/drive/v3/…` right after it.
+   */
+  endpoint_url: httpUrl('endpoint_url')
+    .refine((u) => new URL(u).pathname === '/', 'endpoint_url must be an origin (no path)')
+    .nullish(),
+  /** The OAuth 2.0 token endpoint; default: the key's token_uri, else https://oauth2.googleapis.com/token. */
+  token_url: httpUrl('token_url').nullish(),
+  /** What Docs, Sheets and Slides are exported as: Office files (default) or PDF. */
+  google_docs_export: z.enum(['office', 'pdf']).default('office'),
+});
+export type GoogleDriveConfig = z.infer<typeof googleDriveConfigSchema>;
+
+const serviceAccountSchema = z.looseObject({
+  type: z.literal('service_account'),
+  client_email: z.string().min(1),
+  private_key: z.string().min(1),
+  private_key_id: z.string().optional(),
+  project_id: z.string().optional(),
+  client_id: z.string().optional(),
+  token_uri: httpUrl('token_uri').optional(),
+});
+const oauthSchema = z.looseObject({
+  type: z.literal('oauth'),
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1),
+  refresh_token: z.string().min(1),
+});
+const credentialsSchema = z.discriminatedUnion('type', [serviceAccountSchema, oauthSchema]);
+export type GoogleDriveCredentials = z.infer<typeof credentialsSchema>;
+
+function parseCredentials(credentials: Record<string, unknown> | null): GoogleDriveCredentials {
+  if (!credentials)
+    throw new ProviderError(
+      'google_drive connections need provider_config.credentials (type service_account or oauth)',
+      'invalid',
+      false,
+    );
+  const r = credentialsSchema.safeParse(credentials);
+  if (!r.success)
+    // Name the fields only: values are secrets.
+    throw new ProviderError(
+      `invalid google_drive credentials: ${r.error.issues
+        .map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`)
+        .join('; ')}`,
+      'invalid',
+      false,
+    );
+  if (r.data.type === 'service_account')
+    try {
+      createPrivateKey(r.data.private_key);
+    } catch {
+      throw new ProviderError(
+        'google_drive credentials: private_key is not a PEM private key',
+        'invalid',
+        false,
+      );
+    }
+  return r.data;
+}
+
+// --- errors ------------------------------------------------------------------------------------------
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'TimeoutError',
+  'AbortError',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+/** 403 reasons that are rate limits (Drive answers them with 403 as well as 429). */
+const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'dailyLimitExceeded']);
+/** 403 reasons about one file that no retry or credential fixes. */
+const FILE_REASONS = new Set([
+  'exportSizeLimitExceeded',
+  'fileNotDownloadable',
+  'fileNotExportable',
+  'cannotDownloadAbusiveFile',
+  'cannotExportFile',
+]);
+
+interface GaxiosLike {
+  code?: unknown;
+  status?: unknown;
+  message?: string;
+  response?: { status?: number; data?: unknown };
+}
+
+/** The Drive (`{error: {code, message, errors: [{reason}]}}`) or OAuth (`{error, error_description}`) error. */
+function errorBody(data: unknown): { reason?: string; message?: string; oauth?: string } {
+  let d = data;
+  if (typeof d === 'string')
+    try {
+      d = JSON.parse(d);
+    } catch {
+      return {};
+    }
+  if (!d || typeof d !== 'object') return {};
+  const e = (d as { error?: unknown; error_description?: unknown }).error;
+  if (typeof e === 'string') {
+    const desc = (d as { error_description?: unknown }).error_description;
+    return { oauth: e, message: typeof desc === 'string' ? `${e}: ${desc}` : e };
+  }
+  if (e && typeof e === 'object') {
+    const o = e as { message?: unknown; errors?: { reason?: unknown }[] };
+    const reason = o.errors?.find((x) => typeof x.reason === 'string')?.reason as string | undefined;
+    return { reason, message: typeof o.message === 'string' ? o.message : undefined };
+  }
+  return {};
+}
+
+/**
+ * Classifies an error of the Drive client, of google-auth-library or of the socket. The client's
+ * error is not kept as the cause: its request config can hold the refresh token.
+ */
+export function driveError(err: unknown, what: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const e = (err ?? {}) as GaxiosLike;
+  const status = [e.response?.status, e.status, e.code].find((s): s is number => typeof s === 'number');
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  let body = errorBody(e.response?.data);
+  // A failed download carries the raw error body as its message instead.
+  if (!body.reason && !body.oauth && e.message?.startsWith('{')) body = errorBody(e.message);
+  const detail = [body.reason ?? body.oauth, status ? `HTTP ${status}` : code].filter(Boolean).join(', ');
+  const reason = body.message ?? e.message ?? String(err);
+  const make = (kind: ProviderError['kind'], retryable: boolean) =>
+    new ProviderError(`${what}: ${reason}${detail ? ` (${detail})` : ''}`, kind, retryable);
+
+  // The token endpoint: a revoked / unknown key or client, a refused delegation.
+  if (body.oauth) {
+    if (status === 429) return make('throttled', true);
+    if (status !== undefined && status >= 500) return make('unavailable', true);
+    if (['invalid_grant', 'invalid_client', 'unauthorized_client', 'access_denied'].includes(body.oauth))
+      return make('auth', false);
+    return make('invalid', false);
+  }
+  if (status === 429) return make('throttled', true);
+  if (status === 403 && body.reason && RATE_LIMIT_REASONS.has(body.reason)) return make('throttled', true);
+  if (status === 403 && body.reason && FILE_REASONS.has(body.reason)) return make('invalid', false);
+  if (status === 401 || status === 403) return make('auth', false);
+  if (status === 404) return make('not_found', false);
+  if (status === 408 || (status !== undefined && status >= 500)) return make('unavailable', true);
+  if (status !== undefined && status >= 400) return make('invalid', false);
+  if (code?.startsWith('ERR_OSSL')) return make('auth', false); // a private key that cannot sign
+  if (code && NETWORK_CODES.has(code)) return make('unavailable', true);
+  // No HTTP answer at all (a socket closed mid-body and the like): worth another attempt.
+  return make('unavailable', true);
+}
+
+/** Forwards a download, turning its errors into ProviderErrors; destroying it ends the download. */
+function classifiedStream(src: Readable, what: string): Readable {
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  src.once('error', (err) => out.destroy(driveError(err, what)));
+  out.once('close', () => {
+    if (!src.destroyed) src.destroy();
+  });
+  src.pipe(out);
+  return out;
+}
+
+// --- the cursor --------------------------------------------------------------------------------------
+
+/** One folder being listed: its id, its (path-safe) name, the Drive page token, items of it consumed. */
+type Level = [id: string, name: string, token: string | null, skip: number];
+
+function encodeCursor(stack: Level[]): string {
+  return JSON.stringify({ v: 1, s: stack });
+}
+
+function decodeCursor(cursor: string): Level[] {
+  try {
+    const c = JSON.parse(cursor) as { v?: unknown; s?: unknown };
+    if (
+      c.v === 1 &&
+      Array.isArray(c.s) &&
+      c.s.length > 0 &&
+      c.s.every(
+        (l) =>
+          Array.isArray(l) &&
+          l.length === 4 &&
+          typeof l[0] === 'string' &&
+          typeof l[1] === 'string' &&
+          (l[2] === null || typeof l[2] === 'string') &&
+          Number.isInteger(l[3]) &&
+          (l[3] as number) >= 0,
+      )
+    )
+      return c.s as Level[];
+  } catch {
+    // fall through
+  }
+  throw new ProviderError('google_drive: the cursor is not one this provider made', 'invalid', false);
+}
+
+// --- helpers -------------------------------------------------------------------------------------------
+
+/** A Drive query string literal. */
+const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/** Drive names may hold `/`; paths use it as the separator (rclone does the same). */
+const pathSafe = (name: string) => name.replace(/\//g, '／');
+const FOLDER_LINK =
+  /^https?:\/\/drive\.google\.com\/(?:drive\/(?:u\/\d+\/)?folders\/|open\?id=)([A-Za-z0-9_-]+)/;
+const LOOKS_LIKE_ID = /^[A-Za-z0-9_-]{15,}$/;
+
+interface DriveListResponse {
+  files: drive_v3.Schema$File[];
+  nextPageToken: string | null;
+}
+
+// --- the provider ------------------------------------------------------------------------------------
+
+export class GoogleDriveProvider implements StorageProvider {
+  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: false, checksums: true };
+  private readonly drive: drive_v3.Drive;
+  private readonly credentials: GoogleDriveCredentials;
+  private readonly sharedDrive: string | null;
+
+  constructor(
+    private readonly config: GoogleDriveConfig,
+    credentials: Record<string, unknown> | null,
+  ) {
+    this.credentials = parseCredentials(credentials);
+    this.sharedDrive = config.shared_drive_id ?? null;
+    const c = this.credentials;
+    const tokenUrl =
+      config.token_url ?? (c.type === 'service_account' ? c.token_uri : undefined) ?? GOOGLE_TOKEN_URL;
+    let auth: InstanceType<typeof google.auth.JWT> | InstanceType<typeof google.auth.OAuth2>;
+    if (c.type === 'service_account') {
+      auth = new google.auth.JWT({
+        email: c.client_email,
+        key: c.private_key,
+        ...(c.private_key_id ? { keyId: c.private_key_id } : {}),
+        scopes: [DRIVE_SCOPE],
+        ...(config.impersonate_user ? { subject: config.impersonate_user } : {}),
+      });
+    } else {
+      if (config.impersonate_user)
+        throw new ProviderError('impersonate_user needs service_account credentials', 'invalid', false);
+      auth = new google.auth.OAuth2({
+        clientId: c.client_id,
+        clientSecret: c.client_secret,
+        endpoints: { oauth2TokenUrl: tokenUrl },
+      });
+      auth.setCredentials({ refresh_token: c.refresh_token });
+    }
+    const transporter = auth.transporter;
+    transporter.interceptors.request.add({
+      resolved: async (opts) => {
+        // The engine's Temporal activity owns retries: one attempt per request here, token requests too.
+        opts.retry = false;
+        opts.retryConfig = { ...opts.retryConfig, retry: 0, noResponseRetries: 0 };
+        // google-auth-library signs service-account JWTs for Google's token endpoint and posts them
+        // there; another endpoint (a key's token_uri, token_url) gets the same request.
+        if (tokenUrl !== GOOGLE_TOKEN_URL && String(opts.url) === GOOGLE_TOKEN_URL)
+          opts.url = new URL(tokenUrl);
+        return opts;
+      },
+    });
+    this.drive = google.drive({
+      version: 'v3',
+      auth,
+      retry: false,
+      ...(config.endpoint_url ? { rootUrl: config.endpoint_url.replace(/\/*$/, '/') } : {}),
+    });
+  }
+
+  private get corpus() {
+    return this.sharedDrive
+      ? {
+          corpora: 'drive',
+          driveId: this.sharedDrive,
+          includeItemsFromAllDrives: true,
+          supportsAllDrives: true,
+        }
+      : { includeItemsFromAllDrives: true, supportsAllDrives: true };
+  }
+
+  private async listFolder(
+    folderId: string,
+    pageToken: string | null,
+    since: string | null,
+    what: string,
+  ): Promise<DriveListResponse> {
+    let q = `${quote(folderId)} in parents and trashed = false`;
+    // Folders are always listed (their modifiedTime says nothing about what is inside them).
+    if (since) q += ` and (mimeType = ${quote(FOLDER)} or modifiedTime >= ${quote(since)})`;
+    try {
+      const res = await this.drive.files.list(
+        {
+          ...this.corpus,
+          q,
+          orderBy: 'name,createdTime',
+          pageSize: DRIVE_PAGE_SIZE,
+          ...(pageToken ? { pageToken } : {}),
+          fields: `nextPageToken,incompleteSearch,files(${FILE_FIELDS})`,
+        },
+        { timeout: LIST_TIMEOUT_MS },
+      );
+      return { files: res.data.files ?? [], nextPageToken: res.data.nextPageToken ?? null };
+    } catch (err) {
+      throw driveError(err, what);
+    }
+  }
+
+  /** The folder `sourcePath` names: an id, a folder link, or a path of names from the root. */
+  async resolveFolder(sourcePath: string): Promise<{ id: string; name: string }> {
+    const root = this.sharedDrive ?? 'root';
+    const trimmed = sourcePath.trim();
+    const link = FOLDER_LINK.exec(trimmed);
+    const path = trimmed.replace(/^\/+|\/+$/g, '');
+    if (!path || path === 'root') return { id: root, name: '' };
+    const candidate = link ? link[1] : !path.includes('/') && LOOKS_LIKE_ID.test(path) ? path : null;
+    if (candidate) {
+      let res;
+      try {
+        res = await this.drive.files.get(
+          { fileId: candidate, supportsAllDrives: true, fields: 'id,name,mimeType,trashed' },
+          { timeout: LIST_TIMEOUT_MS },
+        );
+      } catch (err) {
+        const e = driveError(err, `google_drive folder ${candidate}`);
+        // An id-like name that is no id: resolve it as a folder name below (a link has to be an id).
+        if (e.kind !== 'not_found' || link) throw e;
+      }
+      if (res) {
+        if (res.data.mimeType !== FOLDER)
+          throw new ProviderError(`google_drive: ${candidate} is not a folder`, 'invalid', false);
+        if (res.data.trashed)
+          throw new ProviderError(`google_drive: folder ${candidate} is in the trash`, 'not_found', false);
+        return { id: res.data.id ?? candidate, name: res.data.name ?? '' };
+      }
+    }
+    let id = root;
+    const walked: string[] = [];
+    for (const name of path.split('/').filter(Boolean)) {
+      const where = `google_drive folder ${[...walked, name].join('/')}`;
+      let res;
+      try {
+        res = await this.drive.files.list(
+          {
+            ...this.corpus,
+            q: `${quote(id)} in parents and name = ${quote(name)} and mimeType = ${quote(FOLDER)} and trashed = false`,
+            pageSize: 10,
+            fields: 'files(id,name)',
+          },
+          { timeout: LIST_TIMEOUT_MS },
+        );
+      } catch (err) {
+        throw driveError(err, where);
+      }
+      const found = res.data.files ?? [];
+      if (found.length === 0)
+        throw new ProviderError(
+          `${where}: not found${walked.length ? ` in ${walked.join('/')}` : ' at the root'}`,
+          'not_found',
+          false,
+        );
+      if (found.length > 1)
+        throw new ProviderError(
+          `${where}: ${found.length} folders have this name; use the folder id as source_path`,
+          'invalid',
+          false,
+        );
+      id = found[0].id!;
+      walked.push(name);
+    }
+    return { id, name: walked.at(-1) ?? '' };
+  }
+
+  private exportOf(mimeType: string): { mime: string; ext: string } | undefined {
+    return EXPORTS[mimeType]?.[this.config.google_docs_export];
+  }
+
+  private toEntry(f: drive_v3.Schema$File, folder: string): SourceEntry | null {
+    if (!f.id || !f.name || !f.mimeType) return null;
+    const exported = this.exportOf(f.mimeType);
+    // Forms, sites, shortcuts and other Google types have no bytes to sync.
+    if (!exported && f.mimeType.startsWith(GOOGLE_APPS)) return null;
+    let name = pathSafe(f.name);
+    if (exported && !name.toLowerCase().endsWith(exported.ext)) name += exported.ext;
+    const properties = { ...(f.properties ?? {}) };
+    const appProperties = { ...(f.appProperties ?? {}) };
+    return {
+      sourceObjectId: f.id,
+      path: folder ? `${folder}/${name}` : name,
+      name,
+      size: exported ? 0 : Number(f.size ?? 0),
+      modifiedAt: new Date(f.modifiedTime ?? 0).toISOString(),
+      version: String(f.version ?? f.modifiedTime ?? ''),
+      contentType: exported ? exported.mime : f.mimeType,
+      ...(f.md5Checksum ? { checksum: `md5:${f.md5Checksum.toLowerCase()}` } : {}),
+      metadata: {
+        ...(f.description ? { description: f.description } : {}),
+        ...appProperties,
+        ...properties,
+        properties,
+        appProperties,
+      },
+    };
+  }
+
+  async list(sourcePath: string, options: ListOptions): Promise<ListPage> {
+    const pageSize = Math.max(1, Math.min(options.pageSize, 1000));
+    let since: string | null = null;
+    if (options.modifiedSince) {
+      const t = Date.parse(options.modifiedSince);
+      if (Number.isNaN(t))
+        throw new ProviderError(`modifiedSince ${options.modifiedSince} is not a date`, 'invalid', false);
+      since = new Date(t).toISOString();
+    }
+    const stack: Level[] = options.cursor
+      ? decodeCursor(options.cursor)
+      : [[(await this.resolveFolder(sourcePath)).id, '', null, 0]];
+    const where = `google_drive list ${sourcePath || '/'}`;
+    const entries: SourceEntry[] = [];
+    // Drive pages fetched by this call: coming back up from a subfolder re-reads none of them.
+    const pages = new Map<string, DriveListResponse>();
+    const key = (l: Level) => `${l[0]}\n${l[2] ?? ''}`;
+    let requests = 0;
+
+    while (stack.length > 0 && entries.length < pageSize) {
+      const top = stack.at(-1)!;
+      let page = pages.get(key(top));
+      if (!page) {
+        if (requests >= MAX_LIST_REQUESTS) break;
+        requests++;
+        page = await this.listFolder(top[0], top[2], since, where);
+        pages.set(key(top), page);
+      }
+      let descended = false;
+      while (top[3] < page.files.length && entries.length < pageSize) {
+        const f = page.files[top[3]++];
+        if (f.mimeType === FOLDER) {
+          if (f.id && f.name) {
+            stack.push([f.id, pathSafe(f.name), null, 0]);
+            descended = true;
+            break;
+          }
+          continue;
+        }
+        const folder = stack
+          .slice(1)
+          .map((l) => l[1])
+          .join('/');
+        const e = this.toEntry(f, folder);
+        if (e) entries.push(e);
+      }
+      if (descended) continue;
+      if (top[3] >= page.files.length) {
+        // (A token that repeats itself would never end the folder: taken as its end.)
+        if (page.nextPageToken && page.nextPageToken !== top[2]) {
+          top[2] = page.nextPageToken;
+          top[3] = 0;
+        } else stack.pop();
+      }
+    }
+    // Drop folders already read to their end, where this call has their last page at hand.
+    while (stack.length > 0) {
+      const top = stack.at(-1)!;
+      const page = pages.get(key(top));
+      if (!page || top[3] < page.files.length) break;
+      if (page.nextPageToken && page.nextPageToken !== top[2]) {
+        top[2] = page.nextPageToken;
+        top[3] = 0;
+        break;
+      }
+      stack.pop();
+    }
+    return { entries, nextCursor: stack.length > 0 ? encodeCursor(stack) : null };
+  }
+
+  async open(entry: SourceEntry): Promise<Readable> {
+    const fileId = entry.sourceObjectId;
+    const what = `google_drive file ${entry.path} (${fileId})`;
+    try {
+      // Only an entry that may be an exported Docs file needs the type looked up (the DLQ replays
+      // entries as they were listed); anything else downloads at once.
+      let exportTo: string | undefined;
+      if (entry.contentType && EXPORT_MIMES.has(entry.contentType)) {
+        const meta = await this.drive.files.get(
+          { fileId, supportsAllDrives: true, fields: 'id,mimeType' },
+          { timeout: LIST_TIMEOUT_MS },
+        );
+        exportTo = this.exportOf(meta.data.mimeType ?? '')?.mime;
+      }
+      const res = exportTo
+        ? await this.drive.files.export({ fileId, mimeType: exportTo }, { responseType: 'stream' })
+        : await this.drive.files.get(
+            { fileId, alt: 'media', supportsAllDrives: true },
+            { responseType: 'stream' },
+          );
+      return classifiedStream(res.data, what);
+    } catch (err) {
+      throw driveError(err, what);
+    }
+  }
+
+  async test(sourcePath?: string): Promise<TestResult> {
+    const details: Record<string, unknown> = {
+      credentials: this.credentials.type,
+      ...(this.credentials.type === 'service_account' ? { client_email: this.credentials.client_email } : {}),
+      ...(this.sharedDrive ? { shared_drive_id: this.sharedDrive } : {}),
+      endpoint: this.config.endpoint_url ?? 'https://www.googleapis.com/',
+    };
+    try {
+      if (sourcePath !== undefined && sourcePath !== '') {
+        const folder = await this.resolveFolder(sourcePath);
+        await this.listFolder(folder.id, null, null, `google_drive list ${sourcePath}`);
+        return {
+          success: true,
+          message: `folder ${sourcePath} (${folder.id}) is readable`,
+          details: { ...details, folder_id: folder.id },
+        };
+      }
+      if (this.sharedDrive) {
+        const d = await this.drive.drives.get(
+          { driveId: this.sharedDrive, fields: 'id,name' },
+          { timeout: LIST_TIMEOUT_MS },
+        );
+        return {
+          success: true,
+          message: `shared drive ${d.data.name ?? this.sharedDrive} is readable`,
+          details: { ...details, shared_drive_name: d.data.name ?? null },
+        };
+      }
+      const about = await this.drive.about.get(
+        { fields: 'user(emailAddress,displayName)' },
+        { timeout: LIST_TIMEOUT_MS },
+      );
+      const user = about.data.user?.emailAddress ?? null;
+      return {
+        success: true,
+        message: `credentials accepted${user ? ` (acting as ${user})` : ''}`,
+        details: { ...details, user },
+      };
+    } catch (err) {
+      const e = driveError(err, 'google_drive');
+      return {
+        success: false,
+        message: e.message,
+        details: { ...details, kind: e.kind, retryable: e.retryable },
+      };
+    }
+  }
+}

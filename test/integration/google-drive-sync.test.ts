@@ -1,0 +1,164 @@
+// End to end: a `google_drive` connection (OAuth credentials, a shared drive) to the in-process Drive
+// fake -> HTTP API -> Temporal workflow -> objects. The real googleapis client talks to the fake.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { http, idleAfter, waitForSync } from '../helpers';
+import { FakeDrive } from '../providers/fakes/google-drive';
+import { stack, type Stack } from '../setup/stack';
+
+const DOCX = 'application/vnd.openxmlformats-officedocument.wordprocessingml.document';
+const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+describe('google_drive sync from the Drive fake, end to end', function () {
+  this.timeout(180_000);
+  let s: Stack;
+  let fake: FakeDrive;
+  let bucketId: string;
+  let driveId: string;
+  let oauth: { client_id: string; client_secret: string; refresh_token: string };
+  const providerConfig = (credentials: Record<string, unknown>) => ({
+    shared_drive_id: driveId,
+    endpoint_url: fake.url,
+    token_url: fake.tokenUrl,
+    credentials: { type: 'oauth', ...credentials },
+  });
+
+  before(async function () {
+    this.timeout(600_000);
+    s = await stack();
+    fake = new FakeDrive();
+    await fake.start();
+    driveId = fake.createSharedDrive('Team Drive');
+    oauth = fake.addOAuthClient('syncer@example.com');
+    const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'google-drive-e2e' });
+    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    bucketId = bucket.body.bucket_id;
+  });
+  after(async () => {
+    await fake?.stop();
+  });
+
+  it('refuses to save a connection whose credentials Google rejects, without echoing the secret', async () => {
+    const r = await http(s, 'POST', '/v1/organizations/connections', {
+      name: 'drive-rejected',
+      provider_type: 'google_drive',
+      provider_config: providerConfig({ ...oauth, client_secret: 'GOCSPX-not-the-secret' }),
+    });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(JSON.stringify(r.body), /invalid_client/);
+    assert.doesNotMatch(JSON.stringify(r.body), /GOCSPX-not-the-secret|GOCSPX/);
+    assert.doesNotMatch(JSON.stringify(r.body), new RegExp(oauth.refresh_token.slice(4, 20)));
+  });
+
+  it('syncs every file under a folder path into objects, exports Google Docs, and a later file after a trigger', async () => {
+    const files: Record<string, string> = {};
+    const ids: Record<string, string> = {};
+    const data = fake.mkdirp(driveId, 'Team Data');
+    for (let i = 0; i < 60; i++) {
+      const rel = `d${i % 3}/sub ${i % 4}/file-${i}.txt`;
+      files[rel] = `content ${i}`;
+      const dir = rel.split('/').slice(0, -1).join('/');
+      ids[rel] = await fake.putFile(fake.mkdirp(data, dir), rel.split('/').at(-1)!, Buffer.from(files[rel]), {
+        mimeType: 'text/plain',
+      });
+    }
+    ids.report = await fake.putFile(data, 'report', Buffer.from('{"ok":true}'), {
+      mimeType: 'application/json',
+      properties: { owner: 'data-team' },
+      description: 'weekly report',
+    });
+    files.report = '{"ok":true}';
+    const docBytes = Buffer.from('PK\u0003\u0004 a docx, as Drive would export it');
+    ids['Minutes.docx'] = fake.putNative(data, 'Minutes', 'application/vnd.google-apps.document', {
+      [DOCX]: docBytes,
+    });
+    // Not synced: a form (no bytes), a trashed file, a file outside the folder.
+    fake.putNative(data, 'Feedback', 'application/vnd.google-apps.form');
+    const trashed = await fake.putFile(data, 'trashed.txt', Buffer.from('gone'));
+    fake.update(trashed, { trashed: true });
+    await fake.putFile(fake.mkdirp(driveId, 'Elsewhere'), 'outside.txt', Buffer.from('not under the folder'));
+
+    const conn = await http(s, 'POST', '/v1/organizations/connections', {
+      name: 'team-drive',
+      provider_type: 'google_drive',
+      provider_config: providerConfig(oauth),
+    });
+    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.body.provider_config.credentials, '[redacted]');
+    assert.equal(conn.body.provider_config.shared_drive_id, driveId);
+    assert.doesNotMatch(JSON.stringify(conn.body), new RegExp(oauth.client_secret));
+    const tested = await http(s, 'POST', `/v1/organizations/connections/${conn.body.connection_id}/test`, {
+      source_path: 'Team Data',
+    });
+    assert.equal(tested.status, 200, JSON.stringify(tested.body));
+    assert.equal(tested.body.success, true, JSON.stringify(tested.body));
+
+    const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+      connection_id: conn.body.connection_id,
+      source_path: 'Team Data',
+      polling_interval_seconds: 900,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const syncId: string = created.body.sync_config_id;
+
+    const total = Object.keys(files).length + 1; // + the exported document
+    const first = await waitForSync(
+      s,
+      bucketId,
+      syncId,
+      (x) => idleAfter(1)(x) && x.total_files_synced === total,
+      120_000,
+    );
+    assert.equal(first.status, 'ACTIVE');
+    assert.equal(first.total_files_discovered, total);
+    assert.equal(first.total_files_failed, 0);
+
+    const objectsOf = () => s.store.objects.find({ sync_config_id: syncId }).toArray();
+    let objects = await objectsOf();
+    assert.equal(objects.length, total);
+    // Objects are keyed by Drive file ids, not paths.
+    assert.deepEqual(new Set(objects.map((o) => o.source_object_id)), new Set(Object.values(ids)));
+    const byId = new Map(objects.map((o) => [o.source_object_id, o]));
+    for (const [rel, body] of Object.entries(files)) {
+      const o = byId.get(ids[rel])!;
+      assert.equal(o.blobs[0].details.hash, sha256(body), `bytes of ${rel}`);
+      assert.equal(o.blobs[0].details.filename, rel.split('/').at(-1));
+      assert.equal(o.source_checksum, `md5:${createHash('md5').update(body).digest('hex')}`);
+    }
+    const report = byId.get(ids.report)!;
+    assert.equal(report.blobs[0].details.mime_type, 'application/json');
+    assert.equal(report.metadata.owner, 'data-team');
+    assert.equal(report.metadata.description, 'weekly report');
+    assert.equal(report.key_prefix, '/');
+    const minutes = byId.get(ids['Minutes.docx'])!;
+    assert.equal(minutes.blobs[0].details.filename, 'Minutes.docx');
+    assert.equal(minutes.blobs[0].details.mime_type, DOCX);
+    assert.equal(minutes.blobs[0].details.hash, sha256(docBytes));
+    assert.equal(byId.get(ids['d1/sub 1/file-1.txt'])!.key_prefix, '/d1/sub 1');
+
+    // A file added later appears after a trigger (the poll interval is 15 minutes away); the
+    // incremental pass asks Drive only for files modified since the last one.
+    const late = await fake.putFile(fake.mkdirp(data, 'late/arrivals'), 'arrival.txt', Buffer.from('late'));
+    const before = fake.requests.length;
+    const trig = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+    assert.equal(trig.status, 200, JSON.stringify(trig.body));
+    const second = await waitForSync(
+      s,
+      bucketId,
+      syncId,
+      (x) => idleAfter(2)(x) && x.total_files_synced === total + 1,
+      120_000,
+    );
+    assert.equal(second.status, 'ACTIVE');
+    objects = await objectsOf();
+    assert.equal(objects.length, total + 1, 'nothing was deleted by the incremental pass');
+    const arrived = objects.find((o) => o.source_object_id === late);
+    assert.ok(arrived, 'the late file is an object');
+    assert.equal(arrived.blobs[0].details.hash, sha256('late'));
+    assert.equal(arrived.key_prefix, '/late/arrivals');
+    assert.ok(
+      fake.requests.slice(before).some((r) => /modifiedTime >= '/.test(r.params.q ?? '')),
+      'modifiedSince was pushed down to Drive',
+    );
+  });
+});
