@@ -90,7 +90,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         return { found: true, finished: true, tiers: [] };
       const chunks = chunk(batch.object_keys, batch.chunk_size).length;
       const tiers: CollectionPlan[][] = [];
-      for (const ids of batch.dag_tiers) {
+      for (const { collection_ids: ids } of batch.dag_tiers) {
         const tier: CollectionPlan[] = [];
         for (const id of ids) {
           const col = await store.collections.findOne({ collection_id: id, internal_id: batch.internal_id });
@@ -149,49 +149,10 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const ticker = setInterval(() => ctx.heartbeat({ done }), HEARTBEAT_MS);
       try {
         await forEachLimit(chunkKeys(batch, input.chunk), OBJECT_CONCURRENCY, async ({ key, objectId }) => {
-          const docId = documentKey(col.collection_id, objectId);
-          let doc = await store.documents.findOne({ _id: docId });
-          const now = new Date();
-          if (
-            doc &&
-            doc.batch_id === batch.batch_id &&
-            (doc.status === 'FAILED' || doc.progress > input.step)
-          ) {
-            result.skipped++;
-            return;
-          }
-          if (!doc || doc.batch_id !== batch.batch_id) {
-            // First step of this batch for the object: a fresh document (replacing an older one).
-            doc = {
-              _id: docId,
-              document_id: docId,
-              collection_id: col.collection_id,
-              object_id: objectId,
-              bucket_id: batch.bucket_id,
-              internal_id: batch.internal_id,
-              namespace_id: batch.namespace_id,
-              batch_id: batch.batch_id,
-              progress: 0,
-              status: 'IN_PROGRESS',
-              error: null,
-              failed_step: null,
-              outputs: {},
-              created_at: doc?.created_at ?? now,
-              updated_at: now,
-            };
-          }
-          const fail = async (d: DocumentDoc, why: string) => {
-            await store.documents.replaceOne(
-              { _id: docId },
-              { ...d, status: 'FAILED', error: why, failed_step: spec.step, updated_at: new Date() },
-              { upsert: true },
-            );
-            result.failed++;
-          };
-          const object = await store.objects.findOne({ _id: key });
-          if (!object) return fail(doc, `object ${objectId} no longer exists`);
-          const upstream = await upstreamDocs(col, objectId);
-          if (upstream === null) return fail(doc, 'no completed upstream document for this object');
+          const ready = await readyFor(batch, col, key, objectId, input.step, spec.step, result);
+          if (!ready) return;
+          const { doc, object, upstream } = ready;
+          const docId = doc._id;
           let output: Record<string, unknown>;
           try {
             output = await def.run(
@@ -200,7 +161,11 @@ export function createBatchActivities(deps: BatchActivityDeps) {
               ctx.cancellationSignal,
             );
           } catch (err) {
-            if (err instanceof StepError && !err.retryable) return fail(doc, `${spec.step}: ${err.message}`);
+            if (err instanceof StepError && !err.retryable) {
+              await failDoc(doc, `${spec.step}: ${err.message}`, spec.step);
+              result.failed++;
+              return;
+            }
             throw err; // retryable: the activity is retried, this document with it
           }
           await store.documents.replaceOne(
@@ -248,13 +213,9 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const last = input.step === col.pipeline.length - 1;
 
       const docs: DocumentDoc[] = [];
-      for (const { objectId } of chunkKeys(batch, input.chunk)) {
-        const d = await store.documents.findOne({ _id: documentKey(col.collection_id, objectId) });
-        if (!d || d.batch_id !== batch.batch_id || d.status === 'FAILED' || d.progress !== input.step) {
-          result.skipped++;
-          continue;
-        }
-        docs.push(d);
+      for (const { key, objectId } of chunkKeys(batch, input.chunk)) {
+        const ready = await readyFor(batch, col, key, objectId, input.step, spec.step, result);
+        if (ready) docs.push(ready.doc);
       }
       if (docs.length === 0) return result;
       const deliveryId = `${batch.batch_id}.${col.collection_id}.${input.chunk}.${input.step}`;
@@ -311,7 +272,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
               failed_step: spec.step,
               updated_at: now,
             };
-        await store.documents.replaceOne({ _id: d._id }, next);
+        await store.documents.replaceOne({ _id: d._id }, next, { upsert: true });
       }
       if (outcome) result.completed = docs.length;
       else result.failed = docs.length;
@@ -371,6 +332,74 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       return status;
     },
   };
+
+  async function failDoc(d: DocumentDoc, why: string, step: string): Promise<void> {
+    await store.documents.replaceOne(
+      { _id: d._id },
+      { ...d, status: 'FAILED', error: why, failed_step: step, updated_at: new Date() },
+      { upsert: true },
+    );
+  }
+
+  /**
+   * The object's document, ready for step `step` of this batch, with the object and its upstream
+   * documents; null when there is nothing to do (done already, failed, or failed just now).
+   * Step 0 starts a fresh document (replacing one from an earlier batch).
+   */
+  async function readyFor(
+    batch: BatchDoc,
+    col: CollectionDoc,
+    key: string,
+    objectId: string,
+    step: number,
+    stepName: string,
+    result: StepResult,
+  ): Promise<{ doc: DocumentDoc; object: ObjectDoc; upstream: Record<string, unknown>[] } | null> {
+    const docId = documentKey(col.collection_id, objectId);
+    const existing = await store.documents.findOne({ _id: docId });
+    const ours = existing?.batch_id === batch.batch_id;
+    if (ours && (existing.status === 'FAILED' || existing.progress !== step)) {
+      result.skipped++;
+      return null;
+    }
+    if (!ours && step !== 0) {
+      result.skipped++; // never started by step 0 (cannot happen: steps run in order)
+      return null;
+    }
+    const now = new Date();
+    const doc: DocumentDoc = ours
+      ? existing
+      : {
+          _id: docId,
+          document_id: docId,
+          collection_id: col.collection_id,
+          object_id: objectId,
+          bucket_id: batch.bucket_id,
+          internal_id: batch.internal_id,
+          namespace_id: batch.namespace_id,
+          batch_id: batch.batch_id,
+          progress: 0,
+          status: 'IN_PROGRESS',
+          error: null,
+          failed_step: null,
+          outputs: {},
+          created_at: existing?.created_at ?? now,
+          updated_at: now,
+        };
+    const object = await store.objects.findOne({ _id: key });
+    if (!object) {
+      await failDoc(doc, `object ${objectId} no longer exists`, stepName);
+      result.failed++;
+      return null;
+    }
+    const upstream = await upstreamDocs(col, objectId);
+    if (upstream === null) {
+      await failDoc(doc, 'no completed upstream document for this object', stepName);
+      result.failed++;
+      return null;
+    }
+    return { doc, object, upstream };
+  }
 
   async function openFirstBlob(object: ObjectDoc) {
     const blob = object.blobs.find((b) => typeof b.properties?.storage_key === 'string');

@@ -33,7 +33,7 @@ export const serializeBatch = (d: BatchDoc) => ({
   task_id: d.task_id,
   current_tier: d.current_tier,
   total_tiers: d.total_tiers,
-  dag_tiers: d.dag_tiers,
+  dag_tiers: (d.dag_tiers ?? []).map((t) => t.collection_ids),
   error_summary: d.error_summary,
   metadata: d.metadata,
   sync_config_id: d.sync_config_id,
