@@ -11,9 +11,11 @@ import {
   createSync,
   eventually,
   http,
+  idleAfter,
   killProcess,
   startWorker,
   waitForSync,
+  writeFiles,
 } from '../helpers';
 import { lane, stack, type Lane, type Stack } from '../setup/stack';
 import { png } from '../unit/pipeline-fixtures';
@@ -300,6 +302,47 @@ describe('processing pipeline: sync -> batches -> tasks -> documents', function 
       'COMPLETED_WITH_ERRORS',
       'the first task keeps its outcome',
     );
+  });
+
+  it('re_extract_on_update: a changed file is submitted again and its document replaced; off: it is not', async () => {
+    for (const reExtract of [true, false]) {
+      const { folder, bucketId, connectionId } = await bucketWithFolder(s, { 'a.txt': 'first words' });
+      const col = await collection(s, {
+        collection_name: `re-${reExtract}`,
+        source: { type: 'bucket', bucket_ids: [bucketId] },
+        pipeline: [{ step: 'text_extract' }],
+      });
+      const syncId = await createSync(s, bucketId, {
+        connection_id: connectionId,
+        source_path: '/',
+        reconcile: { re_extract_on_update: reExtract },
+      });
+      const first = await waitForSync(s, bucketId, syncId, idleAfter(1), 90_000);
+      assert.equal(first.batches_created, 1);
+      await task(s, first.task_ids[0], terminal);
+      assert.equal((await documents(s, col))[0].text_extract.text, 'first words');
+
+      writeFiles(folder, { 'a.txt': 'second, longer words' });
+      assert.equal((await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`)).status, 200);
+      const second = await waitForSync(s, bucketId, syncId, idleAfter(2), 90_000);
+      const objects = (await http(s, 'POST', `/v1/buckets/${bucketId}/objects/list`, {})).body.results;
+      assert.equal(objects.length, 1, 'the same object, updated');
+      assert.equal(objects[0].blobs[0].details.size_bytes, 'second, longer words'.length);
+      if (reExtract) {
+        assert.equal(second.batches_created, 2, 'the changed object went into a new batch');
+        assert.equal(second.task_ids.length, 2);
+        const t = await task(s, second.task_ids[1], terminal);
+        assert.equal(t.status, 'COMPLETED', JSON.stringify(t));
+        const docs = await documents(s, col);
+        assert.equal(docs.length, 1, 'the document is replaced, not duplicated');
+        assert.equal(docs[0].text_extract.text, 'second, longer words');
+        assert.equal(docs[0].batch_id, second.batch_ids[1]);
+      } else {
+        assert.equal(second.batches_created, 1, 'no batch for a changed object');
+        assert.equal((await documents(s, col))[0].text_extract.text, 'first words');
+      }
+      assert.equal((await http(s, 'DELETE', `/v1/buckets/${bucketId}/syncs/${syncId}`)).status, 200);
+    }
   });
 
   it('skip_batch_submission holds the batches (DRAFT) until it is switched off', async () => {
