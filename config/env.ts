@@ -34,8 +34,49 @@ export const envSchema = z.object({
     .default('')
     .transform((v) => v.split(':').filter(Boolean))
     .refine((roots) => roots.every((r) => r.startsWith('/')), 'every entry must be an absolute path'),
-  /** Folder of the embedded blob store (objects' bytes). */
+  /** Where objects' bytes are stored: `folder` (BLOB_DIR) or `s3` (an S3-compatible bucket, BLOB_S3_*). */
+  BLOB_STORE: z.enum(['folder', 's3']).default('folder'),
+  /** Folder of the embedded blob store (objects' bytes) when BLOB_STORE=folder. */
   BLOB_DIR: z.string().min(1).default('.data/blobs'),
+  /** Bucket of the `s3` blob store; required when BLOB_STORE=s3. */
+  BLOB_S3_BUCKET: z
+    .string()
+    .regex(/^[^\s/]+$/, 'must be a bucket name (no "/" or spaces)')
+    .optional(),
+  /** Key prefix (a folder) inside BLOB_S3_BUCKET; empty stores at the top. */
+  BLOB_S3_PREFIX: z
+    .string()
+    .default('')
+    .transform((v) => v.replace(/^\/+|\/+$/g, ''))
+    .refine(
+      (v) =>
+        v === '' ||
+        (/^[A-Za-z0-9_\-./]+$/.test(v) && v.split('/').every((p) => p && p !== '.' && p !== '..')),
+      'must be folder names of letters, digits, "_", "-", "." separated by "/"',
+    ),
+  /** S3-compatible endpoint (MinIO, R2, Tigris...); AWS S3 when unset. */
+  BLOB_S3_ENDPOINT: z
+    .string()
+    .refine((s) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    }, 'must be an http(s) URL')
+    .optional(),
+  /** Region of the `s3` blob store. */
+  BLOB_S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Path-style requests (`endpoint/bucket/key`); defaults to true when BLOB_S3_ENDPOINT is set. */
+  BLOB_S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false', '1', '0'], 'must be true, false, 1 or 0')
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
+  /** Access key of the `s3` blob store; with the secret below, or neither (AWS default credential chain). */
+  BLOB_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  /** Secret of BLOB_S3_ACCESS_KEY_ID. Never logged or echoed. */
+  BLOB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Files copied at once within a page. */
   SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Consecutive failed runs after which a sync suspends itself. */
@@ -58,15 +99,39 @@ export class ConfigError extends Error {}
 /** Parses the given environment (process.env by default); throws ConfigError naming each bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = envSchema.safeParse(source);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => {
-      const name = i.path.join('.');
-      const given = source[name] === undefined ? 'not set' : `got ${JSON.stringify(source[name])}`;
-      return `  ${name}: ${i.message} (${given})`;
+  const issues = result.success
+    ? []
+    : result.error.issues.map((i) => ({ name: i.path.join('.'), message: i.message }));
+  for (const d of dependentIssues(source)) if (!issues.some((i) => i.name === d.name)) issues.push(d);
+  if (!result.success || issues.length > 0) {
+    const lines = issues.map(({ name, message }) => {
+      const given =
+        source[name] === undefined
+          ? 'not set'
+          : HIDDEN_VALUES.has(name)
+            ? 'set; value not shown'
+            : `got ${JSON.stringify(source[name])}`;
+      return `  ${name}: ${message} (${given})`;
     });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return result.data;
+}
+
+/** Variables whose value an error message never repeats. */
+const HIDDEN_VALUES = new Set(['SECRETS_KEY', 'BLOB_S3_SECRET_ACCESS_KEY']);
+
+/** Rules across variables (checked on the raw values, so they are reported with every other issue). */
+function dependentIssues(source: NodeJS.ProcessEnv): { name: string; message: string }[] {
+  const issues: { name: string; message: string }[] = [];
+  const set = (name: string) => (source[name] ?? '') !== '';
+  if (source.BLOB_STORE === 's3' && !set('BLOB_S3_BUCKET'))
+    issues.push({ name: 'BLOB_S3_BUCKET', message: 'required when BLOB_STORE=s3' });
+  if (set('BLOB_S3_ACCESS_KEY_ID') && !set('BLOB_S3_SECRET_ACCESS_KEY'))
+    issues.push({ name: 'BLOB_S3_SECRET_ACCESS_KEY', message: 'required with BLOB_S3_ACCESS_KEY_ID' });
+  if (set('BLOB_S3_SECRET_ACCESS_KEY') && !set('BLOB_S3_ACCESS_KEY_ID'))
+    issues.push({ name: 'BLOB_S3_ACCESS_KEY_ID', message: 'required with BLOB_S3_SECRET_ACCESS_KEY' });
+  return issues;
 }
 
 /** For process entry points: load or exit(2) with the message. */

@@ -1,14 +1,26 @@
-// Where objects' bytes live. A copy streams the source into the store while computing SHA-256,
-// and is published only when complete (temp file + rename), so a copy that fails half-way leaves
-// nothing behind. Embedded default: a folder (./.data/blobs under `npm run dev`).
-import { createHash } from 'node:crypto';
+// Where objects' bytes live. A copy streams the source into the store while computing SHA-256 and the
+// size, and is published only when complete, so a copy that fails half-way leaves nothing behind:
+// - FolderBlobStore (the embedded default, ./.data/blobs under `npm run dev`): temp file + rename.
+// - S3BlobStore (any S3-compatible bucket): @aws-sdk/lib-storage `Upload`, a single PutObject for a
+//   small body, else a multipart upload that is aborted on any failure (an object appears only when
+//   the upload completes).
+// createBlobStore(env) picks one from the configuration (BLOB_STORE, BLOB_DIR, BLOB_S3_*).
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Env } from '../config/env';
 
 export interface StoredBlob {
   key: string;
@@ -17,17 +29,46 @@ export interface StoredBlob {
 }
 
 export interface BlobStore {
+  /** Streams `source` into the blob `key` (replacing it); rejects, leaving nothing, if the copy fails. */
   put(key: string, source: Readable): Promise<StoredBlob>;
+  /** The blob's bytes; rejects with code ENOENT when there is no such blob. */
   open(key: string): Promise<Readable>;
+  /** Removes the blob; a missing blob is not an error. */
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /**
+   * Removes what killed copies left behind and not modified for `olderThanMs`; returns how many.
+   * Only the folder store has such leftovers (`*.partial-*` files).
+   */
+  sweepPartials(olderThanMs: number): Promise<number>;
 }
 
-function safeKey(key: string): string {
+/** Validates a blob key: `/`-separated segments of [A-Za-z0-9_-.], none empty, `.` or `..`. */
+export function safeKey(key: string): string {
   if (!/^[A-Za-z0-9_\-./]+$/.test(key) || key.split('/').some((p) => p === '..' || p === '' || p === '.'))
-    throw new Error(`invalid blob key ${key}`);
+    throw new Error(`invalid blob key ${JSON.stringify(key)}`);
   return key;
 }
+
+/** A pass-through that hashes and counts the bytes flowing into the store. */
+function digestTap() {
+  const hash = createHash('sha256');
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      size += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, result: (key: string): StoredBlob => ({ key, size, sha256: hash.digest('hex') }) };
+}
+
+function notFound(key: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
+}
+
+const PARTIAL = /\.partial-[0-9a-f]{8}$/;
 
 export class FolderBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
@@ -38,25 +79,22 @@ export class FolderBlobStore implements BlobStore {
 
   async put(key: string, source: Readable): Promise<StoredBlob> {
     const final = this.file(key);
-    await mkdir(path.dirname(final), { recursive: true });
-    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-    });
     try {
-      await pipeline(source, tap, createWriteStream(tmp));
+      await mkdir(path.dirname(final), { recursive: true });
+    } catch (err) {
+      source.destroy(); // a put consumes or releases its source, whatever happens
+      throw err;
+    }
+    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
+    const tap = digestTap();
+    try {
+      await pipeline(source, tap.stream, createWriteStream(tmp));
       await rename(tmp, final);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
-    return { key, size, sha256: hash.digest('hex') };
+    return tap.result(key);
   }
 
   async open(key: string): Promise<Readable> {
@@ -70,11 +108,182 @@ export class FolderBlobStore implements BlobStore {
   }
 
   async exists(key: string): Promise<boolean> {
+    const file = this.file(key);
     try {
-      await stat(this.file(key));
-      return true;
+      return (await stat(file)).isFile();
     } catch {
       return false;
     }
   }
+
+  /**
+   * A worker killed mid-copy leaves `<key>.partial-<hex>`; it is never an object (objects are inserted
+   * only after their bytes are complete). A copy in progress keeps its file's mtime fresh, so a
+   * threshold well above the time between two writes never removes a live copy.
+   */
+  async sweepPartials(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let handle;
+      try {
+        handle = await opendir(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for await (const entry of handle) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && PARTIAL.test(entry.name)) {
+          const st = await stat(full).catch(() => null);
+          if (st && st.mtimeMs < cutoff) {
+            await rm(full, { force: true });
+            removed++;
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+}
+
+export interface S3BlobStoreOptions {
+  bucket: string;
+  /** Key prefix (a folder, without slashes at the ends); '' for none. */
+  prefix?: string;
+  /** S3 client settings (region, endpoint, forcePathStyle, credentials...). */
+  client: S3ClientConfig;
+  /** Multipart part size; at most `queueSize + 1` parts of one copy are in memory at once. */
+  partSize?: number;
+  /** Parts uploaded at once per copy. */
+  queueSize?: number;
+}
+
+const isPrematureClose = (err: unknown) =>
+  (err as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
+const statusOf = (err: unknown) =>
+  (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const nameOf = (err: unknown) => (err as { name?: string })?.name;
+
+/**
+ * Blobs in an S3-compatible bucket. An object exists only once its upload completed (PutObject, or
+ * CompleteMultipartUpload), so a failed copy leaves no object; its multipart upload is aborted. An
+ * upload whose process died before it could abort stays pending (invisible, but its parts are billed):
+ * give the bucket a lifecycle rule `AbortIncompleteMultipartUpload` (e.g. after 1 day) in production.
+ */
+export class S3BlobStore implements BlobStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(opts: S3BlobStoreOptions) {
+    this.bucket = opts.bucket;
+    this.prefix = (opts.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    // 8 MiB parts: up to ~78 GiB per blob within S3's 10,000 parts, ~40 MiB in memory per copy.
+    this.partSize = opts.partSize ?? 8 * 1024 * 1024;
+    this.queueSize = opts.queueSize ?? 4;
+    this.client = new S3Client({
+      // Upload checksums only when the operation requires them: S3 look-alikes vary in support;
+      // the copy's SHA-256 is computed here anyway.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      ...opts.client,
+    });
+  }
+
+  /** The object key of a blob key. */
+  objectKey(key: string): string {
+    safeKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  async put(key: string, source: Readable): Promise<StoredBlob> {
+    const Key = this.objectKey(key);
+    const tap = digestTap();
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key, Body: tap.stream },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    // Both sides settle before put does: a source error destroys the tap, which fails the upload
+    // (and lib-storage aborts the multipart upload); a failed upload destroys the tap and the source.
+    const done = upload.done().catch((err: unknown) => {
+      tap.stream.destroy(err as Error); // never leave the pipeline waiting on a reader that is gone
+      throw err;
+    });
+    const [piped, uploaded] = await Promise.allSettled([pipeline(source, tap.stream), done]);
+    if (piped.status === 'fulfilled' && uploaded.status === 'fulfilled') return tap.result(key);
+    // lib-storage aborts on failure; again here in case its abort failed (NoSuchUpload is fine).
+    if (upload.uploadId)
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.uploadId }))
+        .catch(() => undefined);
+    if (uploaded.status === 'fulfilled') await this.delete(key).catch(() => undefined);
+    // The source's own error first; else S3's (lib-storage ends a failed upload by closing the tap,
+    // which the pipeline reports as a premature close).
+    const premature = piped.status === 'rejected' && isPrematureClose(piped.reason);
+    if (piped.status === 'rejected' && !(premature && uploaded.status === 'rejected')) throw piped.reason;
+    throw (uploaded as PromiseRejectedResult).reason;
+  }
+
+  async open(key: string): Promise<Readable> {
+    const Key = this.objectKey(key);
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!(res.Body instanceof Readable)) throw new Error(`GetObject ${Key}: the body is not a stream`);
+      return res.Body;
+    } catch (err) {
+      if (nameOf(err) === 'NoSuchKey' || statusOf(err) === 404) throw notFound(key);
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (err) {
+      if (nameOf(err) === 'NoSuchKey' || statusOf(err) === 404) return;
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return true;
+    } catch (err) {
+      if (nameOf(err) === 'NotFound' || nameOf(err) === 'NoSuchKey' || statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Nothing to sweep: failed uploads are aborted, and the bucket's lifecycle rule covers crashes. */
+  async sweepPartials(_olderThanMs: number): Promise<number> {
+    return 0;
+  }
+}
+
+/** The blob store the configuration asks for (BLOB_STORE=folder: BLOB_DIR; s3: BLOB_S3_*). */
+export function createBlobStore(env: Env): BlobStore {
+  if (env.BLOB_STORE === 'folder') return new FolderBlobStore(path.resolve(env.BLOB_DIR));
+  if (!env.BLOB_S3_BUCKET) throw new Error('BLOB_S3_BUCKET is required when BLOB_STORE=s3');
+  const client: S3ClientConfig = {
+    region: env.BLOB_S3_REGION,
+    forcePathStyle: env.BLOB_S3_FORCE_PATH_STYLE ?? env.BLOB_S3_ENDPOINT !== undefined,
+  };
+  if (env.BLOB_S3_ENDPOINT) client.endpoint = env.BLOB_S3_ENDPOINT;
+  // Without a key pair: the AWS default credential chain (env, profile, web identity, instance role).
+  if (env.BLOB_S3_ACCESS_KEY_ID && env.BLOB_S3_SECRET_ACCESS_KEY)
+    client.credentials = {
+      accessKeyId: env.BLOB_S3_ACCESS_KEY_ID,
+      secretAccessKey: env.BLOB_S3_SECRET_ACCESS_KEY,
+    };
+  return new S3BlobStore({ bucket: env.BLOB_S3_BUCKET, prefix: env.BLOB_S3_PREFIX, client });
 }

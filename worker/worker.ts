@@ -7,14 +7,18 @@ import { decodeKey, type Env } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
-import { FolderBlobStore } from '../store/blobs';
-import path from 'node:path';
+import { createBlobStore } from '../store/blobs';
 
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
+  /** The start-up sweep of the blob store's leftovers (see PARTIAL_MAX_AGE_MS): files removed. */
+  swept: Promise<number>;
   close: () => Promise<void>;
 }
+
+/** Copies killed mid-way leave partial files; those untouched this long are swept at worker start. */
+export const PARTIAL_MAX_AGE_MS = 60 * 60 * 1000;
 
 /**
  * `workflowBundle` lets tests bundle the workflow code once per run; without it the worker bundles
@@ -31,6 +35,18 @@ export async function createSyncWorker(
   const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
+  const blobs = createBlobStore(env);
+  // In the background: a large blob folder must not delay the worker; a failure is only logged.
+  const swept = blobs.sweepPartials(PARTIAL_MAX_AGE_MS).then(
+    (n) => {
+      if (n > 0) log.info({ removed: n }, 'swept partial blob files left by interrupted copies');
+      return n;
+    },
+    (err: unknown) => {
+      log.warn({ err }, 'sweeping partial blob files failed');
+      return 0;
+    },
+  );
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -47,13 +63,14 @@ export async function createSyncWorker(
       pageSize: env.SYNC_PAGE_SIZE,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
-      blobs: new FolderBlobStore(path.resolve(env.BLOB_DIR)),
+      blobs,
       batches: { client, taskQueue: env.TASK_QUEUE },
     }),
   });
   return {
     worker,
     store,
+    swept,
     close: async () => {
       await connection.close();
       await clientConnection.close();

@@ -1,11 +1,10 @@
 // Buckets. DELETE refuses (409) while the bucket has syncs that are not deleted; otherwise it
 // removes the bucket's objects (and their blobs) and DLQ entries, then the bucket.
 import { Router } from 'express';
-import path from 'node:path';
 import { deleteObjects } from '../../activities/ingest';
 import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '../../core/schemas';
 import type { BucketDoc, Tenant } from '../../store';
-import { FolderBlobStore } from '../../store/blobs';
+import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema, publicFields } from '../list';
@@ -23,7 +22,7 @@ export const serializeBucket = (d: BucketDoc) => publicFields(d);
 
 export function bucketRoutes({ store, env }: AppDeps): Router {
   const r = Router();
-  const blobs = new FolderBlobStore(path.resolve(env.BLOB_DIR));
+  const blobs = createBlobStore(env);
   const tag = 'buckets';
 
   const find = async (t: Tenant, id: string) => {

@@ -2,11 +2,10 @@
 // storage key (`_id`) is never shown; API-created objects get `o_api_<object_id>` (see store/objects.ts
 // for the synced ones' keys).
 import { Router } from 'express';
-import path from 'node:path';
 import { deleteObjects } from '../../activities/ingest';
 import { objectCreateSchema, objectListFilterSchema } from '../../core/schemas';
 import type { ObjectDoc, Tenant } from '../../store';
-import { FolderBlobStore } from '../../store/blobs';
+import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
@@ -39,7 +38,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/objects';
   const tag = 'objects';
-  const blobs = new FolderBlobStore(path.resolve(env.BLOB_DIR));
+  const blobs = createBlobStore(env);
 
   const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
   async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {

@@ -96,5 +96,21 @@ describe('bad configuration stops a process with a message naming the variable',
       assert.match(r.stderr, /SECRETS_KEY: must be 32 bytes/);
       assert.match(r.stderr, /PORT: .*\(got "abc"\)/);
     });
+
+    it(`${entry}: BLOB_STORE=s3 without BLOB_S3_BUCKET, a secret without its key id (not echoed)`, () => {
+      const secret = 'blob-secret-not-to-be-echoed';
+      const r = run(process.execPath, [path.join(PROJECT_ROOT, entry)], {
+        PATH: process.env.PATH,
+        MONGODB_URI: 'mongodb://127.0.0.1:1/',
+        SECRETS_KEY: 'ab'.repeat(32),
+        BLOB_STORE: 's3',
+        BLOB_S3_SECRET_ACCESS_KEY: secret,
+      });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /invalid configuration/);
+      assert.match(r.stderr, /BLOB_S3_BUCKET: required when BLOB_STORE=s3 \(not set\)/);
+      assert.match(r.stderr, /BLOB_S3_ACCESS_KEY_ID: required with BLOB_S3_SECRET_ACCESS_KEY/);
+      assert.doesNotMatch(r.stderr + r.stdout, new RegExp(secret));
+    });
   }
 });

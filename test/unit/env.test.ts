@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, decodeKey, loadEnv } from '../../config/env';
+import { createBlobStore, FolderBlobStore, S3BlobStore } from '../../store/blobs';
 
 const HEX_KEY = 'ab'.repeat(32);
 const B64_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -188,4 +189,90 @@ describe('env: LOCAL_ROOTS', () => {
       expectConfigError(minimal({ LOCAL_ROOTS: roots }), 'LOCAL_ROOTS');
     });
   }
+});
+
+describe('env: blob store', () => {
+  const s3 = (over: Record<string, string | undefined> = {}) =>
+    minimal({ BLOB_STORE: 's3', BLOB_S3_BUCKET: 'blobs', ...over });
+
+  it('defaults to the folder store, and no S3 setting is required for it', () => {
+    const env = loadEnv(minimal());
+    assert.equal(env.BLOB_STORE, 'folder');
+    assert.equal(env.BLOB_DIR, '.data/blobs');
+    assert.equal(env.BLOB_S3_BUCKET, undefined);
+    assert.equal(env.BLOB_S3_PREFIX, '');
+    assert.equal(env.BLOB_S3_ENDPOINT, undefined);
+    assert.equal(env.BLOB_S3_REGION, 'us-east-1');
+    assert.equal(env.BLOB_S3_FORCE_PATH_STYLE, undefined);
+    assert.equal(env.BLOB_S3_ACCESS_KEY_ID, undefined);
+    assert.equal(env.BLOB_S3_SECRET_ACCESS_KEY, undefined);
+    assert.ok(createBlobStore(env) instanceof FolderBlobStore);
+  });
+
+  it('reads the S3 settings; the prefix loses its slashes at the ends', () => {
+    const env = loadEnv(
+      s3({
+        BLOB_S3_PREFIX: '/prod/blobs/',
+        BLOB_S3_ENDPOINT: 'http://127.0.0.1:9000',
+        BLOB_S3_REGION: 'auto',
+        BLOB_S3_FORCE_PATH_STYLE: 'false',
+        BLOB_S3_ACCESS_KEY_ID: 'AKIA',
+        BLOB_S3_SECRET_ACCESS_KEY: 'shh',
+      }),
+    );
+    assert.equal(env.BLOB_STORE, 's3');
+    assert.equal(env.BLOB_S3_BUCKET, 'blobs');
+    assert.equal(env.BLOB_S3_PREFIX, 'prod/blobs');
+    assert.equal(env.BLOB_S3_ENDPOINT, 'http://127.0.0.1:9000');
+    assert.equal(env.BLOB_S3_REGION, 'auto');
+    assert.equal(env.BLOB_S3_FORCE_PATH_STYLE, false);
+    assert.equal(loadEnv(s3({ BLOB_S3_FORCE_PATH_STYLE: '1' })).BLOB_S3_FORCE_PATH_STYLE, true);
+    const store = createBlobStore(env);
+    assert.ok(store instanceof S3BlobStore);
+    assert.equal(store.bucket, 'blobs');
+    assert.equal(store.objectKey('bkt_1/obj_2/blob_3'), 'prod/blobs/bkt_1/obj_2/blob_3');
+    store.client.destroy();
+  });
+
+  it('BLOB_STORE=s3 without BLOB_S3_BUCKET is refused by name, with every other bad variable', () => {
+    const msg = expectConfigError(s3({ BLOB_S3_BUCKET: undefined, PORT: 'x' }), 'BLOB_S3_BUCKET');
+    assert.match(msg, /BLOB_S3_BUCKET: required when BLOB_STORE=s3 \(not set\)/);
+    assert.match(msg, /\bPORT\b/);
+    expectConfigError(s3({ BLOB_S3_BUCKET: '' }), 'BLOB_S3_BUCKET');
+  });
+
+  it('bad values are refused by name', () => {
+    expectConfigError(minimal({ BLOB_STORE: 'gcs' }), 'BLOB_STORE');
+    expectConfigError(s3({ BLOB_S3_BUCKET: 'a/b' }), 'BLOB_S3_BUCKET');
+    expectConfigError(s3({ BLOB_S3_PREFIX: 'a/../b' }), 'BLOB_S3_PREFIX');
+    expectConfigError(s3({ BLOB_S3_PREFIX: 'a b' }), 'BLOB_S3_PREFIX');
+    expectConfigError(s3({ BLOB_S3_ENDPOINT: 'minio:9000' }), 'BLOB_S3_ENDPOINT');
+    expectConfigError(s3({ BLOB_S3_ENDPOINT: 'ftp://minio' }), 'BLOB_S3_ENDPOINT');
+    expectConfigError(s3({ BLOB_S3_FORCE_PATH_STYLE: 'yes' }), 'BLOB_S3_FORCE_PATH_STYLE');
+  });
+
+  it('the access key and its secret come together; the secret is never repeated', () => {
+    const secret = 'very-secret-value-123';
+    const msg = expectConfigError(s3({ BLOB_S3_SECRET_ACCESS_KEY: secret }), 'BLOB_S3_ACCESS_KEY_ID');
+    assert.doesNotMatch(msg, new RegExp(secret));
+    expectConfigError(s3({ BLOB_S3_ACCESS_KEY_ID: 'AKIA' }), 'BLOB_S3_SECRET_ACCESS_KEY');
+    const bad = expectConfigError(
+      s3({ BLOB_S3_SECRET_ACCESS_KEY: '', BLOB_S3_ACCESS_KEY_ID: 'AKIA' }),
+      'BLOB_S3_SECRET_ACCESS_KEY',
+    );
+    assert.match(bad, /value not shown/);
+    const key = expectConfigError(minimal({ SECRETS_KEY: 'hunter2-not-a-key' }), 'SECRETS_KEY');
+    assert.doesNotMatch(key, /hunter2/, 'SECRETS_KEY is not repeated either');
+  });
+
+  it('BLOB_S3_FORCE_PATH_STYLE defaults to true with an endpoint (MinIO, R2...) and false for AWS', () => {
+    const store = createBlobStore(loadEnv(s3({ BLOB_S3_ENDPOINT: 'http://127.0.0.1:9000' })));
+    assert.ok(store instanceof S3BlobStore);
+    assert.equal(store.client.config.forcePathStyle, true);
+    store.client.destroy();
+    const aws = createBlobStore(loadEnv(s3()));
+    assert.ok(aws instanceof S3BlobStore);
+    assert.equal(aws.client.config.forcePathStyle, false);
+    aws.client.destroy();
+  });
 });
