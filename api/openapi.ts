@@ -22,7 +22,6 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Body over 1 MB',
   415: 'Body is not JSON',
   422: 'Validation failed: details.issues [{loc, msg, type}] name the fields',
-  501: 'Provider not available in this build',
   503: 'Workflow service (Temporal) unreachable; retry after Retry-After seconds',
 };
 

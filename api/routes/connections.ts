@@ -10,7 +10,7 @@ import {
   connectionUpdateSchema,
   type ProviderType,
 } from '../../core/schemas';
-import { createProvider, isProviderAvailable, ProviderError, providerDefinition } from '../../providers';
+import { createProvider, ProviderError, providerDefinition } from '../../providers';
 import type { ConnectionDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
 import { ApiError, notFound, validationError } from '../errors';
@@ -50,12 +50,6 @@ function checkProvider(
   credentials: Json | null,
   localRoots: string[],
 ): Json {
-  if (!isProviderAvailable(type))
-    throw new ApiError(
-      501,
-      `provider_type ${type} is not available in this build yet`,
-      'NotImplementedError',
-    );
   const checked = providerDefinition(type).configSchema.safeParse(config);
   if (!checked.success) {
     const e = validationError(checked.error, 'body');
@@ -143,7 +137,7 @@ export function connectionRoutes({ store, secrets, env, control }: AppDeps): Rou
     body: createBody,
     status: 201,
     response: connectionModel,
-    errors: [409, 501],
+    errors: [409],
     handler: async ({ t, body }) => {
       const { credentials = null, ...given } = body.provider_config as Json & { credentials?: Json | null };
       const config = checkProvider(body.provider_type, given, credentials, env.LOCAL_ROOTS);
