@@ -162,6 +162,31 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     }
   }
 
+  /**
+   * A provider that filters by modification time server-side does not list an unchanged file
+   * again, so files waiting in the DLQ would never be retried by incremental passes: at the end of
+   * such a pass they are retried from their stored entries (a page's worth per run).
+   */
+  async function dlqToRetry(
+    cfg: SyncConfigDoc,
+    provider: StorageProvider,
+    input: SyncPageInput,
+    page: { entries: SourceEntry[]; nextCursor: string | null },
+  ): Promise<SourceEntry[]> {
+    if (page.nextCursor !== null || input.modifiedSince === null) return [];
+    if (!provider.capabilities.serverSideModifiedFilter) return [];
+    const listed = new Set(page.entries.map((e) => e.sourceObjectId));
+    const waiting = await store.dlq
+      .find({
+        sync_config_id: cfg.sync_config_id,
+        status: 'PENDING',
+        last_attempt_run_id: { $ne: input.runId },
+      })
+      .limit(deps.pageSize)
+      .toArray();
+    return waiting.filter((d) => d.entry && !listed.has(d.source_object_id)).map((d) => d.entry);
+  }
+
   const loadConfig = (syncConfigId: string) =>
     store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
 
@@ -241,12 +266,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         counts.listed = page.entries.length;
 
         const keep = compileFilters(cfg.file_filters);
+        const entries = [...page.entries, ...(await dlqToRetry(cfg, provider, input, page))];
         const matching: SourceEntry[] = [];
         const notMatching: SourceEntry[] = [];
-        for (const e of page.entries) (keep(e).keep ? matching : notMatching).push(e);
+        for (const e of entries) (keep(e).keep ? matching : notMatching).push(e);
         counts.discovered = matching.length;
 
-        const ids = page.entries.map((e) => e.sourceObjectId);
+        const ids = entries.map((e) => e.sourceObjectId);
         // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
         // commitNew insert first (conflicts are looked up there).
         const existing = input.assumeNew

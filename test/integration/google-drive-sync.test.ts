@@ -161,4 +161,55 @@ describe('google_drive sync from the Drive fake, end to end', function () {
       'modifiedSince was pushed down to Drive',
     );
   });
+
+  it('retries a DLQ file that incremental passes do not list again (server-side modified filter)', async () => {
+    const folder = fake.mkdirp(driveId, 'Mapped');
+    await fake.putFile(folder, 'ok-1.txt', Buffer.from('fine'), { mimeType: 'text/plain' });
+    const badId = await fake.putFile(folder, 'bad.txt', Buffer.from('no id in my name'), {
+      mimeType: 'text/plain',
+    });
+    const conn = await http(s, 'POST', '/v1/organizations/connections', {
+      name: 'team-drive-mapped',
+      provider_type: 'google_drive',
+      provider_config: providerConfig(oauth),
+    });
+    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+      connection_id: conn.body.connection_id,
+      source_path: 'Mapped',
+      polling_interval_seconds: 900,
+      schema_mapping: {
+        mappings: {
+          doc_id: {
+            target_type: 'field',
+            source: { type: 'filename_regex', pattern: '^ok-(\\d+)' },
+            required: true,
+          },
+        },
+      },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const syncId: string = created.body.sync_config_id;
+    const dlqOf = async () =>
+      (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/dlq`)).body.results;
+    await waitForSync(s, bucketId, syncId, idleAfter(1), 120_000);
+    assert.deepEqual(
+      (await dlqOf()).map((d: any) => [d.source_object_id, d.attempts, d.status]),
+      [[badId, 1, 'PENDING']],
+    );
+    for (const run of [2, 3]) {
+      const before = fake.requests.length;
+      assert.equal((await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`)).status, 200);
+      const st = await waitForSync(s, bucketId, syncId, idleAfter(run), 120_000);
+      assert.ok(
+        fake.requests.slice(before).some((r) => /modifiedTime >= '/.test(r.params.q ?? '')),
+        'an incremental pass: Drive no longer lists the unchanged file',
+      );
+      const [d] = await dlqOf();
+      assert.equal(d.attempts, run, `run ${run} retried the file from its DLQ entry`);
+      assert.equal(d.status, run === 3 ? 'FAILED' : 'PENDING');
+      assert.equal(st.total_files_failed, run === 3 ? 1 : 0);
+      assert.equal(st.total_files_synced, 1);
+    }
+  });
 });
