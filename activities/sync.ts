@@ -1,6 +1,6 @@
 // Sync activities: everything a sync does that touches the world. The workflow calls one
 // `syncPage` per page of listed files and gets back counts and the next cursor, never file lists.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
@@ -224,9 +224,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       if (!cfg) return { found: false, ...counts, listedAll: false, nextCursor: null, batches: noBatches };
       const ctx = Context.current();
 
-      const refreshLock = () =>
+      // The lock is this attempt's while the document still shows its locked_at (or an older one):
+      // once a newer attempt took it (a force-unlock redo) or the workflow released it, an
+      // abandoned attempt that is still running must not take it back.
+      const refreshLock = (initial = false) =>
         store.syncs.updateOne(
-          { sync_config_id: cfg.sync_config_id },
+          initial
+            ? { sync_config_id: cfg.sync_config_id }
+            : { sync_config_id: cfg.sync_config_id, locked_at: { $lte: lockedAt } },
           {
             $set: {
               locked: true,
@@ -238,7 +243,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           },
         );
       const lockedAt = new Date();
-      await refreshLock();
+      await refreshLock(true);
       let done = 0;
       // Heartbeats carry the position; the lock's expiry follows them.
       // FerretDB rewrites whole documents, so two concurrent $sets on the sync can lose one: the
@@ -248,6 +253,19 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         ctx.heartbeat({ cursor: input.cursor, done });
         refreshing = refreshLock().catch(() => undefined);
       }, HEARTBEAT_MS);
+      // Cancelled (force-unlock abandons the page and the workflow redoes it at once, without waiting
+      // for this attempt): stop heartbeating and refreshing the lock, and write nothing more. A
+      // provider call that is stuck cannot always be interrupted, so the page also checks before
+      // each write.
+      const stopTicker = () => clearInterval(ticker);
+      ctx.cancellationSignal.addEventListener('abort', stopTicker);
+      const prepared: Prepared[] = [];
+      const abandonIfCancelled = async () => {
+        if (!ctx.cancellationSignal.aborted) return;
+        // Bytes copied for objects this attempt will not insert.
+        await Promise.all(prepared.flatMap((p) => p.written.map((k) => deps.blobs.delete(k))));
+        throw new CancelledFailure('page abandoned: the activity was cancelled');
+      };
       try {
         const provider = await providerFor(cfg);
         let page;
@@ -262,6 +280,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         } catch (err) {
           toFailure(err);
         }
+        await abandonIfCancelled();
         ctx.heartbeat({ cursor: input.cursor, done });
         counts.listed = page.entries.length;
 
@@ -348,7 +367,6 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
 
         // Copy the bytes of new and changed files, a few at a time.
-        const prepared: Prepared[] = [];
         await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
           const prior = existing.get(entry.sourceObjectId);
           if (prior) {
@@ -362,6 +380,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           }
           done++;
         });
+        await abandonIfCancelled();
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
         // Insert-first found these already registered (from before this sync's first pass).
@@ -434,6 +453,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const batches = addBatches(input.batches, batched);
         clearInterval(ticker);
         await refreshing;
+        if (ctx.cancellationSignal.aborted)
+          throw new CancelledFailure('page abandoned: the activity was cancelled');
         const now = new Date();
         await store.syncs.updateOne(
           { sync_config_id: cfg.sync_config_id },
@@ -479,6 +500,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         };
       } finally {
         clearInterval(ticker);
+        ctx.cancellationSignal.removeEventListener('abort', stopTicker);
       }
     },
 

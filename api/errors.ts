@@ -2,6 +2,10 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import { isTransientStoreError } from '../store/errors';
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = '5';
 
 export class ApiError extends Error {
   constructor(
@@ -71,7 +75,17 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         String(err.message ?? 'bad request'),
         err.status === 415 ? 'UnsupportedMediaTypeError' : 'BadRequestError',
       );
-    else {
+    else if (isTransientStoreError(err)) {
+      // The database is unreachable or busy for a moment: the client should retry, not report a bug.
+      log.warn({ err, method: req.method, path: req.path }, 'store unavailable');
+      e = new ApiError(
+        503,
+        `database unavailable: ${String((err as Error).message ?? err)}`,
+        'ServiceUnavailableError',
+        null,
+        { 'Retry-After': RETRY_AFTER_SECONDS },
+      );
+    } else {
       log.error({ err, method: req.method, path: req.path }, 'unhandled error');
       e = new ApiError(500, 'internal error', 'InternalError');
     }

@@ -22,7 +22,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: 'Body over 1 MB',
   415: 'Body is not JSON',
   422: 'Validation failed: details.issues [{loc, msg, type}] name the fields',
-  503: 'Workflow service (Temporal) unreachable; retry after Retry-After seconds',
+  503: 'Workflow service (Temporal) or database unreachable; retry after Retry-After seconds',
 };
 
 const toOpenApiPath = (p: string) => p.replace(/:([A-Za-z0-9_]+)/g, '{$1}');

@@ -18,28 +18,111 @@ import {
   type SyncState,
 } from '../workflows/messages';
 import type { syncWorkflow } from '../workflows/sync';
-import { ApiError } from './errors';
+import { ApiError, RETRY_AFTER_SECONDS } from './errors';
+import { isTransientStoreError } from '../store/errors';
 import { BatchStateError, type BatchRunner } from '../pipeline/submit';
 
 function unavailable(err: unknown): ApiError {
-  return new ApiError(
-    503,
-    `workflow service unavailable: ${(err as Error)?.message ?? String(err)}`,
-    'ServiceUnavailableError',
-    null,
-    { 'Retry-After': '5' },
-  );
+  const message = typeof err === 'string' ? err : ((err as Error)?.message ?? String(err));
+  return new ApiError(503, `workflow service unavailable: ${message}`, 'ServiceUnavailableError', null, {
+    'Retry-After': RETRY_AFTER_SECONDS,
+  });
+}
+
+/** How long a health probe may take (a cheap getSystemInfo). */
+const PROBE_DEADLINE_MS = 1_500;
+/** While Temporal is down, it is probed this often in the background, so recovery is noticed. */
+const DOWN_PROBE_EVERY_MS = 2_000;
+
+/**
+ * Whether Temporal answers, as far as the last probe knows. Unknown (the first call) waits for one
+ * probe; known down fails calls at once while a background probe watches for recovery; up trusts
+ * the calls themselves: a call that fails for an unexpected reason starts a probe.
+ */
+export class TemporalHealth {
+  private up: boolean | null = null;
+  private lastError = '';
+  private probing: Promise<boolean> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly probeOnce: () => Promise<unknown>) {}
+
+  /** Null when calls may go ahead; else why Temporal is known to be down. */
+  async downReason(): Promise<string | null> {
+    if (this.up === null) await this.probe();
+    return this.up === false ? this.lastError : null;
+  }
+
+  /** Known down right now (no waiting). */
+  get knownDown(): boolean {
+    return this.up === false;
+  }
+
+  /** One probe at a time; its result is cached until the next one. */
+  probe(): Promise<boolean> {
+    this.probing ??= this.probeOnce()
+      .then(
+        () => {
+          this.up = true;
+          this.lastError = '';
+        },
+        (err: unknown) => {
+          this.up = false;
+          this.lastError = (err as Error)?.message ?? String(err);
+        },
+      )
+      .then(() => {
+        this.probing = null;
+        this.schedule();
+        return this.up === true;
+      });
+    return this.probing;
+  }
+
+  private schedule() {
+    if (this.closed || this.up !== false) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.probe();
+    }, DOWN_PROBE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  close() {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
 }
 
 export class SyncControl {
+  readonly health: TemporalHealth;
+
   private constructor(
     readonly client: Client,
     private readonly taskQueue: string,
-  ) {}
+  ) {
+    const conn = client.connection;
+    this.health = new TemporalHealth(() =>
+      conn.withDeadline(Date.now() + PROBE_DEADLINE_MS, () => conn.workflowService.getSystemInfo({})),
+    );
+  }
 
   static async connect(address: string, namespace: string, taskQueue: string): Promise<SyncControl> {
     // Lazy: the API starts (and answers 503s) even while Temporal is down.
-    const connection = Connection.lazy({ address, connectTimeout: '3s' });
+    // Reconnect attempts at most 5 s apart (grpc's default backs off to 2 minutes), so the API
+    // notices soon that Temporal is back.
+    const connection = Connection.lazy({
+      address,
+      connectTimeout: '3s',
+      channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
+    });
     return new SyncControl(new Client({ connection, namespace }), taskQueue);
   }
 
@@ -47,8 +130,14 @@ export class SyncControl {
     return this.client.workflow.getHandle<typeof syncWorkflow>(workflowIdForSync(syncConfigId));
   }
 
-  /** Runs a call against Temporal with a deadline; connection trouble -> 503. */
+  /**
+   * Runs a call against Temporal with a deadline; connection trouble -> 503. While Temporal is known
+   * to be down the call is not sent at all: 503 at once (nothing reaches Temporal, so nothing is
+   * half-done), until the background probe sees it back.
+   */
   async call<T>(fn: () => Promise<T>): Promise<T> {
+    const down = await this.health.downReason();
+    if (down !== null) throw unavailable(down);
     try {
       return await this.client.withDeadline(Date.now() + 10_000, fn);
     } catch (err) {
@@ -59,6 +148,9 @@ export class SyncControl {
         err instanceof ApiError
       )
         throw err;
+      // A store error inside a call (batches read and write MongoDB too) is not Temporal's.
+      if (isTransientStoreError(err)) throw err;
+      void this.health.probe(); // is Temporal down? the next calls will know
       throw unavailable(err);
     }
   }
@@ -169,6 +261,7 @@ export class SyncControl {
 
   /** Live state of the workflow, or null when it is not running or does not answer in time. */
   async state(syncConfigId: string): Promise<SyncState | null> {
+    if (this.health.knownDown) return null;
     try {
       return await this.client.withDeadline(Date.now() + 2_000, () =>
         this.handle(syncConfigId).query(stateQuery),
@@ -187,6 +280,7 @@ export class SyncControl {
   }
 
   async close(): Promise<void> {
+    this.health.close();
     await this.client.connection.close();
   }
 }

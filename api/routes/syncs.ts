@@ -421,8 +421,9 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
       await control.forceUnlock(cfg);
+      // Releases the lock that was stuck, not the one the redone page may have taken meanwhile.
       await store.syncs.updateOne(
-        { sync_config_id: cfg.sync_config_id },
+        { sync_config_id: cfg.sync_config_id, locked_at: cfg.locked_at ?? null },
         { $set: { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null } },
       );
       return current(cfg.sync_config_id);

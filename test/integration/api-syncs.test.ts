@@ -16,6 +16,7 @@ import {
   triggerModel,
 } from '../../api/models';
 import { stack, type Stack } from '../setup/stack';
+import { tcpProxy, type Proxy } from '../setup/proxy';
 import {
   api,
   assertError,
@@ -692,9 +693,12 @@ describe('API: Temporal unreachable', function () {
   this.timeout(120_000);
   let s: Stack;
   let down: { url: string; close: () => Promise<void> };
+  let temporal: Proxy;
   let bucketId: string;
   let connectionId: string;
   let syncId: string;
+  /** SyncControl's deadline for one Temporal call (api/temporal.ts). */
+  const DEADLINE_MS = 10_000;
 
   before(async function () {
     this.timeout(300_000);
@@ -703,18 +707,21 @@ describe('API: Temporal unreachable', function () {
     ({ connectionId } = await localConnection(s, { 'f.txt': 'f' }));
     syncId = await sync(s, bucketId, { connection_id: connectionId, source_path: '/' });
     await until(s, bucketId, syncId, (x) => x.sync_run_counter >= 1 && !x.locked && x.next_sync_at);
-    // A second API on the same store whose Temporal is a closed port.
+    // A second API on the same store whose Temporal is behind a proxy that starts closed (a
+    // refused port, later opened again onto the real server).
+    temporal = await tcpProxy(s.env.TEMPORAL_ADDRESS, { startDown: true });
     const env = loadEnv({
       ...Object.fromEntries(
         Object.entries(s.env).map(([k, v]) => [k, Array.isArray(v) ? v.join(':') : String(v)]),
       ),
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TEMPORAL_ADDRESS: temporal.address,
       PORT: '0',
     });
     down = await startApi(env, { store: s.store });
   });
   after(async () => {
     await down?.close();
+    await temporal?.close();
   });
 
   it('POST a sync -> 503 with Retry-After, and no config is left in the DB', async () => {
@@ -732,11 +739,12 @@ describe('API: Temporal unreachable', function () {
     assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After');
     assert.equal(await s.store.syncs.countDocuments({ bucket_id: bucketId }), before);
     assert.equal(await s.store.syncs.countDocuments({ description: 'never' }), 0);
+    // The first call knows nothing yet: it waits for one short health probe, not the deadline.
+    assert.ok(ms < DEADLINE_MS, `first 503 took ${ms} ms`);
     console.log(`      (503 after ${ms} ms)`);
   });
 
   it('pause -> 503; PATCH -> 503 and its fields are rolled back; reads still work', async () => {
-    // (Each 503 takes SyncControl's 10 s deadline: trigger, force-unlock and DELETE go the same way.)
     const p = `/v1/buckets/${bucketId}/syncs/${syncId}`;
     const before = await s.store.syncs.findOne({ sync_config_id: syncId });
     const r = await api(s, 'POST', `${p}/pause`, undefined, { base: down.url });
@@ -767,6 +775,65 @@ describe('API: Temporal unreachable', function () {
     );
     // The real API still works on the same sync.
     assert.equal((await api(s, 'GET', p)).body.polling_interval_seconds, 900);
-    await api(s, 'DELETE', p);
+  });
+
+  it('while Temporal is known down every call answers 503 at once; when it is back the API recovers by itself', async () => {
+    const p = `/v1/buckets/${bucketId}/syncs/${syncId}`;
+    // Known down (the tests above found out): no call waits for the deadline, nothing is written.
+    for (const [method, path] of [
+      ['POST', `${p}/trigger`],
+      ['POST', `${p}/force-unlock`],
+      ['POST', `${p}/pause`],
+      ['DELETE', p],
+    ] as const) {
+      const started = Date.now();
+      const r = await api(s, method, path, undefined, { base: down.url });
+      const ms = Date.now() - started;
+      assertError(r, 503, 'ServiceUnavailableError');
+      assert.ok(Number(r.headers.get('retry-after')) > 0, 'Retry-After');
+      assert.ok(ms < DEADLINE_MS / 2, `${method} ${path}: 503 after ${ms} ms, not at once`);
+      console.log(`      (${method} ${path.split('/').at(-1)}: 503 after ${ms} ms)`);
+    }
+    const created = await api(
+      s,
+      'POST',
+      `/v1/buckets/${bucketId}/syncs`,
+      { connection_id: connectionId, source_path: '/', description: 'never either' },
+      { base: down.url },
+    );
+    assertError(created, 503, 'ServiceUnavailableError');
+    assert.equal(await s.store.syncs.countDocuments({ description: 'never either' }), 0);
+    const still = await s.store.syncs.findOne({ sync_config_id: syncId });
+    assert.equal(still?.deleted, false);
+    assert.equal(still?.paused, false);
+
+    // Temporal comes back: with no restart of the API, its calls go through again.
+    const runs = still?.sync_run_counter ?? 0;
+    await temporal.up();
+    const deadline = Date.now() + 60_000;
+    let trig;
+    for (;;) {
+      trig = await api(s, 'POST', `${p}/trigger`, undefined, { base: down.url });
+      if (trig.status !== 503 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(trig.status, 200, trig.text);
+    // The triggered run happens (the worker is on the real server).
+    await until(s, bucketId, syncId, (x) => x.sync_run_counter > runs && !x.locked && x.next_sync_at);
+    // A sync created through the recovered API gets its config and its workflow.
+    const fresh = await api(
+      s,
+      'POST',
+      `/v1/buckets/${bucketId}/syncs`,
+      { connection_id: connectionId, source_path: '/', polling_interval_seconds: 900 },
+      { base: down.url },
+    );
+    assert.equal(fresh.status, 201, fresh.text);
+    await until(s, bucketId, fresh.body.sync_config_id, (x) => x.sync_run_counter >= 1 && x.next_sync_at);
+    assert.equal(
+      (await api(s, 'DELETE', `/v1/buckets/${bucketId}/syncs/${fresh.body.sync_config_id}`)).status,
+      200,
+    );
+    assert.equal((await api(s, 'DELETE', p, undefined, { base: down.url })).status, 200);
   });
 });
