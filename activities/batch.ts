@@ -90,7 +90,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         return { found: true, finished: true, tiers: [] };
       const chunks = chunk(batch.object_keys, batch.chunk_size).length;
       const tiers: CollectionPlan[][] = [];
-      for (const ids of batch.dag_tiers) {
+      for (const { collection_ids: ids } of batch.dag_tiers) {
         const tier: CollectionPlan[] = [];
         for (const id of ids) {
           const col = await store.collections.findOne({ collection_id: id, internal_id: batch.internal_id });

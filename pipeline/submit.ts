@@ -98,7 +98,7 @@ export async function submitBatch(
         task_id: taskId,
         task_ids: [...batch.task_ids, taskId],
         held: false,
-        dag_tiers: tiers,
+        dag_tiers: tiers.map((ids) => ({ collection_ids: ids })),
         total_tiers: tiers.length,
         collection_ids: tiers.flat(),
         current_tier: null,

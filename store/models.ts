@@ -236,7 +236,8 @@ export interface BatchDoc extends Tenant {
   task_ids: string[];
   current_tier: number | null;
   total_tiers: number | null;
-  dag_tiers: string[][];
+  /** The tiers of collections, in order (objects, not string[][]: FerretDB rejects nested arrays). */
+  dag_tiers: { collection_ids: string[] }[];
   error_summary: Record<string, unknown> | null;
   metadata: Record<string, unknown>;
   /** Objects per processing chunk (the sync's batch_chunk_size, capped by max_batch_chunk_size). */
