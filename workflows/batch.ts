@@ -58,9 +58,11 @@ async function runCollection(batchId: string, plan: CollectionPlan): Promise<voi
 
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<void> {
   const { batchId, taskId } = input;
-  const plan = await planBatch(input);
-  if (!plan.found || plan.finished) return;
   try {
+    // Inside the try: a batch cancelled before its workflow ran (no worker free yet) is recorded
+    // CANCELED too, instead of staying PENDING. (finishBatch ignores a batch this task does not own.)
+    const plan = await planBatch(input);
+    if (!plan.found || plan.finished) return;
     for (const [tier, collections] of plan.tiers.entries()) {
       await startTier({ batchId, taskId, tier });
       await Promise.all(collections.map((c) => runCollection(batchId, c)));

@@ -2,6 +2,7 @@
 // that report on them. DRAFT -> (submit) PENDING -> IN_PROGRESS -> COMPLETED |
 // COMPLETED_WITH_ERRORS | FAILED | CANCELED; retry makes a new task for a finished batch and runs
 // what did not complete.
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { Router } from 'express';
 import { batchCreateSchema, batchListFilterSchema, taskListFilterSchema } from '../../core/schemas';
 import { isTerminal } from '../../core/status';
@@ -68,12 +69,24 @@ export function batchRoutes({ store, control }: AppDeps): Router {
     return doc;
   }
 
-  /** Temporal calls with a deadline (503 when unreachable); a batch in the wrong status is a 409. */
+  /**
+   * Temporal calls with a deadline (503 when unreachable); a batch in the wrong status is a 409, and
+   * so is a (re)submit while the batch's previous workflow run has recorded its outcome but not
+   * closed yet (submitBatch has rolled the batch back; trying again shortly succeeds).
+   */
   async function withTemporal<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await control.call(fn);
     } catch (err) {
       if (err instanceof BatchStateError) throw conflict(err);
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new ApiError(
+          409,
+          'the previous run of this batch is still closing; try again shortly',
+          'ConflictError',
+          { reason: 'previous_run_open' },
+          { 'retry-after': '1' },
+        );
       throw err;
     }
   }

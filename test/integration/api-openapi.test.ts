@@ -121,6 +121,27 @@ describe('API: OpenAPI document and docs page', function () {
       ['post', '/v1/buckets/{bucket_id}/objects/list'],
       ['get', '/v1/analytics/buckets/{bucket_id}/sync-performance'],
       ['get', '/v1/analytics/buckets/{bucket_id}/sync-comparison'],
+      ['post', '/v1/collections'],
+      ['get', '/v1/collections'],
+      ['post', '/v1/collections/list'],
+      ['get', '/v1/collections/{collection_id}'],
+      ['delete', '/v1/collections/{collection_id}'],
+      ['get', '/v1/collections/{collection_id}/documents'],
+      ['post', '/v1/collections/{collection_id}/documents/list'],
+      ['get', '/v1/collections/{collection_id}/documents/{document_id}'],
+      ['post', '/v1/buckets/{bucket_id}/batches'],
+      ['get', '/v1/buckets/{bucket_id}/batches'],
+      ['post', '/v1/buckets/{bucket_id}/batches/list'],
+      ['get', '/v1/buckets/{bucket_id}/batches/{batch_id}'],
+      ['delete', '/v1/buckets/{bucket_id}/batches/{batch_id}'],
+      ['post', '/v1/buckets/{bucket_id}/batches/{batch_id}/submit'],
+      ['post', '/v1/buckets/{bucket_id}/batches/{batch_id}/cancel'],
+      ['post', '/v1/buckets/{bucket_id}/batches/{batch_id}/retry'],
+      ['get', '/v1/buckets/{bucket_id}/batches/{batch_id}/failed-documents'],
+      ['get', '/v1/tasks'],
+      ['post', '/v1/tasks/list'],
+      ['get', '/v1/tasks/{task_id}'],
+      ['delete', '/v1/tasks/{task_id}'],
     ])
       assert.ok(doc.paths[p]?.[m], `${m} ${p}`);
     await control.close();
@@ -153,6 +174,24 @@ describe('API: OpenAPI document and docs page', function () {
     assert.deepEqual([hours.schema.minimum, hours.schema.maximum, hours.schema.default], [1, 720, 168]);
     assert.ok(doc.components.schemas.TaskStatus.enum.includes('SUSPENDED'));
     assert.ok(doc.components.schemas.ErrorResponse.properties.error);
+    // Collections and batches.
+    const col = doc.components.schemas.CollectionCreateRequest;
+    assert.deepEqual([...col.required].sort(), ['collection_name', 'pipeline', 'source']);
+    assert.equal(col.additionalProperties, false);
+    assert.deepEqual([col.properties.pipeline.minItems, col.properties.pipeline.maxItems], [1, 10]);
+    const ids = doc.components.schemas.BatchCreateRequest.properties.object_ids;
+    assert.deepEqual([ids.minItems, ids.maxItems], [1, 1000]);
+    assert.deepEqual([...doc.components.schemas.BatchStatus.enum].sort(), [
+      'CANCELED',
+      'COMPLETED',
+      'COMPLETED_WITH_ERRORS',
+      'DRAFT',
+      'FAILED',
+      'IN_PROGRESS',
+      'PENDING',
+    ]);
+    for (const m of ['CollectionModel', 'DocumentModel', 'BatchModel', 'TaskResponse', 'FailedDocument'])
+      assert.ok(doc.components.schemas[m], m);
   });
 
   it('GET /docs is a self-contained HTML page listing every path and method', async () => {

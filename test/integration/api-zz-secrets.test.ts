@@ -2,7 +2,9 @@
 // suites is recorded (api-helpers.ts) and checked here against every secret the suites used; an
 // API instance with the real logger (its output captured, at trace level) is driven through every
 // path a credential takes, and its log is checked too. (Runs last: "zz"; a root hook re-checks the
-// recorded responses after the whole run whatever the file order.)
+// recorded responses after the whole run whatever the file order.) A webhook step's `secret` is
+// one of them: sealed at rest, "[redacted]" in every collection response, and kept out of the
+// failed deliveries' errors.
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import pino from 'pino';
@@ -11,6 +13,7 @@ import { SyncControl } from '../../api/temporal';
 import { decodeKey } from '../../config/env';
 import { createLogger } from '../../lib/logger';
 import { SecretBox } from '../../store/secrets';
+import { eventually } from '../helpers';
 import { stack, type Stack } from '../setup/stack';
 import {
   api,
@@ -254,13 +257,91 @@ describe('API: secrets never leave', function () {
       401,
     );
 
+    // A collection whose webhook has a secret: created, read, listed, run (the delivery fails, so
+    // its error is shown), refused with the secret in a bad body.
+    const hookSecret = secret('whsec');
+    const bkt = await api(s, 'POST', '/v1/buckets', { bucket_name: unique('secret-bkt') }, o);
+    assert.equal(bkt.status, 201, bkt.text);
+    const bucketId = bkt.body.bucket_id;
+    const hook = (config: Record<string, unknown>) => ({
+      collection_name: unique('secret-col'),
+      source: { type: 'bucket', bucket_ids: [bucketId] },
+      pipeline: [
+        { step: 'file_metadata' },
+        {
+          step: 'webhook',
+          config: { url: 'http://127.0.0.1:1/hook', retries: 0, timeout_seconds: 2, ...config },
+        },
+      ],
+    });
+    const col = await api(s, 'POST', '/v1/collections', hook({ secret: hookSecret }), o);
+    assert.equal(col.status, 201, col.text);
+    const colId = col.body.collection_id;
+    assert.equal(col.body.pipeline[1].config.secret, '[redacted]');
+    const stored = await s.store.collections.findOne({ collection_id: colId });
+    assert.ok(stored && !JSON.stringify(stored).includes(hookSecret), 'sealed at rest');
+    const got = await api(s, 'GET', `/v1/collections/${colId}`, undefined, o);
+    assert.equal(got.body.pipeline[1].config.secret, '[redacted]');
+    for (const [m, p] of [
+      ['GET', '/v1/collections?limit=1000'],
+      ['POST', '/v1/collections/list?limit=1000'],
+    ]) {
+      const l = await api(s, m, p, m === 'POST' ? { bucket_id: bucketId } : undefined, o);
+      assert.equal(l.status, 200, l.text);
+      const mine = l.body.results.find((c: any) => c.collection_id === colId);
+      assert.equal(mine.pipeline[1].config.secret, '[redacted]');
+    }
+    for (const bad of [
+      hook({ secret: hookSecret, url: 'ftp://127.0.0.1/hook' }),
+      hook({ secret: hookSecret, token: hookSecret }),
+      hook({ secret: `${hookSecret}${'x'.repeat(300)}` }),
+      hook({ secret: hookSecret, headers: { 'X-Key': `${hookSecret}\r\n` } }),
+      { ...hook({ secret: hookSecret }), source: { type: 'bucket', bucket_ids: ['bkt_missing'] } },
+    ])
+      assert.ok([404, 422].includes((await api(s, 'POST', '/v1/collections', bad, o)).status));
+    const obj = await api(s, 'POST', `/v1/buckets/${bucketId}/objects`, {}, o);
+    const batch = await api(
+      s,
+      'POST',
+      `/v1/buckets/${bucketId}/batches`,
+      { object_ids: [obj.body.object_id] },
+      o,
+    );
+    assert.equal(batch.status, 201, batch.text);
+    const batchPath = `/v1/buckets/${bucketId}/batches/${batch.body.batch_id}`;
+    const task = await api(s, 'POST', `${batchPath}/submit`, undefined, o);
+    assert.equal(task.status, 200, task.text);
+    let last: any = null;
+    const finished = await eventually(async () => {
+      last = (await api(s, 'GET', `/v1/tasks/${task.body.task_id}`, undefined, o)).body;
+      return ['COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED'].includes(last.status);
+    }, 90_000);
+    assert.ok(finished, JSON.stringify(last));
+    assert.equal(last.status, 'FAILED', 'nothing listens on port 1');
+    const failed = await api(s, 'GET', `${batchPath}/failed-documents`, undefined, o);
+    assert.equal(failed.body.results.length, 1, failed.text);
+    assert.match(failed.body.results[0].error, /webhook/);
+    assert.equal((await api(s, 'GET', batchPath, undefined, o)).status, 200);
+    assert.equal((await api(s, 'GET', `/v1/collections/${colId}/documents`, undefined, o)).status, 200);
+
     const logText = lines.join('');
     assert.ok(lines.length > 10, `the captured log has ${lines.length} lines`);
     assert.match(logText, /"msg":"request"/, 'request lines are logged');
     const found = leaks();
     assert.deepEqual(found, [], 'a secret in a response');
     // The log: none of the secrets, nor the API key.
-    for (const sct of [s3Secret, token, next, accountKey, connString, sas, pem, localSecret, s.apiKey])
+    for (const sct of [
+      s3Secret,
+      token,
+      next,
+      accountKey,
+      connString,
+      sas,
+      pem,
+      localSecret,
+      hookSecret,
+      s.apiKey,
+    ])
       assert.ok(!logText.includes(sct), `log line with a secret: ${sct.slice(0, 12)}…`);
     assert.ok(!/AKIDSECRETTEST/.test(logText), 'not even the access key id is logged');
   });
