@@ -41,6 +41,11 @@ export interface FinishBatchInput {
   error: string | null;
 }
 
+/** A step's sealed part: `{secret?, headers?}` (a bare string: the secret, as first stored). */
+function openStepSecrets(v: unknown): { secret?: string; headers?: Record<string, string> } {
+  return typeof v === 'string' ? { secret: v } : (v as { secret?: string; headers?: Record<string, string> });
+}
+
 function message(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 1000);
 }
@@ -207,7 +212,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
       const sealed = col.secrets_sealed?.[String(input.step)];
       const config = {
         ...(parseStepConfig(spec.step, spec.config) as Record<string, unknown>),
-        ...(sealed ? { secret: deps.secrets.open<string>(sealed) } : {}),
+        ...(sealed ? openStepSecrets(deps.secrets.open<unknown>(sealed)) : {}),
       };
       const outKey = outputKeyOf(spec.step, input.step, col.pipeline);
       const last = input.step === col.pipeline.length - 1;

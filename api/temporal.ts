@@ -1,5 +1,6 @@
 // How the API talks to the sync workflows: start, signal, query, cancel. Temporal being
 // unreachable becomes a 503 with Retry-After, never a 500.
+import { MongoError } from 'mongodb';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../core/search-attributes';
@@ -149,7 +150,7 @@ export class SyncControl {
       )
         throw err;
       // A store error inside a call (batches read and write MongoDB too) is not Temporal's.
-      if (isTransientStoreError(err)) throw err;
+      if (isTransientStoreError(err) || err instanceof MongoError) throw err;
       void this.health.probe(); // is Temporal down? the next calls will know
       throw unavailable(err);
     }

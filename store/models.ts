@@ -211,8 +211,10 @@ export interface CollectionDoc extends Tenant {
   source: { type: 'bucket'; bucket_ids: string[] } | { type: 'collection'; collection_ids: string[] };
   /** Steps in order; a webhook's `secret` is kept sealed in `secrets_sealed`, never here. */
   pipeline: { step: StepName; config: Record<string, unknown> }[];
-  /** Step index -> sealed webhook secret. */
+  /** Step index -> sealed `{secret?, headers?}` of a webhook step. */
   secrets_sealed: Record<string, Sealed>;
+  /** Step index -> how its sealed fields show in responses (every value "[redacted]"). */
+  redacted?: Record<string, Record<string, unknown>>;
   metadata: Record<string, unknown>;
   created_at: Date;
   updated_at: Date;

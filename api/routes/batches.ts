@@ -254,14 +254,27 @@ export function batchRoutes({ store, control }: AppDeps): Router {
           status: batch.status,
         });
       const failed = await store.documents
-        .find({ batch_id: batch.batch_id, status: 'FAILED' }, { projection: { _id: 1 } })
+        .find(
+          { batch_id: batch.batch_id, status: 'FAILED' },
+          { projection: { _id: 1, error: 1, failed_step: 1 } },
+        )
         .toArray();
       for (const d of failed)
         await store.documents.updateOne(
           { _id: d._id, status: 'FAILED' },
           { $set: { status: 'IN_PROGRESS', error: null, failed_step: null, updated_at: new Date() } },
         );
-      return serializeTask(await withTemporal(() => submitBatch(store, control.batches, batch, RETRYABLE)));
+      try {
+        return serializeTask(await withTemporal(() => submitBatch(store, control.batches, batch, RETRYABLE)));
+      } catch (err) {
+        // Not resubmitted: the failed documents stay listed as failed.
+        for (const d of failed)
+          await store.documents.updateOne(
+            { _id: d._id, status: 'IN_PROGRESS' },
+            { $set: { status: 'FAILED', error: d.error, failed_step: d.failed_step } },
+          );
+        throw err;
+      }
     },
   });
 

@@ -112,7 +112,8 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     path: '/v1/buckets/:bucket_id',
     tag,
     summary: 'Delete a bucket and its objects',
-    description: 'Refused with 409 while the bucket has syncs: delete them first.',
+    description:
+      'Refused with 409 while the bucket has syncs or collections read from it: delete them first.',
     response: deleteModel,
     errors: [409],
     handler: async ({ t, params }) => {
@@ -130,7 +131,22 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
             { sync_config_ids: syncs.map((s) => s.sync_config_id) },
           );
       };
+      const refuseIfReadByCollections = async () => {
+        const reader = await store.collections.findOne({
+          internal_id: t.internal_id,
+          namespace_id: t.namespace_id,
+          'source.bucket_ids': doc.bucket_id,
+        });
+        if (reader)
+          throw new ApiError(
+            409,
+            `collection ${reader.collection_id} reads from bucket ${doc.bucket_id}; delete it first`,
+            'ConflictError',
+            { collection_ids: [reader.collection_id] },
+          );
+      };
       await refuseIfSyncs();
+      await refuseIfReadByCollections();
       let removed = 0;
       for (;;) {
         const page = await store.objects.find({ bucket_id: doc.bucket_id }).limit(DELETE_PAGE).toArray();

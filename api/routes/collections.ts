@@ -31,12 +31,24 @@ export const serializeCollection = (d: CollectionDoc) => ({
   namespace_id: d.namespace_id,
   source: d.source,
   pipeline: d.pipeline.map((s, i) =>
-    d.secrets_sealed?.[String(i)] ? { step: s.step, config: { ...s.config, secret: '[redacted]' } } : s,
+    d.secrets_sealed?.[String(i)] ? { step: s.step, config: { ...s.config, ...redactedSecrets(d, i) } } : s,
   ),
   metadata: d.metadata,
   created_at: d.created_at,
   updated_at: d.updated_at,
 });
+
+/** What a step keeps sealed: a webhook's secret and header values. */
+export interface StepSecrets {
+  secret?: string;
+  headers?: Record<string, string>;
+}
+
+/** How a step's sealed fields show: every value "[redacted]". */
+function redactedSecrets(d: CollectionDoc, i: number): Record<string, unknown> {
+  const shown = d.redacted?.[String(i)];
+  return shown ?? { secret: '[redacted]' }; // collections stored before header values were sealed
+}
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -71,9 +83,22 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
         for (const id of body.source.bucket_ids) await findBucket(store, t, id);
       else for (const id of body.source.collection_ids) await find(t, id);
       const sealed: Record<string, Sealed> = {};
+      const redacted: Record<string, Record<string, unknown>> = {};
       const pipeline = body.pipeline.map((s, i) => {
-        const { secret, ...config } = s.config as Record<string, unknown>;
-        if (typeof secret === 'string') sealed[String(i)] = secrets.seal(secret);
+        // A webhook's secret and header values (tokens, typically) are sealed, never stored plain.
+        const { secret, headers, ...config } = s.config as Record<string, unknown>;
+        const kept: StepSecrets = {};
+        if (typeof secret === 'string') kept.secret = secret;
+        if (headers && typeof headers === 'object') kept.headers = headers as Record<string, string>;
+        if (kept.secret !== undefined || kept.headers !== undefined) {
+          sealed[String(i)] = secrets.seal(kept);
+          redacted[String(i)] = {
+            ...(kept.secret !== undefined ? { secret: '[redacted]' } : {}),
+            ...(kept.headers
+              ? { headers: Object.fromEntries(Object.keys(kept.headers).map((k) => [k, '[redacted]'])) }
+              : {}),
+          };
+        }
         return { step: s.step, config };
       });
       const now = new Date();
@@ -86,6 +111,7 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
         source: body.source,
         pipeline,
         secrets_sealed: sealed,
+        redacted,
         metadata: body.metadata,
         created_at: now,
         updated_at: now,

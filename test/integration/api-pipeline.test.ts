@@ -174,7 +174,7 @@ describe('API: collections', function () {
       secret: '[redacted]',
       timeout_seconds: 10,
       retries: 3,
-      headers: { 'X-Team': 'a' },
+      headers: { 'X-Team': '[redacted]' }, // header values are sealed like the secret
     });
     assert.deepEqual(down.body.metadata, { team: 'data' });
     const got = await api(s, 'GET', `/v1/collections/${down.body.collection_id}`, undefined, { who: own });
@@ -466,6 +466,41 @@ describe('API: collections', function () {
       'NotFoundError',
     );
     assertError(await api(s, 'GET', `/v1/collections/${up}/documents`, undefined, { who: own }), 404);
+  });
+
+  it('a bucket that a collection reads from cannot be deleted (409) until the collection is gone', async () => {
+    const b = await bucket(s, own);
+    const c = await collection(s, fromBucket(b), own);
+    const refused = await api(s, 'DELETE', `/v1/buckets/${b}`, undefined, { who: own });
+    assertError(refused, 409, 'ConflictError');
+    assert.deepEqual(refused.body.error.details.collection_ids, [c]);
+    assert.equal((await api(s, 'DELETE', `/v1/collections/${c}`, undefined, { who: own })).status, 200);
+    assert.equal((await api(s, 'DELETE', `/v1/buckets/${b}`, undefined, { who: own })).status, 200);
+  });
+
+  it('webhook header values are sealed like the secret: every response shows "[redacted]"', async () => {
+    const token = 'Bearer hdr-token-5c2e7a9b41';
+    const r = await api(
+      s,
+      'POST',
+      '/v1/collections',
+      {
+        collection_name: 'with-headers',
+        source: { type: 'bucket', bucket_ids: [bucketId] },
+        pipeline: [
+          { step: 'webhook', config: { url: 'http://127.0.0.1:9/hook', headers: { Authorization: token } } },
+        ],
+      },
+      { who: own },
+    );
+    assert.equal(r.status, 201, r.text);
+    assert.deepEqual(r.body.pipeline[0].config.headers, { Authorization: '[redacted]' });
+    assert.equal(r.body.pipeline[0].config.secret, undefined, 'no secret was given');
+    const g = await api(s, 'GET', `/v1/collections/${r.body.collection_id}`, undefined, { who: own });
+    assert.deepEqual(g.body.pipeline[0].config.headers, { Authorization: '[redacted]' });
+    assert.doesNotMatch(g.text, /hdr-token/);
+    const stored = await s.store.collections.findOne({ collection_id: r.body.collection_id });
+    assert.doesNotMatch(JSON.stringify(stored), /hdr-token/, 'not stored in plain');
   });
 
   it('documents: listed and read one by one after a batch; filters; 404s', async () => {
