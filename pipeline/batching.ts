@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
 import { RECENT_IDS, type BatchTotals } from '../workflows/messages';
-import { submitBatch, type BatchRunner } from './submit';
+import { submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
 
 export function pageBatchId(syncConfigId: string, pageKey: string, seq: number): string {
   return `btch_${createHash('sha256').update(`${syncConfigId}\u0000${pageKey}\u0000${seq}`).digest('hex').slice(0, 16)}`;
@@ -68,6 +68,7 @@ export async function batchPage(
   const all = [...existing, ...fresh];
   const taskIds: string[] = [];
   let held = 0;
+  let tiers: string[][] | undefined;
   for (const b of all) {
     if (b.status !== 'DRAFT') {
       if (b.task_id) taskIds.push(b.task_id);
@@ -77,7 +78,8 @@ export async function batchPage(
       held++;
       continue;
     }
-    const task = await submitBatch(store, runner, b);
+    tiers ??= await tiersFor(store, b);
+    const task = await submitBatch(store, runner, b, SUBMITTABLE, tiers);
     taskIds.push(task.task_id);
   }
   return {

@@ -54,6 +54,8 @@ export async function submitBatch(
   runner: BatchRunner,
   batch: BatchDoc,
   from: ReadonlySet<BatchStatus> = SUBMITTABLE,
+  /** The bucket's tiers when the caller already has them (a page submitting several batches). */
+  knownTiers?: string[][],
 ): Promise<TaskDoc> {
   const attempt = batch.task_ids.length;
   const taskId = `task_${hash16(`${batch.batch_id}|${attempt}`)}`;
@@ -64,7 +66,7 @@ export async function submitBatch(
   }
   if (!from.has(batch.status)) throw new BatchStateError(`batch ${batch.batch_id} is ${batch.status}`, batch);
 
-  const tiers = await tiersFor(store, batch);
+  const tiers = knownTiers ?? (await tiersFor(store, batch));
   const now = new Date();
   const nothingToRun = tiers.length === 0 || batch.object_ids.length === 0;
   const status: BatchStatus = nothingToRun ? 'COMPLETED' : 'PENDING';

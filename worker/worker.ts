@@ -52,6 +52,10 @@ export async function createSyncWorker(
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TASK_QUEUE,
     identity: workerId,
+    // On shutdown, activities in flight get this long to finish, then are cancelled (a page is
+    // redone from its checkpoint by the next worker; nothing is lost).
+    shutdownGraceTime: '10 seconds',
+    shutdownForceTime: '30 seconds',
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

@@ -16,6 +16,7 @@ export const mochaHooks = {
   },
 };
 
-process.on('exit', () => {
-  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+// mocha exits with the number of failures, hooks included (which afterEach does not see).
+process.on('exit', (code) => {
+  process.stdout.write(`\n${passed} passed, ${Math.max(failed, code)} failed\n`);
 });

@@ -160,14 +160,27 @@ export async function lane(
   return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp: s.tmp, close };
 }
 
+const CLEANUP_MS = 15_000;
+
 export async function stopStack(): Promise<void> {
   if (!pending) return;
   await pending.catch(() => undefined);
   for (const c of cleanups.splice(0)) {
+    // One stuck cleanup must not hang the run: each gets a bounded time, and is named if it overruns.
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('overran'), CLEANUP_MS);
+    });
     try {
-      await c();
+      const r = await Promise.race([c().then(() => 'done'), overrun]);
+      if (r === 'overran')
+        process.stderr.write(
+          `cleanup: ${c.name || 'a cleanup'} still running after ${CLEANUP_MS} ms; moving on\n`,
+        );
     } catch (err) {
       process.stderr.write(`cleanup: ${(err as Error).message}\n`);
+    } finally {
+      clearTimeout(timer);
     }
   }
   pending = null;
