@@ -56,6 +56,11 @@ export interface SyncPageInput {
   passId: string;
   cursor: string | null;
   modifiedSince: string | null;
+  /**
+   * The delta token the pass lists changes since (providers with delta cursors; it takes precedence
+   * over modifiedSince there). Absent in histories from before delta cursors.
+   */
+  deltaToken?: string | null;
   /** Cumulative totals before this page; the projection written is totals + this page. */
   totals: Totals;
   /** This run's counts before this page. */
@@ -83,10 +88,17 @@ export interface SyncPageResult {
   failed: number;
   /** Objects removed because they no longer match the filters (on_filter_drift). */
   drifted: number;
+  /** Objects deleted because a delta listing reported their files removed (on_delete). */
+  removed: number;
   bytes: number;
   /** The provider listed everything (no server-side modified filter applied). */
   listedAll: boolean;
   nextCursor: string | null;
+  /**
+   * On the last page of a listing of a delta-capable provider: the token the next incremental pass
+   * lists changes since (null: none given). Absent otherwise.
+   */
+  deltaToken?: string | null;
   /** Batches of this page's new (and re-extracted) objects. */
   batches: BatchTotals;
 }
@@ -100,6 +112,8 @@ export interface FinishPassInput {
   startedAt: string;
   full: boolean;
   run: Totals;
+  /** Objects this run's pages deleted for files a delta listing reported removed (run record only). */
+  removed?: number;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
   sweep: boolean;
@@ -107,6 +121,8 @@ export interface FinishPassInput {
 }
 
 const LOCK_TTL_MS = 60_000;
+/** Delta tokens travel in workflow history and state: longer ones are dropped (modifiedSince is used). */
+export const MAX_DELTA_TOKEN_LENGTH = 1024;
 const HEARTBEAT_MS = 3_000;
 
 function add(a: Totals, b: Totals): Totals {
@@ -218,6 +234,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         dlq: 0,
         failed: 0,
         drifted: 0,
+        removed: 0,
         bytes: 0,
       };
       const noBatches: BatchTotals = { created: 0, batchIds: [], taskIds: [], held: 0 };
@@ -268,11 +285,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       };
       try {
         const provider = await providerFor(cfg);
+        const delta = provider.capabilities.deltaCursor;
         let page;
         try {
           page = await provider.list(cfg.source_path, {
             cursor: input.cursor,
             modifiedSince: input.modifiedSince,
+            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
             providerFilters: cfg.provider_filters,
             // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
             pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
@@ -285,7 +304,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         counts.listed = page.entries.length;
 
         const keep = compileFilters(cfg.file_filters);
-        const entries = [...page.entries, ...(await dlqToRetry(cfg, provider, input, page))];
+        const removedIds = delta ? [...new Set(page.removed ?? [])] : [];
+        const gone = new Set(removedIds);
+        const entries = [
+          ...page.entries,
+          ...(await dlqToRetry(cfg, provider, input, page)).filter((e) => !gone.has(e.sourceObjectId)),
+        ];
         const matching: SourceEntry[] = [];
         const notMatching: SourceEntry[] = [];
         for (const e of entries) (keep(e).keep ? matching : notMatching).push(e);
@@ -324,6 +348,55 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
 
         const pageKey = `${input.runId}|${input.cursor ?? ''}`;
+
+        // Files the delta listing reports deleted, trashed or moved out: their objects go
+        // (reconcile.on_delete). The set is written down before deleting, so a retried page deletes
+        // what is left of it and counts it once.
+        if (removedIds.length > 0 && cfg.reconcile?.on_delete !== false) {
+          const ledgerId = `${cfg.sync_config_id}|${pageKey}`;
+          let ledger = await store.pageRemovals.findOne({ _id: ledgerId });
+          if (!ledger) {
+            const doomed = await store.objects
+              .find(
+                {
+                  sync_config_id: cfg.sync_config_id,
+                  source_object_id: { $in: removedIds },
+                },
+                { projection: { _id: 1 } },
+              )
+              .toArray();
+            await store.pageRemovals.updateOne(
+              { _id: ledgerId },
+              {
+                $setOnInsert: {
+                  sync_config_id: cfg.sync_config_id,
+                  pass_id: input.passId,
+                  object_keys: doomed.map((d) => d._id),
+                  created_at: new Date(),
+                },
+              },
+              { upsert: true },
+            );
+            ledger = await store.pageRemovals.findOne({ _id: ledgerId });
+          }
+          const keys = ledger?.object_keys ?? [];
+          if (keys.length > 0) {
+            const left = await store.objects
+              .find(
+                { _id: { $in: keys } },
+                {
+                  projection: { object_id: 1, bucket_id: 1, blobs: 1, content_hash: 1, source_checksum: 1 },
+                },
+              )
+              .toArray();
+            await deleteObjects(store, deps.blobs, left);
+          }
+          counts.removed = keys.length;
+          await store.dlq.deleteMany({
+            sync_config_id: cfg.sync_config_id,
+            source_object_id: { $in: removedIds },
+          });
+        }
         const ictx: IngestContext = {
           store,
           blobs: deps.blobs,
@@ -456,6 +529,18 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure('page abandoned: the activity was cancelled');
         const now = new Date();
+        // The token for the next pass: only at the end of a listing, and only a short one.
+        let nextDeltaToken: string | null | undefined;
+        if (delta && page.nextCursor === null) {
+          nextDeltaToken = page.deltaToken ?? null;
+          if (nextDeltaToken && nextDeltaToken.length > MAX_DELTA_TOKEN_LENGTH) {
+            deps.log.warn(
+              { syncConfigId: cfg.sync_config_id, length: nextDeltaToken.length },
+              'delta token too long to keep; the next pass lists by modification time',
+            );
+            nextDeltaToken = null;
+          }
+        }
         await store.syncs.updateOne(
           { sync_config_id: cfg.sync_config_id },
           {
@@ -475,6 +560,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
                 cursor: page.nextCursor,
                 objects_processed: processed,
                 modified_since: input.modifiedSince,
+                delta_token: input.deltaToken ?? null,
+                next_delta_token: nextDeltaToken ?? null,
                 completed_at: page.nextCursor === null ? now : null,
                 updated_at: now,
               },
@@ -494,8 +581,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         return {
           found: true,
           ...counts,
-          listedAll: input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter,
+          listedAll:
+            !(delta && input.deltaToken) &&
+            (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
           nextCursor: page.nextCursor,
+          ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
           batches: batched,
         };
       } finally {
@@ -529,6 +619,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           status: 'PENDING',
         });
       }
+      // A finished run's pages are never retried: their removal ledgers can go (a failed run's pages are
+      // redone under the same run id, so theirs stay until then).
+      if (input.status !== 'FAILED')
+        await store.pageRemovals.deleteMany({ sync_config_id: cfg.sync_config_id });
       const finished = new Date();
       const started = new Date(input.startedAt);
       const seconds = Math.max(0.001, (finished.getTime() - started.getTime()) / 1000);
@@ -551,7 +645,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             files_synced: input.run.synced,
             files_failed: input.run.failed,
             bytes_synced: input.run.bytes,
-            objects_deleted: deleted,
+            objects_deleted: deleted + (input.removed ?? 0),
             throughput_mbps: Math.round(((input.run.bytes * 8) / 1e6 / seconds) * 1000) / 1000,
             status: input.status,
             error: input.error,

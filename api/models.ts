@@ -117,6 +117,8 @@ const checkpointModel = z.object({
   cursor: z.string().nullable(),
   objects_processed: count,
   modified_since: z.string().nullable(),
+  delta_token: z.string().nullable().optional(),
+  next_delta_token: z.string().nullable().optional(),
   completed_at: nullableTime,
   updated_at: time,
 });

@@ -313,6 +313,8 @@ export function stateFromProjection(cfg: SyncConfigDoc): SyncState {
     lastError: cfg.last_error,
     lastSyncAt: cfg.last_sync_at?.toISOString() ?? null,
     nextSyncAt: null,
+    // The token of the last completed pass, or, mid-pass, the one that pass lists from.
+    deltaToken: (cp?.completed_at ? cp.next_delta_token : cp?.delta_token) ?? null,
   };
 }
 
@@ -334,6 +336,7 @@ function passFromCheckpoint(cfg: SyncConfigDoc, cp: SyncCheckpoint): PassState {
     inRun: false,
     fileErrors: 0,
     deleted: 0,
+    deltaToken: cp.delta_token ?? null,
   };
 }
 

@@ -241,16 +241,36 @@ function classifiedStream(src: Readable, what: string): Readable {
 
 /** One folder being listed: its id, its (path-safe) name, the Drive page token, items of it consumed. */
 type Level = [id: string, name: string, token: string | null, skip: number];
-
-function encodeCursor(stack: Level[]): string {
-  return JSON.stringify({ v: 1, s: stack });
+/** A walk (and the changes start page token taken when it began), or a position in the changes feed. */
+type Cursor = { stack: Level[]; start: string | null } | { changes: ChangesPosition };
+/** The source folder's id, the changes page token, and changes of that page already consumed. */
+interface ChangesPosition {
+  f: string;
+  p: string;
+  k: number;
 }
 
-function decodeCursor(cursor: string): Level[] {
+function encodeCursor(stack: Level[], start: string | null): string {
+  return JSON.stringify(start ? { v: 1, s: stack, t: start } : { v: 1, s: stack });
+}
+
+const encodeChanges = (c: ChangesPosition) => JSON.stringify({ v: 1, c });
+
+function decodeCursor(cursor: string): Cursor {
   try {
-    const c = JSON.parse(cursor) as { v?: unknown; s?: unknown };
+    const c = JSON.parse(cursor) as { v?: unknown; s?: unknown; t?: unknown; c?: Partial<ChangesPosition> };
     if (
       c.v === 1 &&
+      c.c &&
+      typeof c.c.f === 'string' &&
+      typeof c.c.p === 'string' &&
+      Number.isInteger(c.c.k) &&
+      (c.c.k as number) >= 0
+    )
+      return { changes: c.c as ChangesPosition };
+    if (
+      c.v === 1 &&
+      (c.t === undefined || typeof c.t === 'string') &&
       Array.isArray(c.s) &&
       c.s.length > 0 &&
       c.s.every(
@@ -264,7 +284,7 @@ function decodeCursor(cursor: string): Level[] {
           (l[3] as number) >= 0,
       )
     )
-      return c.s as Level[];
+      return { stack: c.s as Level[], start: c.t ?? null };
   } catch {
     // fall through
   }
@@ -281,6 +301,13 @@ const FOLDER_LINK =
   /^https?:\/\/drive\.google\.com\/(?:drive\/(?:u\/\d+\/)?folders\/|open\?id=)([A-Za-z0-9_-]+)/;
 const LOOKS_LIKE_ID = /^[A-Za-z0-9_-]{15,}$/;
 
+interface FolderInfo {
+  id: string;
+  name: string;
+  parents: string[];
+  trashed: boolean;
+}
+
 interface DriveListResponse {
   files: drive_v3.Schema$File[];
   nextPageToken: string | null;
@@ -289,7 +316,7 @@ interface DriveListResponse {
 // --- the provider ------------------------------------------------------------------------------------
 
 export class GoogleDriveProvider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: false, checksums: true };
+  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
   private readonly drive: drive_v3.Drive;
   private readonly credentials: GoogleDriveCredentials;
   private readonly sharedDrive: string | null;
@@ -487,10 +514,24 @@ export class GoogleDriveProvider implements StorageProvider {
         throw new ProviderError(`modifiedSince ${options.modifiedSince} is not a date`, 'invalid', false);
       since = new Date(t).toISOString();
     }
-    const stack: Level[] = options.cursor
-      ? decodeCursor(options.cursor)
-      : [[(await this.resolveFolder(sourcePath)).id, '', null, 0]];
     const where = `google_drive list ${sourcePath || '/'}`;
+    const cursor = options.cursor ? decodeCursor(options.cursor) : null;
+    if (cursor && 'changes' in cursor) return this.listChanges(cursor.changes, pageSize, where);
+    if (!cursor && options.deltaToken) {
+      let { id } = await this.resolveFolder(sourcePath);
+      // Parents name real ids, never the `root` alias.
+      if (id === 'root') id = (await this.fileInfo('root', where))?.id ?? id;
+      return this.listChanges({ f: id, p: options.deltaToken, k: 0 }, pageSize, where);
+    }
+    // A new listing first notes where the changes feed stands, so what changes while it walks is
+    // listed by the next delta listing; the walk's last page hands this token out.
+    let start: string | null = cursor ? cursor.start : null;
+    let stack: Level[];
+    if (cursor) stack = cursor.stack;
+    else {
+      stack = [[(await this.resolveFolder(sourcePath)).id, '', null, 0]];
+      start = await this.startPageToken(where);
+    }
     const entries: SourceEntry[] = [];
     // Drive pages fetched by this call: coming back up from a subfolder re-reads none of them.
     const pages = new Map<string, DriveListResponse>();
@@ -545,7 +586,143 @@ export class GoogleDriveProvider implements StorageProvider {
       }
       stack.pop();
     }
-    return { entries, nextCursor: stack.length > 0 ? encodeCursor(stack) : null };
+    if (stack.length > 0) return { entries, nextCursor: encodeCursor(stack, start) };
+    return { entries, nextCursor: null, ...(start ? { deltaToken: start } : {}) };
+  }
+
+  /** changes.getStartPageToken: where the changes feed of this drive (or My Drive) stands now. */
+  private async startPageToken(what: string): Promise<string> {
+    try {
+      const res = await this.drive.changes.getStartPageToken(
+        { supportsAllDrives: true, ...(this.sharedDrive ? { driveId: this.sharedDrive } : {}) },
+        { timeout: LIST_TIMEOUT_MS },
+      );
+      if (!res.data.startPageToken)
+        throw new ProviderError(`${what}: no startPageToken`, 'unavailable', true);
+      return res.data.startPageToken;
+    } catch (err) {
+      throw driveError(err, `${what} (changes start page token)`);
+    }
+  }
+
+  /** A folder's name, parents and trashed flag (null: not found). */
+  private async fileInfo(id: string, what: string): Promise<FolderInfo | null> {
+    try {
+      const res = await this.drive.files.get(
+        { fileId: id, supportsAllDrives: true, fields: 'id,name,parents,trashed' },
+        { timeout: LIST_TIMEOUT_MS },
+      );
+      return {
+        id: res.data.id ?? id,
+        name: res.data.name ?? '',
+        parents: res.data.parents ?? [],
+        trashed: res.data.trashed === true,
+      };
+    } catch (err) {
+      const e = driveError(err, what);
+      if (e.kind === 'not_found') return null;
+      throw e;
+    }
+  }
+
+  /**
+   * A delta listing: changes.list from the position's page token. A changed file is inside source_path
+   * when walking its parents up reaches the source folder (folders are looked up once per call, and
+   * folders changed in the same page are known from it); it is then an entry with its path. Removed
+   * changes, trashed files and files whose parents lead elsewhere are `removed`. The last page's
+   * newStartPageToken is the next delta token. A call makes at most MAX_LIST_REQUESTS requests (unless
+   * it has not yet moved on: one file's ancestry is always resolved) and returns a cursor into the page.
+   */
+  private async listChanges(pos: ChangesPosition, pageSize: number, what: string): Promise<ListPage> {
+    const folders = new Map<string, FolderInfo | null>();
+    const entries: SourceEntry[] = [];
+    const removed: string[] = [];
+    let requests = 0;
+    let progressed = false;
+    const outOfRequests = new Error('out of requests for this call');
+    /** Folder names from the source folder down to `parent`, or null when `parent` is not under it. */
+    const pathTo = async (parent: string | undefined): Promise<string[] | null> => {
+      const names: string[] = [];
+      let id = parent;
+      for (let depth = 0; id && depth < 200; depth++) {
+        if (id === pos.f) return names.reverse();
+        let f = folders.get(id);
+        if (f === undefined) {
+          if (requests >= MAX_LIST_REQUESTS && progressed) throw outOfRequests;
+          requests++;
+          f = await this.fileInfo(id, what);
+          folders.set(id, f);
+        }
+        if (!f || f.trashed) return null;
+        names.push(pathSafe(f.name));
+        id = f.parents[0];
+      }
+      return null;
+    };
+    let token = pos.p;
+    let skip = pos.k;
+    while (requests < MAX_LIST_REQUESTS || !progressed) {
+      requests++;
+      let res;
+      try {
+        res = await this.drive.changes.list(
+          {
+            pageToken: token,
+            pageSize: DRIVE_PAGE_SIZE,
+            includeRemoved: true,
+            supportsAllDrives: true,
+            includeItemsFromAllDrives: true,
+            ...(this.sharedDrive ? { driveId: this.sharedDrive } : {}),
+            fields: `nextPageToken,newStartPageToken,changes(changeType,removed,fileId,file(${FILE_FIELDS},trashed))`,
+          },
+          { timeout: LIST_TIMEOUT_MS },
+        );
+      } catch (err) {
+        throw driveError(err, `${what} (changes)`);
+      }
+      const changes = res.data.changes ?? [];
+      // Folders as they are now, from the page itself.
+      for (const c of changes)
+        if (c.fileId && c.file?.mimeType === FOLDER)
+          folders.set(c.fileId, {
+            id: c.fileId,
+            name: c.file.name ?? '',
+            parents: c.file.parents ?? [],
+            trashed: c.file.trashed === true,
+          });
+        else if (c.fileId && c.removed && folders.get(c.fileId)) folders.set(c.fileId, null);
+      let i = skip;
+      try {
+        for (; i < changes.length && entries.length + removed.length < pageSize; i++) {
+          const c = changes[i];
+          const id = c.fileId ?? c.file?.id;
+          if (!id || (c.changeType && c.changeType !== 'file')) continue;
+          const f = c.file;
+          if (c.removed || !f || f.trashed) removed.push(id);
+          else if (f.mimeType !== FOLDER) {
+            const folder = await pathTo(f.parents?.[0]);
+            if (folder === null) removed.push(id);
+            else {
+              const e = this.toEntry(f, folder.join('/'));
+              if (e) entries.push(e);
+            }
+          }
+          progressed = true;
+        }
+      } catch (err) {
+        if (err !== outOfRequests) throw err;
+      }
+      if (i < changes.length)
+        return { entries, removed, nextCursor: encodeChanges({ f: pos.f, p: token, k: i }) };
+      const next = res.data.nextPageToken;
+      if (!next || next === token)
+        return { entries, removed, nextCursor: null, deltaToken: res.data.newStartPageToken ?? token };
+      token = next;
+      skip = 0;
+      progressed = true;
+      if (entries.length + removed.length >= pageSize) break;
+    }
+    return { entries, removed, nextCursor: encodeChanges({ f: pos.f, p: token, k: skip }) };
   }
 
   async open(entry: SourceEntry): Promise<Readable> {

@@ -496,7 +496,8 @@ function checksumOf(item: DriveItem): string | undefined {
 /** One open folder of the walk: id, name (`''` for the source folder), page token, position in the page. */
 type Frame = [id: string, name: string, token: string | null, index: number];
 type Cursor =
-  | { v: 1; d: string; w: Frame[] }
+  /** A walk: the drive, the open folders, and the delta token taken when the walk began. */
+  | { v: 1; d: string; w: Frame[]; t?: string }
   /** An incremental pass: the drive, the source folder's id, the delta page's link and the files of it done. */
   | { v: 1; d: string; r: string; n: string; k: number };
 type DeltaCursor = Extract<Cursor, { n: string }>;
@@ -514,6 +515,16 @@ function decodeCursor(s: string): Cursor {
     // below
   }
   throw new ProviderError('sharepoint: the cursor is not one this provider made', 'invalid', false);
+}
+
+/**
+ * The delta token of an @odata.deltaLink: its `token` parameter (short; the link is rebuilt from the
+ * drive id), or the whole link when it has none.
+ */
+function deltaTokenOf(deltaLink: string | null): string | null {
+  if (!deltaLink) return null;
+  const m = /[?&]token=([^&]*)/.exec(deltaLink);
+  return m ? decodeURIComponent(m[1]) : deltaLink;
 }
 
 /** `$skiptoken` of a nextLink (as `$token`), or the whole link when it has none. */
@@ -542,8 +553,11 @@ interface Located {
 // --- the provider ----------------------------------------------------------------------------------------
 
 export class SharePointProvider implements StorageProvider {
-  /** modifiedSince is answered from the drive's delta feed (changes only); the cursor is a position. */
-  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: false, checksums: true };
+  /**
+   * modifiedSince is answered from the drive's delta feed (changes only); a listing's last page carries
+   * the feed's deltaLink token, and a deltaToken lists the changes since it.
+   */
+  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
   private readonly client: Client;
   private readonly tokens: TokenSource;
   private readonly graph: string;
@@ -713,12 +727,31 @@ export class SharePointProvider implements StorageProvider {
     if (!cursor) {
       const loc = await this.locate(sourcePath);
       const folder = await this.sourceFolder(loc);
-      if (options.modifiedSince) {
-        const since = new Date(options.modifiedSince).toISOString();
-        const first = `/drives/${encodeURIComponent(loc.driveId)}/root/delta?token=${encodeURIComponent(since)}&$top=${GRAPH_PAGE}`;
+      const delta = `/drives/${encodeURIComponent(loc.driveId)}/root/delta`;
+      const token = options.deltaToken
+        ? options.deltaToken
+        : options.modifiedSince
+          ? new Date(options.modifiedSince).toISOString()
+          : null;
+      if (token) {
+        // A whole link (a deltaLink without a token parameter) is followed as it is.
+        const first = /^(\/|https:)/.test(token)
+          ? token
+          : `${delta}?token=${encodeURIComponent(token)}&$top=${GRAPH_PAGE}`;
         return this.listChanges(sourcePath, { v: 1, d: loc.driveId, r: folder.id, n: first, k: 0 }, pageSize);
       }
-      return this.walk(sourcePath, { v: 1, d: loc.driveId, w: [[folder.id, '', null, 0]] }, pageSize);
+      // A full listing: first where the delta feed stands now (`token=latest` answers no items and a
+      // deltaLink), so changes made while the folder is walked come with the next delta listing.
+      const latest = await this.get<Collection<DriveItem>>(
+        `${delta}?token=latest`,
+        `sharepoint: delta token of ${sourcePath}`,
+      );
+      const t = deltaTokenOf(latest['@odata.deltaLink'] ?? null);
+      return this.walk(
+        sourcePath,
+        { v: 1, d: loc.driveId, w: [[folder.id, '', null, 0]], ...(t ? { t } : {}) },
+        pageSize,
+      );
     }
     return this.walk(sourcePath, cursor, pageSize);
   }
@@ -726,7 +759,7 @@ export class SharePointProvider implements StorageProvider {
   /** A full listing: depth-first through `children`, resumable from the stack in the cursor. */
   private async walk(
     sourcePath: string,
-    cursor: { v: 1; d: string; w: Frame[] },
+    cursor: { v: 1; d: string; w: Frame[]; t?: string },
     pageSize: number,
   ): Promise<ListPage> {
     const driveId = cursor.d;
@@ -778,7 +811,10 @@ export class SharePointProvider implements StorageProvider {
         } else stack.pop();
       }
     }
-    return { entries, nextCursor: stack.length ? encodeCursor({ v: 1, d: driveId, w: stack }) : null };
+    const t = cursor.t;
+    if (stack.length)
+      return { entries, nextCursor: encodeCursor({ v: 1, d: driveId, w: stack, ...(t ? { t } : {}) }) };
+    return { entries, nextCursor: null, ...(t ? { deltaToken: t } : {}) };
   }
 
   /** A nextLink / deltaLink must point at the Graph endpoint (the bearer token goes there). */
@@ -792,10 +828,12 @@ export class SharePointProvider implements StorageProvider {
   }
 
   /**
-   * An incremental listing: the drive's delta feed since modifiedSince. Delta answers carry no paths
-   * (documented), so each changed file's place is found by walking parentReference ids up to the source
-   * folder; the files are then read again whole (with their list item's columns). The cursor is the
-   * link of the delta page and how many of its files were already returned.
+   * An incremental listing: the drive's delta feed since a delta token (or modifiedSince). Delta answers
+   * carry no paths (documented), so each changed file's place is found by walking parentReference ids up
+   * to the source folder; the files are then read again whole (with their list item's columns). Deleted
+   * files, and files whose parents lead elsewhere (moved out), are `removed`. The cursor is the link of
+   * the delta page and how many of its files were already returned; the last page's @odata.deltaLink
+   * gives the next delta token.
    */
   private async listChanges(sourcePath: string, cursor: DeltaCursor, pageSize: number): Promise<ListPage> {
     const driveId = cursor.d;
@@ -832,23 +870,36 @@ export class SharePointProvider implements StorageProvider {
 
     let link: string | null = cursor.n;
     let skip = cursor.k;
+    // Removed ids are cheap (no lookups) and do not count against pageSize; they come with the first
+    // slice of their delta page (at most MAX_REQUESTS_PER_PAGE pages of GRAPH_PAGE items per call).
+    const removed: string[] = [];
     while (link && requests < MAX_REQUESTS_PER_PAGE) {
       const page: Collection<DriveItem> = await this.get<Collection<DriveItem>>(this.checkedLink(link), what);
       requests++;
       for (const item of page.value)
         if (item.folder && !item.deleted && !item.root && item.name)
           folders.set(item.id, { name: item.name, parent: item.parentReference?.id ?? null });
-      // The feed may name an item twice: its last occurrence counts (documented).
+        else if (item.folder && item.deleted) folders.set(item.id, null);
+      // The feed may name an item twice: its last occurrence counts (documented). Deleted items may
+      // come without a file facet; a deleted folder's files are reported on their own.
       const last = new Map<string, DriveItem>();
-      for (const item of page.value) if (item.file && !item.deleted && item.name) last.set(item.id, item);
+      for (const item of page.value) {
+        last.delete(item.id);
+        if (item.deleted ? !item.folder : item.file && item.name) last.set(item.id, item);
+      }
       const files = [...last.values()];
       const rels: (string | null)[] = new Array(files.length).fill(null);
       await forEachLimit(files, LOOKUP_CONCURRENCY, async (f, k) => {
-        rels[k] = await relOf(f.parentReference?.id, f.name!);
+        if (!f.deleted) rels[k] = await relOf(f.parentReference?.id, f.name!);
       });
+      // A changed file under the folder is an entry; a deleted one, or one whose parents lead elsewhere
+      // (moved out, or never under the folder), is removed.
       const under = files.map((f, k) => ({ id: f.id, rel: rels[k] })).filter((x) => x.rel !== null);
+      if (skip === 0) files.forEach((f, k) => rels[k] === null && removed.push(`${driveId}/${f.id}`));
       const next = page['@odata.nextLink'] ?? null;
+      const deltaLink = page['@odata.deltaLink'] ?? null;
       if (under.length <= skip) {
+        if (!next) return { entries: [], removed, nextCursor: null, deltaToken: deltaTokenOf(deltaLink) };
         link = next;
         skip = 0;
         continue;
@@ -866,6 +917,9 @@ export class SharePointProvider implements StorageProvider {
           if (!(err instanceof ProviderError && err.kind === 'not_found')) throw err; // else deleted since
         }
       });
+      taken.forEach((t, k) => {
+        if (!found[k]) removed.push(`${driveId}/${t.id}`);
+      });
       const entries = found.filter((e): e is SourceEntry => e !== null);
       const done = skip + taken.length;
       const nextCursor: DeltaCursor | null =
@@ -874,11 +928,13 @@ export class SharePointProvider implements StorageProvider {
           : next
             ? { v: 1, d: driveId, r: cursor.r, n: next, k: 0 }
             : null;
-      return { entries, nextCursor: nextCursor ? encodeCursor(nextCursor) : null };
+      if (nextCursor) return { entries, removed, nextCursor: encodeCursor(nextCursor) };
+      return { entries, removed, nextCursor: null, deltaToken: deltaTokenOf(deltaLink) };
     }
     // Out of requests for this call (pages of changes elsewhere in the drive): continue on the next.
     return {
       entries: [],
+      removed,
       nextCursor: link ? encodeCursor({ v: 1, d: driveId, r: cursor.r, n: link, k: skip }) : null,
     };
   }

@@ -12,6 +12,12 @@ export interface ListOptions {
   modifiedSince?: string | null;
   /** `provider_filters` of the sync, passed through unread by the engine. */
   providerFilters?: Record<string, unknown>;
+  /**
+   * With `capabilities.deltaCursor`: list only what changed since this token (a `deltaToken` an earlier
+   * listing returned), in pages; takes precedence over modifiedSince. Ignored by other providers. Later
+   * pages of the same listing are addressed by `cursor` (which the provider makes carry what it needs).
+   */
+  deltaToken?: string | null;
   pageSize: number;
 }
 
@@ -19,6 +25,16 @@ export interface ListPage {
   entries: SourceEntry[];
   /** null when the listing is exhausted. */
   nextCursor: string | null;
+  /**
+   * Only from providers with `capabilities.deltaCursor`, only on the last page (nextCursor null): an
+   * opaque, short token meaning "changes since this listing started"; pass it as `deltaToken` later.
+   */
+  deltaToken?: string | null;
+  /**
+   * Delta listings only: sourceObjectIds of files deleted, trashed or moved out of the source path since
+   * the token. Ids the caller never saw may appear (the provider cannot always tell); ignore them.
+   */
+  removed?: string[];
 }
 
 export interface TestResult {
@@ -30,7 +46,10 @@ export interface TestResult {
 export interface Capabilities {
   /** list() honours modifiedSince server-side. */
   serverSideModifiedFilter: boolean;
-  /** The cursor is a delta token (changes since), not a position in a full listing. */
+  /**
+   * A listing's last page carries a `deltaToken`, and list() with `deltaToken` lists only the changes
+   * since (entries changed, plus `removed` ids).
+   */
   deltaCursor: boolean;
   /** Entries carry a content checksum. */
   checksums: boolean;

@@ -13,6 +13,7 @@ import type {
   NamespaceDoc,
   ObjectDoc,
   OrganizationDoc,
+  PageRemovalDoc,
   SyncConfigDoc,
   SyncRunDoc,
   TaskDoc,
@@ -35,6 +36,7 @@ export class Store {
   readonly batches: Collection<BatchDoc>;
   readonly tasks: Collection<TaskDoc>;
   readonly documents: Collection<DocumentDoc>;
+  readonly pageRemovals: Collection<PageRemovalDoc>;
 
   private constructor(
     readonly client: MongoClient,
@@ -54,6 +56,7 @@ export class Store {
     this.batches = db.collection('batches');
     this.tasks = db.collection('tasks');
     this.documents = db.collection('documents');
+    this.pageRemovals = db.collection('sync_page_removals');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
@@ -81,6 +84,7 @@ export class Store {
       this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
       this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
       this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
+      this.pageRemovals.createIndex({ sync_config_id: 1 }),
       this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
       this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),
       this.runs.createIndex({ bucket_id: 1, started_at: -1 }),

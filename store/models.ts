@@ -67,8 +67,26 @@ export interface SyncCheckpoint {
   cursor: string | null;
   objects_processed: number;
   modified_since: string | null;
+  /** The delta token the pass lists changes since (absent / null: by modified_since or everything). */
+  delta_token?: string | null;
+  /** The token the pass's last page returned: what the next incremental pass lists from. */
+  next_delta_token?: string | null;
   completed_at: Date | null;
   updated_at: Date;
+}
+
+/**
+ * The objects one page of a delta listing deletes (files removed at the source), written before they
+ * are deleted: a retried page deletes what is left of the same set and counts it once.
+ */
+export interface PageRemovalDoc {
+  /** `{sync_config_id}|{page key}` */
+  _id: string;
+  sync_config_id: string;
+  pass_id: string;
+  /** Keys (_id) of the objects this page deletes. */
+  object_keys: string[];
+  created_at: Date;
 }
 
 export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping'> {

@@ -73,6 +73,15 @@ export interface PassState {
   /** Files that went to the DLQ during this pass. */
   fileErrors: number;
   deleted: number;
+  /**
+   * The delta token this pass lists changes since (an incremental pass of a delta-capable provider);
+   * absent or null: the pass lists by modifiedSince (or everything). Absent in older histories.
+   */
+  deltaToken?: string | null;
+  /** The token the pass's last page returned: what the next incremental pass lists from. */
+  nextDeltaToken?: string | null;
+  /** Objects this run deleted for files the delta listing reported removed (for the run record). */
+  removedInRun?: number;
 }
 
 export interface SyncState {
@@ -95,6 +104,11 @@ export interface SyncState {
   nextSyncAt: string | null;
   /** Absent in state carried from before batches existed. */
   batches?: BatchTotals;
+  /**
+   * The delta token of the last completed pass (providers with delta cursors): the next incremental
+   * pass lists the changes since it. Absent in state from before delta cursors: modifiedSince is used.
+   */
+  deltaToken?: string | null;
 }
 
 export const stateQuery = defineQuery<SyncState>('state');

@@ -101,6 +101,7 @@ export function newPass(state: SyncState, now: string, id: string): PassState {
     firstPass: state.lastCompletedPassStartedAt === null,
     fileErrors: 0,
     deleted: 0,
+    deltaToken: full ? null : (state.deltaToken ?? null),
   };
 }
 
@@ -257,6 +258,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
             passId: pass.passId,
             cursor: pass.cursor,
             modifiedSince: pass.modifiedSince,
+            deltaToken: pass.deltaToken ?? null,
             totals: state.totals,
             run: pass.run,
             objectsProcessed: pass.objectsProcessed,
@@ -310,7 +312,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       pass.objectsProcessed += res.listed;
       pass.listedAll &&= res.listedAll;
       pass.fileErrors += res.dlq;
-      pass.deleted += res.drifted;
+      pass.deleted += res.drifted + (res.removed ?? 0);
+      if (res.removed) pass.removedInRun = (pass.removedInRun ?? 0) + res.removed;
+      if (res.deltaToken !== undefined) pass.nextDeltaToken = res.deltaToken;
       if (res.batches) state.batches = addBatches(state.batches, res.batches);
       if (res.nextCursor === null) break;
       // max_objects_per_run: the rest comes next run, from this cursor.
@@ -341,6 +345,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
         startedAt: pass.startedAt,
         full: pass.full,
         run: pass.run,
+        ...(pass.removedInRun ? { removed: pass.removedInRun } : {}),
         status: failed ? 'FAILED' : pass.fileErrors > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED',
         sweep: completed && pass.listedAll && !pass.cut,
         error: failed ? state.lastError : null,
@@ -349,6 +354,9 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     }
     if (completed) {
       state.lastCompletedPassStartedAt = pass.startedAt;
+      // Only a token the provider gave at the end of this very pass: else the next pass falls back to
+      // modifiedSince (or lists everything).
+      state.deltaToken = pass.nextDeltaToken ?? null;
       state.pass = null;
       state.lastSyncAt = new Date().toISOString();
       state.consecutiveFailures = 0;
@@ -366,6 +374,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       state.consecutiveFailures = 0;
       pass.runId = `run_${uuid4().replace(/-/g, '').slice(0, 16)}`;
       pass.run = zero();
+      pass.removedInRun = 0;
     }
     // After a failure the pass keeps its run id, so the retried page still counts the objects the
     // failed attempt created; each finishPass above wrote its own run record.

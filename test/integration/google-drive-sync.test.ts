@@ -76,7 +76,11 @@ describe('google_drive sync from the Drive fake, end to end', function () {
     fake.putNative(data, 'Feedback', 'application/vnd.google-apps.form');
     const trashed = await fake.putFile(data, 'trashed.txt', Buffer.from('gone'));
     fake.update(trashed, { trashed: true });
-    await fake.putFile(fake.mkdirp(driveId, 'Elsewhere'), 'outside.txt', Buffer.from('not under the folder'));
+    const outside = await fake.putFile(
+      fake.mkdirp(driveId, 'Elsewhere'),
+      'outside.txt',
+      Buffer.from('not under the folder'),
+    );
 
     const conn = await http(s, 'POST', '/v1/organizations/connections', {
       name: 'team-drive',
@@ -137,9 +141,10 @@ describe('google_drive sync from the Drive fake, end to end', function () {
     assert.equal(byId.get(ids['d1/sub 1/file-1.txt'])!.key_prefix, '/d1/sub 1');
 
     // A file added later appears after a trigger (the poll interval is 15 minutes away); the
-    // incremental pass asks Drive only for files modified since the last one.
+    // incremental pass lists only the changes since the first pass (the changes API, from the start
+    // page token the full listing took).
     const late = await fake.putFile(fake.mkdirp(data, 'late/arrivals'), 'arrival.txt', Buffer.from('late'));
-    const before = fake.requests.length;
+    let before = fake.requests.length;
     const trig = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
     assert.equal(trig.status, 200, JSON.stringify(trig.body));
     const second = await waitForSync(
@@ -156,10 +161,72 @@ describe('google_drive sync from the Drive fake, end to end', function () {
     assert.ok(arrived, 'the late file is an object');
     assert.equal(arrived.blobs[0].details.hash, sha256('late'));
     assert.equal(arrived.key_prefix, '/late/arrivals');
+    let incremental = fake.requests.slice(before);
     assert.ok(
-      fake.requests.slice(before).some((r) => /modifiedTime >= '/.test(r.params.q ?? '')),
-      'modifiedSince was pushed down to Drive',
+      incremental.some((r) => r.path === '/drive/v3/changes' && r.params.driveId === driveId),
+      'the shared drive changes feed was read',
     );
+    assert.ok(
+      !incremental.some(
+        (r) => r.path === '/drive/v3/files' && / in parents and trashed = false/.test(r.params.q ?? ''),
+      ),
+      'no folder was walked',
+    );
+
+    // A file moved INTO the folder without being modified (its modifiedTime is older than the last
+    // pass) arrives on the next incremental pass; a deleted file's object goes; counts are exact.
+    // The file is written outside the folder, then a pass runs, then it is moved in: its
+    // modifiedTime is older than that pass's start, so a modifiedTime filter would never list it.
+    const mover = await fake.putFile(fake.mkdirp(driveId, 'Elsewhere'), 'moved-in.txt', Buffer.from('moved'));
+    const trig3 = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+    assert.equal(trig3.status, 200, JSON.stringify(trig3.body));
+    await waitForSync(s, bucketId, syncId, idleAfter(3), 120_000);
+    assert.equal((await objectsOf()).length, total + 1, 'a file outside the folder is not synced');
+    fake.move(mover, fake.mkdirp(data, 'd2'));
+    fake.remove(ids['d0/sub 0/file-0.txt']);
+    before = fake.requests.length;
+    const trig4 = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+    assert.equal(trig4.status, 200, JSON.stringify(trig4.body));
+    const fourth = await waitForSync(
+      s,
+      bucketId,
+      syncId,
+      (x) => idleAfter(4)(x) && x.total_files_synced === total + 2,
+      120_000,
+    );
+    assert.equal(fourth.total_files_failed, 0);
+    objects = await objectsOf();
+    assert.equal(objects.length, total + 1, 'one object more (moved in), one less (deleted)');
+    const moved = objects.find((o) => o.source_object_id === mover);
+    assert.ok(moved, 'the file moved into the folder is an object');
+    assert.equal(moved.blobs[0].details.hash, sha256('moved'));
+    assert.equal(moved.key_prefix, '/d2');
+    assert.ok(
+      !objects.some((o) => o.source_object_id === ids['d0/sub 0/file-0.txt']),
+      'the deleted file is gone',
+    );
+    assert.ok(!objects.some((o) => o.source_object_id === outside));
+    incremental = fake.requests.slice(before);
+    assert.ok(incremental.some((r) => r.path === '/drive/v3/changes'));
+    assert.ok(
+      !incremental.some(
+        (r) => r.path === '/drive/v3/files' && / in parents and trashed = false/.test(r.params.q ?? ''),
+      ),
+    );
+    const [newest] = await s.store.runs
+      .find({ sync_config_id: syncId })
+      .sort({ started_at: -1 })
+      .limit(1)
+      .toArray();
+    assert.deepEqual(
+      [newest.full, newest.files_synced, newest.objects_deleted, newest.status],
+      [false, 1, 1, 'COMPLETED'],
+      JSON.stringify(newest),
+    );
+    // The token is kept in the MongoDB checkpoint too (a workflow restarted from it keeps it).
+    const cfg = await s.store.syncs.findOne({ sync_config_id: syncId });
+    assert.match(cfg!.sync_checkpoints.default.next_delta_token ?? '', /^\d+$/);
+    assert.notEqual(cfg!.sync_checkpoints.default.delta_token, null);
   });
 
   it('retries a DLQ file that incremental passes do not list again (server-side modified filter)', async () => {
@@ -202,8 +269,8 @@ describe('google_drive sync from the Drive fake, end to end', function () {
       assert.equal((await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`)).status, 200);
       const st = await waitForSync(s, bucketId, syncId, idleAfter(run), 120_000);
       assert.ok(
-        fake.requests.slice(before).some((r) => /modifiedTime >= '/.test(r.params.q ?? '')),
-        'an incremental pass: Drive no longer lists the unchanged file',
+        fake.requests.slice(before).some((r) => r.path === '/drive/v3/changes'),
+        'an incremental pass: only the changes feed is read, which does not name the unchanged file',
       );
       const [d] = await dlqOf();
       assert.equal(d.attempts, run, `run ${run} retried the file from its DLQ entry`);

@@ -108,7 +108,7 @@ describe('sharepoint sync from the Graph fake, end to end', function () {
     assert.equal(brief.metadata.Owner, 'data-team');
     assert.equal(brief.key_prefix, '/');
     assert.equal(fake.downloadsWithBearer, 0, 'download URLs never get the bearer token');
-    assert.equal(fake.deltaRequests, 0, 'the first pass walks the folder');
+    assert.equal(fake.deltaRequests, 1, 'the first pass walks the folder (delta only for its latest token)');
 
     // A file added and one changed later arrive after a trigger (the poll interval is 15 minutes away);
     // this pass is incremental: the delta feed since the last pass.
@@ -136,5 +136,43 @@ describe('sharepoint sync from the Graph fake, end to end', function () {
       return o?.blobs[0].details.hash === sha256('content 4, edited') ? o : null;
     }, 30_000);
     assert.ok(edited, 'the edited file was replaced in its object');
+
+    // A file moved INTO the folder without being modified arrives on the next incremental pass, and a
+    // deleted file's object goes without a full sync; counts are exact.
+    const outsideId = `${drive().id}/${fake.byPath(drive(), 'Elsewhere/outside.txt')!.id}`;
+    const deletedId = idOf('wave 0/assets 0/file-0.txt');
+    fake.move(drive(), 'Elsewhere/outside.txt', 'Campaigns/moved in');
+    fake.remove(drive(), 'Campaigns/wave 0/assets 0/file-0.txt');
+    const deltasBefore = fake.deltaRequests;
+    const trig3 = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+    assert.equal(trig3.status, 200, JSON.stringify(trig3.body));
+    const third = await waitForSync(
+      s,
+      bucketId,
+      syncId,
+      (x) => idleAfter(3)(x) && x.total_files_synced === total + 2,
+      120_000,
+    );
+    assert.equal(third.total_files_failed, 0);
+    assert.ok(fake.deltaRequests > deltasBefore, 'the third pass read the delta feed');
+    objects = await objectsOf();
+    assert.equal(objects.length, total + 1, 'one object more (moved in), one less (deleted)');
+    const moved = objects.find((o) => o.source_object_id === outsideId);
+    assert.ok(moved, 'the file moved into the folder is an object');
+    assert.equal(moved.blobs[0].details.hash, sha256('not in the folder'));
+    assert.equal(moved.key_prefix, '/moved in');
+    assert.ok(!objects.some((o) => o.source_object_id === deletedId), 'the deleted file is gone');
+    const [newest] = await s.store.runs
+      .find({ sync_config_id: syncId })
+      .sort({ started_at: -1 })
+      .limit(1)
+      .toArray();
+    assert.deepEqual(
+      [newest.full, newest.files_synced, newest.objects_deleted, newest.status],
+      [false, 1, 1, 'COMPLETED'],
+      JSON.stringify(newest),
+    );
+    const cfg = await s.store.syncs.findOne({ sync_config_id: syncId });
+    assert.ok(cfg!.sync_checkpoints.default.next_delta_token, 'the token is in the MongoDB checkpoint');
   });
 });

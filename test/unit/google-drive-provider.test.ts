@@ -305,6 +305,107 @@ describe('google_drive provider', function () {
     }
   });
 
+  it('delta cursors: a full listing ends with a changes token; a delta listing pages and resumes through changes.list', async () => {
+    const base = fake.mkdirp('root', 'delta');
+    const outside = fake.mkdirp('root', 'not-delta');
+    const ids: Record<string, string> = {};
+    for (const rel of [
+      'a/one.txt',
+      'a/b/two.txt',
+      'a/b/three.txt',
+      'four.txt',
+      'gone.txt',
+      'trash.txt',
+      'out.txt',
+    ])
+      ids[rel] = await fake.putFile(
+        fake.mkdirp(base, rel.split('/').slice(0, -1).join('/')),
+        rel.split('/').at(-1)!,
+        Buffer.from(rel),
+      );
+    ids.mover = await fake.putFile(fake.mkdirp(outside, 'x'), 'mover.txt', Buffer.from('moves in'));
+
+    // A full listing notes the changes token before it walks: a file added mid-walk is in the next delta.
+    const before = fake.requests.length;
+    let cursor: string | null = null;
+    let token: string | null | undefined;
+    let walked = 0;
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages < 100);
+      const page = await drive().list('delta', { cursor, pageSize: 2 });
+      walked += page.entries.length;
+      if (pages === 0) ids.midWalk = await fake.putFile(base, 'mid-walk.txt', Buffer.from('added mid-walk'));
+      if (!page.nextCursor) {
+        token = page.deltaToken;
+        break;
+      }
+      assert.equal(page.deltaToken, undefined, 'only the last page carries the token');
+      cursor = page.nextCursor;
+    }
+    assert.ok(walked >= 7);
+    assert.match(token ?? '', /^\d+$/, 'a Drive start page token');
+    const starts = fake.requests.slice(before).filter((r) => r.path === '/drive/v3/changes/startPageToken');
+    assert.equal(starts.length, 1, 'getStartPageToken once, at the start of the listing');
+
+    // Changes: a new file deep down, an edit, a move in (unmodified), a permanent delete, a trash, a
+    // move out, and a change outside the folder.
+    ids.added = await fake.putFile(fake.mkdirp(base, 'a/b/c'), 'added.txt', Buffer.from('new'));
+    await fake.putFile(fake.mkdirp(base, 'a/b'), 'two.txt', Buffer.from('two, edited'));
+    fake.move(ids.mover, fake.mkdirp(base, 'a'));
+    fake.remove(ids['gone.txt']);
+    fake.update(ids['trash.txt'], { trashed: true });
+    fake.move(ids['out.txt'], outside);
+    await fake.putFile(outside, 'noise.txt', Buffer.from('outside'));
+    const wanted = ['a/b/c/added.txt', 'a/b/two.txt', 'a/mover.txt', 'mid-walk.txt'];
+    const gone = [ids['gone.txt'], ids['trash.txt'], ids['out.txt']];
+
+    for (const pageSize of [1, 2, 1000]) {
+      // A new provider instance for every page: nothing is carried but the cursor.
+      const entries: SourceEntry[] = [];
+      const removed: string[] = [];
+      let c: string | null = null;
+      let next: string | null | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages < 100);
+        const page = await drive().list('delta', { cursor: c, pageSize, deltaToken: token });
+        assert.ok(page.entries.length + (page.removed?.length ?? 0) <= pageSize);
+        entries.push(...page.entries);
+        removed.push(...(page.removed ?? []));
+        if (!page.nextCursor) {
+          next = page.deltaToken;
+          break;
+        }
+        assert.equal(page.deltaToken, undefined);
+        c = page.nextCursor;
+      }
+      assert.deepEqual(entries.map((e) => e.path).sort(), wanted, `pageSize ${pageSize}`);
+      const mover = entries.find((e) => e.path === 'a/mover.txt')!;
+      assert.equal(mover.sourceObjectId, ids.mover);
+      assert.equal(mover.checksum, `md5:${createHash('md5').update('moves in').digest('hex')}`);
+      for (const id of gone) assert.ok(removed.includes(id), `pageSize ${pageSize}: ${id} is removed`);
+      assert.ok(!removed.some((id) => entries.some((e) => e.sourceObjectId === id)));
+      assert.match(next ?? '', /^\d+$/);
+      assert.ok(Number(next) > Number(token));
+      // Nothing changed since: an empty delta with the same token.
+      const again = await drive().list('delta', { pageSize, deltaToken: next });
+      assert.deepEqual(
+        [again.entries, again.removed, again.nextCursor, again.deltaToken],
+        [[], [], null, next],
+      );
+    }
+    // The delta listing asked changes.list for removed files and the fields it needs.
+    const listed = fake.requests.filter((r) => r.path === '/drive/v3/changes');
+    assert.ok(listed.length > 0);
+    for (const r of listed) {
+      assert.equal(r.params.includeRemoved, 'true');
+      assert.match(r.params.fields, /newStartPageToken/);
+      assert.match(r.params.fields, /parents/);
+    }
+    // A delta cursor that is not ours is refused.
+    const err = await failure(() => drive().list('delta', { cursor: '{"v":1,"c":{"f":1}}', pageSize: 10 }));
+    assert.equal(err.kind, 'invalid');
+  });
+
   it('acts as impersonate_user only where delegation is granted', async () => {
     const delegated = fake.addServiceAccount({ delegation: true });
     const ok = await drive({ impersonate_user: 'boss@example.com' }, { ...delegated }).test();

@@ -9,15 +9,31 @@ import { SharePointProvider, sharepointConfigSchema } from '../../providers/shar
 import { FakeSharePoint, QuickXorHash } from '../providers/fakes/sharepoint';
 import { sharepointConnection } from '../providers/fixtures/sharepoint';
 
-async function listAll(p: SharePointProvider, sp: string, pageSize: number, modifiedSince?: string) {
+async function listAll(
+  p: SharePointProvider | (() => SharePointProvider),
+  sp: string,
+  pageSize: number,
+  modifiedSince?: string,
+  deltaToken?: string | null,
+) {
   const entries: SourceEntry[] = [];
+  const removed: string[] = [];
   const cursors: string[] = [];
   let cursor: string | null = null;
   for (let pages = 0; pages < 10_000; pages++) {
-    const page = await p.list(sp, { cursor, pageSize, modifiedSince: modifiedSince ?? null });
+    // A function: a new provider instance for every page (nothing is carried but the cursor).
+    const provider = typeof p === 'function' ? p() : p;
+    const page = await provider.list(sp, {
+      cursor,
+      pageSize,
+      modifiedSince: modifiedSince ?? null,
+      deltaToken,
+    });
     assert.ok(page.entries.length <= pageSize);
     entries.push(...page.entries);
-    if (!page.nextCursor) return { entries, cursors };
+    removed.push(...(page.removed ?? []));
+    if (!page.nextCursor) return { entries, removed, cursors, deltaToken: page.deltaToken };
+    assert.equal(page.deltaToken, undefined, 'only the last page carries a delta token');
     cursors.push(page.nextCursor);
     cursor = page.nextCursor;
   }
@@ -151,14 +167,21 @@ describe('sharepoint provider', function () {
     await fake.put(drive(), 'inc/old/o2.txt', Buffer.from('changed'), { fields: { Stage: 'two' } });
     for (let i = 0; i < 7; i++) await fake.put(drive(), `inc/new/deep/n${i}.txt`, Buffer.from(`new ${i}`));
     await fake.put(drive(), 'elsewhere/outside.txt', Buffer.from('not under inc'));
+    const o4 = fake.byPath(drive(), 'inc/old/o4.txt')!;
     fake.remove(drive(), 'inc/old/o4.txt');
     const p = provider();
     const sp = '/sites/Team/Shared Documents/inc';
     const want = ['old/o2.txt', ...Array.from({ length: 7 }, (_, i) => `new/deep/n${i}.txt`)].sort();
-    // Small pages: the delta page is cut and continued (the cursor remembers how far it got).
-    const { entries, cursors } = await listAll(p, sp, 2, since);
+    // Small pages: the delta page is cut and continued (the cursor remembers how far it got). The
+    // deleted file and the changed file outside the folder are `removed` (ids the sync may not know),
+    // once, with the first slice of their delta page.
+    const { entries, removed, cursors } = await listAll(p, sp, 2, since);
     assert.deepEqual(paths(entries), want);
     assert.equal(cursors.length, 3);
+    assert.deepEqual(
+      removed.sort(),
+      [`${drive().id}/${o4.id}`, `${drive().id}/${fake.byPath(drive(), 'elsewhere/outside.txt')!.id}`].sort(),
+    );
     const o2 = entries.find((e) => e.path === 'old/o2.txt')!;
     assert.equal(o2.size, 'changed'.length);
     assert.equal(o2.metadata.Stage, 'two');
@@ -175,6 +198,54 @@ describe('sharepoint provider', function () {
       cursor = page.nextCursor;
     }
     assert.deepEqual([...paths(entries.slice(0, 4)), ...paths(rest)].sort(), want);
+  });
+
+  it('delta cursors: a full listing ends with a deltaLink token; a delta listing pages and resumes from it', async () => {
+    for (const rel of ['keep.txt', 'sub/edit.txt', 'sub/deep/gone.txt', 'leaves.txt'])
+      await fake.put(drive(), `dl/${rel}`, Buffer.from(rel));
+    await fake.put(drive(), 'dl-elsewhere/arrives.txt', Buffer.from('moved in, not modified'));
+    const sp = '/sites/Team/Shared Documents/dl';
+    const id = (rel: string) => `${drive().id}/${fake.byPath(drive(), rel)!.id}`;
+    const before = fake.deltaRequests;
+    // The walk asks for `token=latest` once, at its start; a file added mid-walk comes with the next delta.
+    let cursor: string | null = null;
+    let token: string | null | undefined;
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages < 100);
+      const page = await provider().list(sp, { cursor, pageSize: 1 });
+      if (pages === 0) await fake.put(drive(), 'dl/mid-walk.txt', Buffer.from('added mid-walk'));
+      if (!page.nextCursor) {
+        token = page.deltaToken;
+        break;
+      }
+      assert.equal(page.deltaToken, undefined);
+      cursor = page.nextCursor;
+    }
+    assert.equal(fake.deltaRequests - before, 1);
+    assert.ok(token && token.length < 200 && !token.includes('/'), `a short token: ${token}`);
+
+    const goneId = id('dl/sub/deep/gone.txt');
+    const leavesId = id('dl/leaves.txt');
+    await fake.put(drive(), 'dl/sub/edit.txt', Buffer.from('edited'));
+    fake.move(drive(), 'dl-elsewhere/arrives.txt', 'dl/sub');
+    fake.remove(drive(), 'dl/sub/deep/gone.txt');
+    fake.move(drive(), 'dl/leaves.txt', 'dl-elsewhere');
+    for (const pageSize of [1, 3, 100]) {
+      const got = await listAll(provider, sp, pageSize, undefined, token);
+      assert.deepEqual(
+        paths(got.entries),
+        ['mid-walk.txt', 'sub/arrives.txt', 'sub/edit.txt'],
+        `pageSize ${pageSize}`,
+      );
+      assert.ok(got.removed.includes(goneId), 'the deleted file is removed');
+      assert.ok(got.removed.includes(leavesId), 'the file moved out is removed');
+      assert.ok(!got.removed.includes(id('dl/keep.txt')));
+      assert.equal(got.entries.find((e) => e.path === 'sub/edit.txt')!.size, 'edited'.length);
+      assert.ok(got.deltaToken && got.deltaToken !== token, 'a new token at the end');
+      // Nothing changed since: the next delta lists nothing.
+      const none = await listAll(provider, sp, pageSize, undefined, got.deltaToken);
+      assert.deepEqual([none.entries, none.removed], [[], []]);
+    }
   });
 
   it('classifies Graph errors: 401/403 auth, 404 not_found, 429 (Retry-After) and 503/504 retryable', async () => {

@@ -21,6 +21,16 @@
 //   GET /drive/v3/about (`fields` required), GET /drive/v3/drives/{driveId}.
 // - Files of a shared drive are not found by files.get without `supportsAllDrives=true` (files.export
 //   has no such parameter and finds them).
+// - GET /drive/v3/changes/startPageToken (changes.getStartPageToken; `driveId` needs
+//   `supportsAllDrives=true`) and GET /drive/v3/changes (changes.list): a change log with monotonically
+//   increasing numeric page tokens; every create, update, move, trash and permanent delete is a change.
+//   A listing from `pageToken` names each file changed since once, at its latest change, with the file
+//   as it is now (`removed: true` and no `file` once it is deleted permanently; a trashed file is a
+//   change with `file.trashed: true`); `pageSize` 1–1000 (default 100); `nextPageToken` while more
+//   changes follow, else `newStartPageToken` (the token for changes after this listing);
+//   `includeRemoved` (default true); `driveId` (a shared drive's changes only, needs
+//   `supportsAllDrives=true`), else My Drive's changes plus shared drives' with
+//   `includeItemsFromAllDrives=true` and `supportsAllDrives=true`; `fields` with `changes(…, file(…))`.
 // - Errors have the Drive v3 shape `{"error":{"code","message","errors":[{"domain","reason",
 //   "message",…}]}}`: 401 `authError` (missing or unknown bearer token), 404 `notFound`,
 //   400 `invalid` / `badRequest`, 403 `insufficientPermissions`, and injected faults such as 429
@@ -31,7 +41,8 @@
 // Simplifications: every token sees every file (no sharing / permissions model); exported bytes are
 // whatever the test set for that target type (or a fixed placeholder); no uploads over HTTP (tests
 // put files through the in-memory hooks below, which create or update like files.create /
-// files.update would); no changes API.
+// files.update would); no `spaces`, `restrictToMyDrive` or drive-level (`changeType: drive`) changes;
+// trashing a folder does not trash its children in the change log.
 import { createHash, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -432,6 +443,9 @@ export class FakeDrive {
   private readonly oauthClients = new Map<string, OAuthClient>();
   private readonly tokens = new Map<string, Token>();
   private spools = 0;
+  /** The change log: one row per change; the page token of a change is its seq. */
+  private readonly changeLog: { seq: number; fileId: string; driveId: string | null; time: string }[] = [];
+  private changeSeq = 0;
   /** The id of My Drive's root folder (`root` is its alias). */
   readonly myDriveRoot: string;
   /** Answered to every Drive API request while set (the token endpoint keeps working). */
@@ -563,6 +577,11 @@ export class FakeDrive {
     };
   }
 
+  /** Notes a change of `f` (created, updated, moved, trashed or deleted) in the change log. */
+  private changed(f: FileRec): void {
+    this.changeLog.push({ seq: ++this.changeSeq, fileId: f.id, driveId: f.driveId, time: nowIso() });
+  }
+
   private resolveId(id: string): string {
     return id === 'root' ? this.myDriveRoot : id;
   }
@@ -588,6 +607,7 @@ export class FakeDrive {
       if (!next) {
         next = this.record(fileId(), name, FOLDER_MIME, [parent.id], parent.driveId);
         this.files.set(next.id, next);
+        this.changed(next);
       }
       parent = next;
     }
@@ -669,6 +689,7 @@ export class FakeDrive {
       ...(opts.appProperties ? { appProperties: { ...opts.appProperties } } : {}),
       ...(opts.description !== undefined ? { description: opts.description } : {}),
     });
+    this.changed(f);
     return f.id;
   }
 
@@ -688,6 +709,7 @@ export class FakeDrive {
     f.appProperties = { ...(opts.appProperties ?? {}) };
     f.description = opts.description ?? null;
     this.files.set(f.id, f);
+    this.changed(f);
     return f.id;
   }
 
@@ -700,6 +722,22 @@ export class FakeDrive {
     if (patch.trashed !== undefined) f.trashed = patch.trashed;
     f.version += 1;
     f.modifiedTime = nowIso();
+    this.changed(f);
+  }
+
+  /**
+   * Moves a file or folder to another folder (files.update with addParents / removeParents): a new
+   * version and a change, but modifiedTime stays (a move modifies neither content nor metadata).
+   */
+  move(id: string, newParentId: string): void {
+    const f = this.files.get(id);
+    const parent = this.files.get(this.resolveId(newParentId));
+    if (!f) throw new Error(`fake drive: no file ${id}`);
+    if (!parent || parent.mimeType !== FOLDER_MIME) throw new Error(`fake drive: no folder ${newParentId}`);
+    f.parents = [parent.id];
+    f.driveId = parent.driveId;
+    f.version += 1;
+    this.changed(f);
   }
 
   /** Deletes permanently (files.delete), with everything under it. */
@@ -709,6 +747,7 @@ export class FakeDrive {
     for (const c of [...this.files.values()]) if (c.parents.includes(id)) this.remove(c.id);
     if (f.dataPath) rmSync(f.dataPath, { force: true });
     this.files.delete(id);
+    this.changed(f);
   }
 
   // --- HTTP ------------------------------------------------------------------------------------------
@@ -738,6 +777,9 @@ export class FakeDrive {
       if (req.method !== 'GET') throw new HttpError(405, 'methodNotAllowed', 'Method not allowed');
       const parts = url.pathname.slice('/drive/v3/'.length).split('/').map(decodeURIComponent);
       if (parts[0] === 'files' && parts.length === 1) return this.json(res, 200, this.list(params));
+      if (parts[0] === 'changes' && parts.length === 2 && parts[1] === 'startPageToken')
+        return this.json(res, 200, this.startPageToken(params));
+      if (parts[0] === 'changes' && parts.length === 1) return this.json(res, 200, this.changes(params));
       if (parts[0] === 'files' && parts.length === 2) return await this.get(parts[1], params, res);
       if (parts[0] === 'files' && parts.length === 3 && parts[2] === 'export')
         return await this.export(parts[1], params, res);
@@ -1028,6 +1070,94 @@ export class FakeDrive {
         k === 'files' && sub !== true
           ? (out.files as Record<string, unknown>[]).map((r) => select(r, sub, FILE_FIELDS))
           : out[k];
+    }
+    return selected;
+  }
+
+  // --- changes ----------------------------------------------------------------------------------------
+
+  /** driveId needs supportsAllDrives=true and must name a shared drive. */
+  private changesDrive(params: Record<string, string>): string | null {
+    const driveId = params.driveId ?? null;
+    if (driveId === null) return null;
+    if (params.supportsAllDrives !== 'true')
+      throw new HttpError(
+        403,
+        'teamDrivesParameterRequired',
+        'The supportsAllDrives parameter must be set to true when driveId is specified.',
+      );
+    if (!this.sharedDrives.has(driveId))
+      throw new HttpError(404, 'notFound', `Shared drive not found: ${driveId}`, { location: 'driveId' });
+    return driveId;
+  }
+
+  private startPageToken(params: Record<string, string>): Record<string, unknown> {
+    this.changesDrive(params);
+    return { kind: 'drive#startPageToken', startPageToken: String(this.changeSeq + 1) };
+  }
+
+  private changes(params: Record<string, string>): Record<string, unknown> {
+    const driveId = this.changesDrive(params);
+    if (!params.pageToken)
+      throw new HttpError(400, 'required', 'Required parameter: pageToken', { location: 'pageToken' });
+    const from = Number(params.pageToken);
+    if (!/^\d+$/.test(params.pageToken) || from < 1 || from > this.changeSeq + 1)
+      throw new HttpError(400, 'invalid', 'Invalid Value', { location: 'pageToken' });
+    const pageSize = params.pageSize === undefined ? 100 : Number(params.pageSize);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
+      throw new HttpError(
+        400,
+        'invalid',
+        `Invalid value '${params.pageSize}'. Values must be within the range: [1, 1000]`,
+        { location: 'pageSize' },
+      );
+    const includeRemoved = params.includeRemoved !== 'false';
+    const allDrives = params.includeItemsFromAllDrives === 'true' && params.supportsAllDrives === 'true';
+    const inCorpus = (d: string | null) => (driveId ? d === driveId : d === null || allDrives);
+    // Each file once, at its latest change since the token, in change order.
+    const latest = new Map<string, (typeof this.changeLog)[number]>();
+    for (const c of this.changeLog) if (c.seq >= from) latest.set(c.fileId, c);
+    const rows = [...latest.values()]
+      .filter((c) => inCorpus(this.files.get(c.fileId)?.driveId ?? c.driveId))
+      .filter((c) => includeRemoved || this.files.has(c.fileId))
+      .sort((a, b) => a.seq - b.seq);
+    const page = rows.slice(0, pageSize);
+    const out: Record<string, unknown> = {
+      kind: 'drive#changeList',
+      changes: page.map((c) => {
+        const f = this.files.get(c.fileId);
+        return {
+          kind: 'drive#change',
+          changeType: 'file',
+          time: c.time,
+          removed: !f,
+          fileId: c.fileId,
+          ...(f ? { file: this.resource(f) } : {}),
+          ...(f?.driveId ? { driveId: f.driveId } : {}),
+        };
+      }),
+    };
+    if (rows.length > page.length) out.nextPageToken = String(rows[page.length].seq);
+    else out.newStartPageToken = String(this.changeSeq + 1);
+    const spec = parseFields(params.fields ?? 'kind,nextPageToken,newStartPageToken,changes');
+    if (spec.has('*')) return out;
+    const CHANGE_FIELDS = new Set(['kind', 'changeType', 'time', 'removed', 'fileId', 'file', 'driveId']);
+    const selected: Record<string, unknown> = {};
+    for (const [k, sub] of spec) {
+      if (!['kind', 'nextPageToken', 'newStartPageToken', 'changes'].includes(k))
+        throw new HttpError(400, 'invalidParameter', `Invalid field selection ${k}`, { location: 'fields' });
+      if (out[k] === undefined) continue;
+      if (k !== 'changes' || sub === true) {
+        selected[k] = out[k];
+        continue;
+      }
+      selected.changes = (out.changes as Record<string, unknown>[]).map((c) => {
+        const one = select(c, sub, CHANGE_FIELDS);
+        const fileSpec = sub.get('file');
+        if (one.file && fileSpec && fileSpec !== true)
+          one.file = select(one.file as Record<string, unknown>, fileSpec, FILE_FIELDS);
+        return one;
+      });
     }
     return selected;
   }

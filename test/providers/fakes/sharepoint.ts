@@ -363,6 +363,24 @@ export class FakeSharePoint {
     this.touch(this.items.get(item.parentId!)!);
   }
 
+  /**
+   * Moves a file or folder into another folder (PATCH parentReference): a change in the delta feed
+   * (new eTag), while its content and lastModifiedDateTime stay.
+   */
+  move(drive: Drive, itemPath: string, toFolder: string): Item {
+    const item = this.byPath(drive, itemPath);
+    if (!item) throw new Error(`no ${itemPath}`);
+    const from = this.items.get(item.parentId!)!;
+    const to = this.mkdir(drive, toFolder);
+    item.parentId = to.id;
+    const modified = item.modified;
+    this.touch(item);
+    item.modified = modified;
+    this.touch(from);
+    this.touch(to);
+    return item;
+  }
+
   byPath(drive: Drive, itemPath: string): Item | undefined {
     let it = this.items.get(drive.rootId);
     for (const name of itemPath.split('/').filter(Boolean)) if (it) it = this.child(it, name);
