@@ -688,6 +688,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             consecutive_failures: state.consecutiveFailures,
             last_error: state.lastError ? state.lastError.slice(0, 1000) : null,
             last_sync_at: d(state.lastSyncAt),
+            // One shard per sync here (a pass is one listing): its last completed sync.
+            ...(state.lastSyncAt ? { 'per_shard_last_sync_at.default': d(state.lastSyncAt) } : {}),
             next_sync_at: d(state.nextSyncAt),
             sync_run_counter: state.runCounter,
             current_sync_run_id: state.pass?.runId ?? null,

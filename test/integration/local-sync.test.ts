@@ -68,6 +68,7 @@ describe('local folder sync, end to end', function () {
     assert.equal(synced.total_files_discovered, total);
     assert.equal(synced.sync_run_counter, 1);
     assert.ok(synced.next_sync_at, 'next_sync_at set while waiting');
+    assert.equal(synced.per_shard_last_sync_at.default, synced.last_sync_at);
 
     // The Web UI and `temporal workflow list --query` find the workflow by our search attributes.
     const connection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
