@@ -7,7 +7,7 @@ import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
-import { findBySource, knownContent, markSeen } from '../store/objects';
+import { findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
 import type { BlobStore } from '../store/blobs';
 import type { SecretBox } from '../store/secrets';
 import {
@@ -507,11 +507,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
         await markSeen(
           store,
+          { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey },
           seen
             .map((id) => existing.get(id)!)
             .filter((d) => d.last_seen_pass_id !== input.passId)
             .map((d) => d._id),
-          input.passId,
         );
 
         const pageTotals: Totals = {
@@ -600,16 +600,9 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       if (!cfg) return { deleted: 0 };
       let deleted = 0;
       if (input.sweep && cfg.reconcile?.on_delete !== false) {
-        for (;;) {
-          const stale = await store.objects
-            .find(
-              { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: input.passId } },
-              { projection: { object_id: 1, bucket_id: 1, blobs: 1, content_hash: 1, source_checksum: 1 } },
-            )
-            .limit(500)
-            .toArray();
-          if (stale.length === 0) break;
-          deleted += await deleteObjects(store, deps.blobs, stale);
+        const stale = await unseenObjects(store, cfg.sync_config_id, input.passId);
+        for (let i = 0; i < stale.length; i += 500) {
+          deleted += await deleteObjects(store, deps.blobs, stale.slice(i, i + 500));
           Context.current().heartbeat({ deleted });
         }
         // DLQ entries for files that are gone are gone too.
@@ -623,6 +616,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // redone under the same run id, so theirs stay until then).
       if (input.status !== 'FAILED')
         await store.pageRemovals.deleteMany({ sync_config_id: cfg.sync_config_id });
+      // Marks of earlier passes are done with (a pass only ends once the one before it has).
+      await store.passSeen.deleteMany({ sync_config_id: cfg.sync_config_id, pass_id: { $ne: input.passId } });
       const finished = new Date();
       const started = new Date(input.startedAt);
       const seconds = Math.max(0.001, (finished.getTime() - started.getTime()) / 1000);

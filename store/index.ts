@@ -14,6 +14,7 @@ import type {
   ObjectDoc,
   OrganizationDoc,
   PageRemovalDoc,
+  PassSeenDoc,
   SyncConfigDoc,
   SyncRunDoc,
   TaskDoc,
@@ -37,6 +38,7 @@ export class Store {
   readonly tasks: Collection<TaskDoc>;
   readonly documents: Collection<DocumentDoc>;
   readonly pageRemovals: Collection<PageRemovalDoc>;
+  readonly passSeen: Collection<PassSeenDoc>;
 
   private constructor(
     readonly client: MongoClient,
@@ -57,6 +59,7 @@ export class Store {
     this.tasks = db.collection('tasks');
     this.documents = db.collection('documents');
     this.pageRemovals = db.collection('sync_page_removals');
+    this.passSeen = db.collection('sync_pass_seen');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
@@ -85,6 +88,7 @@ export class Store {
       this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
       this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
       this.pageRemovals.createIndex({ sync_config_id: 1 }),
+      this.passSeen.createIndex({ sync_config_id: 1, pass_id: 1 }),
       this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
       this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),
       this.runs.createIndex({ bucket_id: 1, started_at: -1 }),

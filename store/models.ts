@@ -79,6 +79,20 @@ export interface SyncCheckpoint {
  * The objects one page of a delta listing deletes (files removed at the source), written before they
  * are deleted: a retried page deletes what is left of the same set and counts it once.
  */
+/**
+ * Mark-and-sweep marks: the objects a page of a pass saw unchanged (one document per page). An
+ * insert per page instead of a write per object: FerretDB's SQLite backend scans the collection
+ * for every update, so per-object marks made incremental passes of large buckets crawl.
+ */
+export interface PassSeenDoc {
+  /** `<pass id>|<page key>` */
+  _id: string;
+  sync_config_id: string;
+  pass_id: string;
+  /** Object `_id`s. */
+  keys: string[];
+}
+
 export interface PageRemovalDoc {
   /** `{sync_config_id}|{page key}` */
   _id: string;
