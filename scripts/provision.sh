@@ -6,7 +6,8 @@
 # Resolution order per tool: an explicit setting -> a binary on PATH -> the cache -> build with Go.
 #
 # Each tool is one file in scripts/tools/<name>.sh defining `resolve_<name>`; its pinned version
-# lives there. `provision.sh` alone provisions every tool; `provision.sh temporal ferretdb` only those.
+# lives there. `provision.sh` alone provisions every tool but the opt-in ones (a tool script adds its
+# name to OPT_IN_TOOLS: rclone, for the benchmarks); `provision.sh temporal ferretdb` only those.
 set -euo pipefail
 TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)/tools"
 
@@ -43,13 +44,17 @@ go_install_pinned() {
   printf '%s' "$bin"
 }
 
+OPT_IN_TOOLS=""
 for f in "$TOOLS_DIR"/*.sh; do
   # shellcheck source=/dev/null
   source "$f"
 done
 
 if [ "$#" -eq 0 ]; then
-  set -- $(for f in "$TOOLS_DIR"/*.sh; do basename "$f" .sh; done)
+  set -- $(for f in "$TOOLS_DIR"/*.sh; do
+    name="$(basename "$f" .sh)"
+    case " $OPT_IN_TOOLS " in *" $name "*) ;; *) echo "$name" ;; esac
+  done)
 fi
 for tool in "$@"; do
   "resolve_${tool//-/_}"

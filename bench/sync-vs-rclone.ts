@@ -1,0 +1,731 @@
+// Benchmark: bucket-syncs against Debian's rclone on one file set, one machine (`npm run bench`).
+//
+// For each source (a local folder, MinIO over S3) it measures bucket-syncs (initial full sync over the
+// HTTP API, an incremental pass with no changes, one with a share of the files changed) and rclone
+// (`rclone copy`, then `rclone sync` with no changes and with the same files changed) into a local
+// folder. It prints a markdown table and writes bench/results/<date>-<host>.json.
+//
+// Servers come up as in the test suite (test/setup/stack.ts: Temporal dev server + FerretDB, or
+// TEMPORAL_ADDRESS / MONGODB_URI); every source gets a lane of its own (its own database and task
+// queue), and its worker runs as a child process so that its peak RSS is its own (/proc/<pid>/status
+// VmHWM, reset with /proc/<pid>/clear_refs once the worker has bundled its workflows and started).
+//
+// Settings (environment or --name=value arguments):
+//   BENCH_SMALL_FILES (--small, 5000)       small files, sizes uniform in 1-64 KiB
+//   BENCH_LARGE_FILES (--large, 20)         large files of BENCH_LARGE_MB (--large-mb, 8) MiB
+//   BENCH_CHANGED_PCT (--changed-pct, 1)    share of the files changed before the last pass
+//   BENCH_SOURCES (--sources, local,s3)     which sources to measure
+//   BENCH_RCLONE_CHECKSUM (--rclone-checksum) rclone compares with --checksum instead of size+modtime
+//   BENCH_DIR (--dir, a temporary folder)   where sources and copies go; BENCH_KEEP=1 keeps it
+//   BENCH_NOTE (--note)                     free text stored with the results (e.g. other load)
+//   SYNC_PAGE_SIZE (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { forEachLimit } from '../lib/pool';
+import { provisionTools, stopper } from '../lib/servers';
+import { http, idleAfter, getSync } from '../test/helpers';
+import { startMinio, type Minio } from '../test/providers/fixtures/s3';
+import { lane, PROJECT_ROOT, stack, stopStack, type Lane, type Stack } from '../test/setup/stack';
+
+type SourceKind = 'local' | 's3';
+const MiB = 1024 * 1024;
+const S3_BUCKET = 'bench-source';
+const S3_PREFIX = 'data';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+function settings() {
+  const args = new Map<string, string>();
+  for (const a of process.argv.slice(2)) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`unknown argument ${a} (use --name=value)`);
+    args.set(m[1], m[2] ?? '1');
+  }
+  const get = (arg: string, env: string, def: string) => args.get(arg) ?? process.env[env] ?? def;
+  const int = (arg: string, env: string, def: number) => {
+    const v = Number(get(arg, env, String(def)));
+    if (!Number.isFinite(v) || v < 0) throw new Error(`--${arg} / ${env}: not a number >= 0`);
+    return v;
+  };
+  const sources = get('sources', 'BENCH_SOURCES', 'local,s3')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const x of sources) if (x !== 'local' && x !== 's3') throw new Error(`unknown source ${x}`);
+  const flag = (arg: string, env: string) => ['1', 'true', 'yes'].includes(get(arg, env, ''));
+  return {
+    small: Math.floor(int('small', 'BENCH_SMALL_FILES', 5000)),
+    smallMinKiB: 1,
+    smallMaxKiB: 64,
+    large: Math.floor(int('large', 'BENCH_LARGE_FILES', 20)),
+    largeMiB: int('large-mb', 'BENCH_LARGE_MB', 8),
+    changedPct: int('changed-pct', 'BENCH_CHANGED_PCT', 1),
+    sources: sources as SourceKind[],
+    rcloneChecksum: flag('rclone-checksum', 'BENCH_RCLONE_CHECKSUM'),
+    dir: get('dir', 'BENCH_DIR', ''),
+    keep: flag('keep', 'BENCH_KEEP'),
+    note: get('note', 'BENCH_NOTE', ''),
+    pageSize: process.env.SYNC_PAGE_SIZE ?? '1000',
+    fileConcurrency: process.env.SYNC_FILE_CONCURRENCY ?? '8',
+  };
+}
+type Settings = ReturnType<typeof settings>;
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+const secondsSince = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | null {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resets the process's peak RSS (VmHWM) to its current RSS (Linux: `5` into clear_refs). */
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The load on the machine: 1-minute load average and the busy share of all CPUs over a phase. */
+function cpuTimes(): { busy: number; total: number } {
+  const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
+  const v = cpu.trim().split(/\s+/).slice(1).map(Number);
+  const idle = v[3] + (v[4] ?? 0);
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+function loadProbe() {
+  const start = cpuTimes();
+  const load1Before = os.loadavg()[0];
+  return () => {
+    const end = cpuTimes();
+    return {
+      load1_before: round(load1Before),
+      load1_after: round(os.loadavg()[0]),
+      cpu_busy_pct: round((100 * (end.busy - start.busy)) / Math.max(1, end.total - start.total), 1),
+    };
+  };
+}
+
+interface Phase {
+  tool: 'bucket-syncs' | 'rclone';
+  phase: 'initial' | 'no change' | 'changed';
+  wall_s: number;
+  files: number;
+  bytes: number;
+  files_per_s: number;
+  mb_per_s: number;
+  peak_rss_mb: number | null;
+  /** bucket-syncs, changed pass: trigger -> every changed object holds the new bytes. */
+  detect_s?: number;
+  /** bucket-syncs: the run record's own duration (from the workflow's start of the pass). */
+  run_record_s?: number;
+  /** What the tool did: files copied / checked (rclone's stats; bucket-syncs' run record). */
+  did: Record<string, unknown>;
+  load: ReturnType<ReturnType<typeof loadProbe>>;
+}
+
+function phase(p: Omit<Phase, 'files_per_s' | 'mb_per_s'>): Phase {
+  return {
+    ...p,
+    wall_s: round(p.wall_s, 3),
+    files_per_s: round(p.files / p.wall_s, 1),
+    mb_per_s: round(p.bytes / MiB / p.wall_s, 1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file set
+
+interface FileSet {
+  rels: string[];
+  sizes: number[];
+  totalBytes: number;
+}
+
+/** Deterministic sizes (mulberry32, fixed seed); random contents. */
+function writeSource(dir: string, cfg: Settings): FileSet {
+  let seed = 0x5eed;
+  const rand = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const rels: string[] = [];
+  const sizes: number[] = [];
+  for (let i = 0; i < cfg.small; i++) {
+    rels.push(`d${String(i % 50).padStart(2, '0')}/f${String(i).padStart(6, '0')}.bin`);
+    const kib = cfg.smallMinKiB + rand() * (cfg.smallMaxKiB - cfg.smallMinKiB);
+    sizes.push(Math.round(kib * 1024));
+  }
+  for (let i = 0; i < cfg.large; i++) {
+    rels.push(`large/big-${String(i).padStart(3, '0')}.bin`);
+    sizes.push(Math.round(cfg.largeMiB * MiB));
+  }
+  for (let i = 0; i < rels.length; i++) {
+    const file = path.join(dir, rels[i]);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, randomBytes(sizes[i]));
+  }
+  return { rels, sizes, totalBytes: sizes.reduce((a, b) => a + b, 0) };
+}
+
+/** Every k-th file, k = 100 / pct: the same files for both tools. */
+function changedIndexes(set: FileSet, pct: number): number[] {
+  if (pct <= 0) return [];
+  const every = Math.max(1, Math.round(100 / pct));
+  return set.rels.map((_, i) => i).filter((i) => i % every === 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// bucket-syncs
+
+interface WorkerChild {
+  child: ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/** The lane's worker as a child process (as test/helpers startWorker), resolved once it has started. */
+async function startWorkerChild(l: Lane, id: string, logFile: string): Promise<WorkerChild> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WORKER_ID: id };
+  for (const [k, v] of Object.entries(l.env)) {
+    if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
+  }
+  env.LOG_LEVEL = 'info'; // only start/stop are logged at info: the line says when it is ready
+  // stderr (the Temporal SDK's own log) goes to a file next to the copies.
+  const logFd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
+    env,
+    stdio: ['ignore', 'pipe', logFd],
+  });
+  closeSync(logFd);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('worker did not start within 180 s')), 180_000);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before starting`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('worker started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, stop: stopper(child) };
+}
+
+/** Size of the lane's database: the FerretDB SQLite file(s), or dbStats on a MongoDB server. */
+async function databaseBytes(s: Stack, l: Lane): Promise<{ what: string; bytes: number | null }> {
+  const ferretDir = path.join(s.tmp, 'ferretdb');
+  if (!process.env.MONGODB_URI && existsSync(ferretDir)) {
+    const bytes = readdirSync(ferretDir)
+      .filter((f) => f.startsWith(`${l.env.MONGODB_DB}.sqlite`))
+      .reduce((sum, f) => sum + statSync(path.join(ferretDir, f)).size, 0);
+    return { what: 'FerretDB SQLite file', bytes };
+  }
+  try {
+    const st = await l.store.db.command({ dbStats: 1 });
+    return { what: 'dbStats dataSize + indexSize', bytes: Number(st.dataSize) + Number(st.indexSize) };
+  } catch {
+    return { what: 'unknown', bytes: null };
+  }
+}
+
+/** Polls the sync until `pred` holds (every 100 ms); sampling the worker's RSS on the way. */
+async function waitSync(
+  l: Lane,
+  bucketId: string,
+  syncId: string,
+  pred: (x: any) => boolean,
+  timeoutMs: number,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const x = await getSync(l, bucketId, syncId);
+    if (pred(x)) return x;
+    if (Date.now() > deadline) throw new Error(`sync ${syncId}: timed out; last ${JSON.stringify(x)}`);
+    await sleep(100);
+  }
+}
+
+async function latestRun(l: Lane, bucketId: string, syncId: string): Promise<any> {
+  const r = await http(l, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/runs`);
+  return r.body.results?.[0] ?? null;
+}
+
+function runDid(run: any): Record<string, unknown> {
+  if (!run) return {};
+  const keys = ['status', 'files_discovered', 'files_synced', 'files_failed', 'error'];
+  return Object.fromEntries(keys.filter((k) => k in run).map((k) => [k, run[k]]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// rclone
+
+interface Rclone {
+  bin: string;
+  version: string;
+}
+
+function parseRcloneStats(text: string): Record<string, unknown> {
+  const did: Record<string, unknown> = {};
+  // The final stats block: "Transferred: 5020 / 5020, 100%" (files) and "Checks: 5020 / 5020, 100%".
+  for (const [key, re] of [
+    ['transferred', /^Transferred:\s+(\d+) \/ \d+, /m],
+    ['checks', /^Checks:\s+(\d+) \/ \d+, /m],
+    ['deleted', /^Deleted:\s+(\d+)/m],
+    ['errors', /^Errors:\s+(\d+)/m],
+  ] as const) {
+    const all = [...text.matchAll(new RegExp(re.source, 'gm'))];
+    if (all.length) did[key] = Number(all[all.length - 1][1]);
+  }
+  did.transferred ??= 0;
+  did.checks ??= 0;
+  return did;
+}
+
+async function runRclone(
+  rc: Rclone,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ wall_s: number; peak_rss_mb: number | null; did: Record<string, unknown> }> {
+  const t0 = process.hrtime.bigint();
+  // The remote is configured by RCLONE_CONFIG_* alone: no AWS_* of this shell (an AWS_CA_BUNDLE makes
+  // rclone 1.60 refuse its own HTTP transport; credentials or profiles would override the remote's).
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  const child = spawn('/usr/bin/time', ['-f', 'BENCH_MAXRSS_KB=%M', rc.bin, ...args], {
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const wall = secondsSince(t0);
+  if (code !== 0) throw new Error(`rclone ${args.join(' ')} exited with ${code}:\n${out}`);
+  const rss = /BENCH_MAXRSS_KB=(\d+)/.exec(out);
+  return {
+    wall_s: wall,
+    peak_rss_mb: rss ? round(Number(rss[1]) / 1024, 1) : null,
+    did: parseRcloneStats(out),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One source
+
+interface SourceResult {
+  source: SourceKind;
+  phases: Phase[];
+  database: { what: string; bytes: number | null; objects: number };
+  worker_rss_after_start_mb: number | null;
+  changed_files: number;
+}
+
+async function benchSource(
+  kind: SourceKind,
+  ctx: {
+    s: Stack;
+    cfg: Settings;
+    set: FileSet;
+    srcDir: string;
+    work: string;
+    minio: Minio | null;
+    rc: Rclone | null;
+  },
+): Promise<SourceResult> {
+  const { s, cfg, set, srcDir, work, minio, rc } = ctx;
+  const phases: Phase[] = [];
+  const log = (msg: string) => process.stderr.write(`bench [${kind}]: ${msg}\n`);
+  const l = await lane(
+    s,
+    {
+      SYNC_PAGE_SIZE: cfg.pageSize,
+      SYNC_FILE_CONCURRENCY: cfg.fileConcurrency,
+      BLOB_DIR: path.join(work, `blobs-${kind}`),
+    },
+    { worker: false },
+  );
+  const worker = await startWorkerChild(l, `bench-${kind}`, path.join(work, `worker-${kind}.log`));
+  const pid = worker.child.pid!;
+  try {
+    const rssAfterStart = procStatusKiB(pid, 'VmRSS');
+    const peakMb = () => {
+      const kib = procStatusKiB(pid, 'VmHWM');
+      return kib === null ? null : round(kib / 1024, 1);
+    };
+
+    const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `bench-${kind}` });
+    if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+    const bucketId: string = bucket.body.bucket_id;
+    const connBody =
+      kind === 'local'
+        ? { provider_type: 'local', provider_config: { root: srcDir } }
+        : (() => {
+            const c = minio!.connection();
+            return {
+              provider_type: 's3',
+              provider_config: { ...c.provider_config, credentials: c.credentials },
+            };
+          })();
+    const conn = await http(l, 'POST', '/v1/organizations/connections', {
+      name: `bench-${kind}`,
+      ...connBody,
+    });
+    if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+    const n = set.rels.length;
+
+    // --- bucket-syncs: initial full sync (create the sync -> its first run finished)
+    log(`bucket-syncs initial sync of ${n} files`);
+    resetPeak(pid);
+    let probe = loadProbe();
+    let t0 = process.hrtime.bigint();
+    const created = await http(l, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+      connection_id: conn.body.connection_id,
+      source_path: kind === 'local' ? '/' : `${S3_BUCKET}/${S3_PREFIX}`,
+      // The longest interval allowed: the passes below are triggered, a scheduled one would interfere.
+      polling_interval_seconds: 900,
+    });
+    if (created.status !== 201) throw new Error(`sync: ${JSON.stringify(created.body)}`);
+    const syncId: string = created.body.sync_config_id;
+    let st = await waitSync(l, bucketId, syncId, (x) => idleAfter(1)(x), 3_600_000);
+    let wall = secondsSince(t0);
+    let run = await latestRun(l, bucketId, syncId);
+    if (st.total_files_synced !== n) log(`WARNING: ${st.total_files_synced} of ${n} files synced`);
+    phases.push(
+      phase({
+        tool: 'bucket-syncs',
+        phase: 'initial',
+        wall_s: wall,
+        files: n,
+        bytes: set.totalBytes,
+        peak_rss_mb: peakMb(),
+        run_record_s: run?.duration_seconds,
+        did: { ...runDid(run), total_bytes_synced: st.total_bytes_synced },
+        load: probe(),
+      }),
+    );
+
+    // --- rclone: initial copy
+    const rcloneEnv: NodeJS.ProcessEnv = {};
+    let rcloneSrc = srcDir;
+    if (kind === 's3') {
+      Object.assign(rcloneEnv, {
+        RCLONE_CONFIG_MINIO_TYPE: 's3',
+        RCLONE_CONFIG_MINIO_PROVIDER: 'Minio',
+        RCLONE_CONFIG_MINIO_ENV_AUTH: 'false',
+        RCLONE_CONFIG_MINIO_ACCESS_KEY_ID: minio!.accessKeyId,
+        RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY: minio!.secretAccessKey,
+        RCLONE_CONFIG_MINIO_ENDPOINT: minio!.url,
+        RCLONE_CONFIG_MINIO_REGION: 'us-east-1',
+      });
+      rcloneSrc = `minio:${S3_BUCKET}/${S3_PREFIX}`;
+    }
+    const rcloneDst = path.join(work, `rclone-${kind}`);
+    const rcloneCommon = [
+      '--config',
+      path.join(work, 'rclone.conf'), // absent: the remote is defined by the environment only
+      '--stats',
+      '1h', // no periodic stats, the final block only
+      '--stats-log-level',
+      'NOTICE',
+      ...(cfg.rcloneChecksum ? ['--checksum'] : []),
+    ];
+    const rclone = async (ph: Phase['phase'], verb: 'copy' | 'sync', files: number, bytes: number) => {
+      if (!rc) return;
+      log(`rclone ${verb} (${ph})`);
+      const p = loadProbe();
+      const r = await runRclone(rc, [verb, rcloneSrc, rcloneDst, ...rcloneCommon], rcloneEnv);
+      phases.push(
+        phase({
+          tool: 'rclone',
+          phase: ph,
+          wall_s: r.wall_s,
+          files,
+          bytes,
+          peak_rss_mb: r.peak_rss_mb,
+          did: r.did,
+          load: p(),
+        }),
+      );
+    };
+    await rclone('initial', 'copy', n, set.totalBytes);
+
+    // --- no changes
+    log('bucket-syncs incremental pass, no changes');
+    const trigger = async () => {
+      const r = await http(l, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+      if (r.status >= 300) throw new Error(`trigger: ${r.status} ${JSON.stringify(r.body)}`);
+    };
+    let runs = st.sync_run_counter as number;
+    resetPeak(pid);
+    probe = loadProbe();
+    t0 = process.hrtime.bigint();
+    await trigger();
+    st = await waitSync(l, bucketId, syncId, idleAfter(runs + 1), 3_600_000);
+    wall = secondsSince(t0);
+    run = await latestRun(l, bucketId, syncId);
+    phases.push(
+      phase({
+        tool: 'bucket-syncs',
+        phase: 'no change',
+        wall_s: wall,
+        files: n,
+        bytes: 0,
+        peak_rss_mb: peakMb(),
+        run_record_s: run?.duration_seconds,
+        did: runDid(run),
+        load: probe(),
+      }),
+    );
+    await rclone('no change', 'sync', n, 0);
+
+    // --- a share of the files changed (same sizes, new bytes)
+    const changed = changedIndexes(set, cfg.changedPct);
+    const changedBytes = changed.reduce((sum, i) => sum + set.sizes[i], 0);
+    log(`changing ${changed.length} files (${round(changedBytes / MiB, 1)} MiB)`);
+    const newHashes: string[] = [];
+    await forEachLimit(changed, 16, async (i) => {
+      const body = randomBytes(set.sizes[i]);
+      newHashes.push(createHash('sha256').update(body).digest('hex'));
+      if (kind === 'local') writeFileSync(path.join(srcDir, set.rels[i]), body);
+      else
+        await minio!.client.send(
+          new PutObjectCommand({ Bucket: S3_BUCKET, Key: `${S3_PREFIX}/${set.rels[i]}`, Body: body }),
+        );
+    });
+    log('bucket-syncs incremental pass, files changed');
+    runs = st.sync_run_counter as number;
+    const updated = () =>
+      l.store.objects.countDocuments({ sync_config_id: syncId, content_hash: { $in: newHashes } });
+    resetPeak(pid);
+    probe = loadProbe();
+    t0 = process.hrtime.bigint();
+    await trigger();
+    // Detection: the moment the last changed object got its new bytes (all of them, normally).
+    let detect: number | null = null;
+    let seenUpdated = 0;
+    for (;;) {
+      const u = await updated();
+      if (u > seenUpdated) [seenUpdated, detect] = [u, secondsSince(t0)];
+      const x = await getSync(l, bucketId, syncId);
+      if (idleAfter(runs + 1)(x)) {
+        st = x;
+        break;
+      }
+      await sleep(100);
+    }
+    wall = secondsSince(t0);
+    const got = await updated();
+    if (got > seenUpdated) detect = wall;
+    if (got < newHashes.length)
+      log(`WARNING: only ${got} of ${newHashes.length} changed objects updated by the pass`);
+    run = await latestRun(l, bucketId, syncId);
+    phases.push(
+      phase({
+        tool: 'bucket-syncs',
+        phase: 'changed',
+        wall_s: wall,
+        files: n,
+        bytes: changedBytes,
+        peak_rss_mb: peakMb(),
+        ...(detect !== null ? { detect_s: round(detect, 3) } : {}),
+        run_record_s: run?.duration_seconds,
+        did: { ...runDid(run), changed_objects_updated: `${got}/${newHashes.length}` },
+        load: probe(),
+      }),
+    );
+    await rclone('changed', 'sync', n, changedBytes);
+
+    const db = await databaseBytes(s, l);
+    return {
+      source: kind,
+      phases,
+      database: { ...db, objects: await l.store.objects.countDocuments({ sync_config_id: syncId }) },
+      worker_rss_after_start_mb: rssAfterStart === null ? null : round(rssAfterStart / 1024, 1),
+      changed_files: changed.length,
+    };
+  } finally {
+    await worker.stop();
+    await l.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function table(results: SourceResult[]): string {
+  const rows = [
+    '| source | tool | pass | wall (s) | files/s | MB/s | peak RSS (MB) | changed detected (s) | did | load1 / CPU busy |',
+    '|---|---|---|---:|---:|---:|---:|---:|---|---|',
+  ];
+  const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '–' : String(x));
+  for (const r of results) {
+    for (const p of r.phases) {
+      const did = Object.entries(p.did)
+        .filter(([k, v]) => k !== 'error' && !(k === 'status' && v === 'COMPLETED'))
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      rows.push(
+        `| ${r.source} | ${p.tool} | ${p.phase} | ${p.wall_s} | ${p.phase === 'initial' ? p.files_per_s : '–'} | ${
+          p.phase === 'initial' ? p.mb_per_s : '–'
+        } | ${fmt(p.peak_rss_mb)} | ${fmt(p.detect_s)} | ${did} | ${p.load.load1_before}→${p.load.load1_after} / ${p.load.cpu_busy_pct}% |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+function toolVersion(bin: string | undefined, args: string[]): string {
+  if (!bin) return 'external';
+  try {
+    return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')[0]
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const cfg = settings();
+  const started = new Date();
+  const machine = {
+    host: os.hostname(),
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    mem_gb: round(os.totalmem() / 1024 ** 3, 1),
+    load_at_start: os.loadavg().map((x) => round(x)),
+    node: process.version,
+  };
+  process.stderr.write(`bench: ${JSON.stringify({ ...cfg, machine })}\n`);
+
+  const tools = provisionTools(PROJECT_ROOT, ['rclone', 'temporal', 'ferretdb']);
+  const rc: Rclone | null = tools.RCLONE_PATH
+    ? { bin: tools.RCLONE_PATH, version: toolVersion(tools.RCLONE_PATH, ['version']) }
+    : null;
+
+  const work = cfg.dir
+    ? (mkdirSync(cfg.dir, { recursive: true }), cfg.dir)
+    : mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-bench-'));
+  let minio: Minio | null = null;
+  const results: SourceResult[] = [];
+  try {
+    const srcDir = path.join(work, 'source');
+    process.stderr.write(`bench: writing ${cfg.small} + ${cfg.large} files into ${srcDir}\n`);
+    const set = writeSource(srcDir, cfg);
+    const s = await stack();
+    if (cfg.sources.includes('s3')) {
+      minio = await startMinio();
+      await minio.client.send(new CreateBucketCommand({ Bucket: S3_BUCKET }));
+      process.stderr.write(`bench: uploading the file set to MinIO\n`);
+      await forEachLimit(set.rels, 16, async (rel) => {
+        await minio!.client.send(
+          new PutObjectCommand({
+            Bucket: S3_BUCKET,
+            Key: `${S3_PREFIX}/${rel}`,
+            Body: readFileSync(path.join(srcDir, rel)),
+          }),
+        );
+      });
+    }
+    // The s3 pass runs first: the local pass changes files of the local folder, which is MinIO's origin.
+    for (const kind of [...cfg.sources].sort((a, b) => (a === 's3' ? -1 : b === 's3' ? 1 : 0)))
+      results.push(await benchSource(kind, { s, cfg, set, srcDir, work, minio, rc }));
+
+    const out = {
+      benchmark: 'sync-vs-rclone',
+      started_at: started.toISOString(),
+      finished_at: new Date().toISOString(),
+      machine: { ...machine, load_at_end: os.loadavg().map((x) => round(x)) },
+      note: cfg.note,
+      file_set: {
+        files: set.rels.length,
+        small_files: cfg.small,
+        small_sizes_kib: [cfg.smallMinKiB, cfg.smallMaxKiB],
+        large_files: cfg.large,
+        large_size_mib: cfg.largeMiB,
+        total_mib: round(set.totalBytes / MiB, 1),
+        changed_pct: cfg.changedPct,
+      },
+      bucket_syncs: {
+        SYNC_PAGE_SIZE: Number(cfg.pageSize),
+        SYNC_FILE_CONCURRENCY: Number(cfg.fileConcurrency),
+        blob_store: 'folder (local disk)',
+        database: process.env.MONGODB_URI
+          ? 'MongoDB (MONGODB_URI)'
+          : `FerretDB (SQLite): ${toolVersion(tools.FERRETDB_PATH, ['--version'])}`,
+        temporal: process.env.TEMPORAL_ADDRESS
+          ? 'TEMPORAL_ADDRESS'
+          : `temporal server start-dev (${toolVersion(tools.TEMPORAL_CLI_PATH, ['--version'])})`,
+        worker: 'child process; peak RSS = VmHWM, reset after start-up (workflow bundling excluded)',
+      },
+      rclone: rc
+        ? {
+            version: rc.version,
+            mode: cfg.rcloneChecksum ? '--checksum (size + hash)' : 'default (size + modification time)',
+            transfers: 4,
+            checkers: 8,
+            destination: 'local folder',
+          }
+        : null,
+      results,
+    };
+    const md = table(results);
+    process.stdout.write(`\n${md}\n\n`);
+    for (const r of results)
+      process.stdout.write(
+        `${r.source}: database ${r.database.what} ${r.database.bytes === null ? '?' : round(r.database.bytes / MiB, 1)} MiB for ${r.database.objects} objects; worker RSS after start ${r.worker_rss_after_start_mb} MB\n`,
+      );
+    const resultsDir = path.join(PROJECT_ROOT, 'bench/results');
+    mkdirSync(resultsDir, { recursive: true });
+    const file = path.join(resultsDir, `${started.toISOString().slice(0, 10)}-${machine.host}.json`);
+    writeFileSync(file, `${JSON.stringify({ ...out, table_markdown: md }, null, 2)}\n`);
+    process.stdout.write(`results: ${path.relative(PROJECT_ROOT, file)}\n`);
+  } finally {
+    await minio?.stop();
+    await stopStack();
+    if (!cfg.keep && !cfg.dir) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    void stopStack().finally(() => process.exit(1));
+  },
+);
