@@ -462,6 +462,19 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
   });
 
   it('force-unlock answers the model with the lock released', async () => {
+    // A lock left behind by a worker that died (no run in flight: a run in flight would retake it).
+    await until(s, bucketId, syncId, (x) => !x.locked);
+    await s.store.syncs.updateOne(
+      { sync_config_id: syncId },
+      {
+        $set: {
+          locked: true,
+          locked_by_worker_id: 'dead-worker',
+          locked_at: new Date(Date.now() - 3_600_000),
+          lock_expires_at: new Date(Date.now() - 3_540_000),
+        },
+      },
+    );
     const r = await api(s, 'POST', `${path()}/force-unlock`);
     assert.equal(r.status, 200, r.text);
     assertModel(syncConfigModel, r.body);
