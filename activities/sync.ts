@@ -18,7 +18,7 @@ import {
   type IngestContext,
   type IngestOutcome,
   type Prepared,
-} from './ingest';
+} from '../engine/ingest';
 import { addBatches, type BatchTotals, type SyncState, type Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
 import type { BatchRunner } from '../pipeline/submit';

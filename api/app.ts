@@ -15,7 +15,7 @@ import { collectionRoutes } from './routes/collections';
 import { connectionRoutes } from './routes/connections';
 import { objectRoutes } from './routes/objects';
 import { syncRoutes } from './routes/syncs';
-import type { SyncControl } from './temporal';
+import type { SyncControl } from './sync-control';
 
 export interface AppDeps {
   env: Env;

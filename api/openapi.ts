@@ -8,7 +8,7 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
 import { z } from 'zod';
-import { errorModel } from './models';
+import { errorModel } from './responses';
 import { registeredRoutes, routeTable, pathParams, type Method } from './route';
 
 extendZodWithOpenApi(z);

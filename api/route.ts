@@ -2,7 +2,7 @@
 // OpenAPI entry come from the same object, so the document cannot drift from what is enforced.
 import type { Express, Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
-import { storableJsonSchema } from '../core/schemas';
+import { storableJsonSchema } from '../core/request-schemas';
 import { tenantOf, type AuthContext } from './auth';
 import { ApiError, parse } from './errors';
 

@@ -6,7 +6,7 @@ import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createApp } from './app';
 import { errorBody } from './errors';
-import { SyncControl } from './temporal';
+import { SyncControl } from './sync-control';
 
 export async function startApi(
   env: Env,

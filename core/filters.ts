@@ -2,7 +2,7 @@
 import { minimatch } from 'minimatch';
 import mime from 'mime-types';
 import type { SourceEntry } from './entry';
-import type { FileFilters } from './schemas';
+import type { FileFilters } from './request-schemas';
 
 export type FilterDecision = { keep: true } | { keep: false; reason: string };
 

@@ -1,7 +1,7 @@
 // Schema mapping (SchemaMapping in the contract): provider data -> object fields and blobs. Pure.
 import type { SourceEntry } from './entry';
 import { getPath } from './filters';
-import type { SchemaMapping } from './schemas';
+import type { SchemaMapping } from './request-schemas';
 
 export class MappingError extends Error {
   constructor(

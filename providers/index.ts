@@ -1,7 +1,7 @@
 // Provider registry: provider_type -> config schema + factory. Credentials are passed in by the
 // caller (activities load them by connection id); nothing here reads the store.
 import type { z } from 'zod';
-import type { ProviderType } from '../core/schemas';
+import type { ProviderType } from '../core/request-schemas';
 import { AzureBlobProvider, azureConfigSchema, type AzureConfig } from './azure';
 import { GcsProvider, gcsConfigSchema, type GcsConfig } from './gcs';
 import { GoogleDriveProvider, googleDriveConfigSchema, type GoogleDriveConfig } from './google-drive';

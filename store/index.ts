@@ -18,9 +18,9 @@ import type {
   SyncConfigDoc,
   SyncRunDoc,
   TaskDoc,
-} from './models';
+} from './doc-types';
 
-export * from './models';
+export * from './doc-types';
 
 export class Store {
   readonly organizations: Collection<OrganizationDoc>;

@@ -1,10 +1,10 @@
 // Sync analytics from the run history (store.runs): per-run metrics with a summary, and a
 // per-config comparison. Successful runs are COMPLETED or COMPLETED_WITH_ERRORS.
 import { Router } from 'express';
-import { syncComparisonQuerySchema, syncPerformanceQuerySchema } from '../../core/schemas';
+import { syncComparisonQuerySchema, syncPerformanceQuerySchema } from '../../core/request-schemas';
 import type { SyncRunDoc, Tenant } from '../../store';
 import { notFound } from '../errors';
-import { syncComparisonModel, syncPerformanceModel } from '../models';
+import { syncComparisonModel, syncPerformanceModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { serializeRun } from './syncs';

@@ -4,7 +4,7 @@
 // what did not complete.
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { Router } from 'express';
-import { batchCreateSchema, batchListFilterSchema, taskListFilterSchema } from '../../core/schemas';
+import { batchCreateSchema, batchListFilterSchema, taskListFilterSchema } from '../../core/request-schemas';
 import { isTerminal } from '../../core/status';
 import { BatchStateError, cancelBatch, RETRYABLE, submitBatch } from '../../pipeline/submit';
 import type { BatchDoc, TaskDoc, Tenant } from '../../store';
@@ -12,7 +12,7 @@ import { newId } from '../../store/ids';
 import type { AppDeps } from '../app';
 import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
-import { batchModel, deleteModel, failedDocumentModel, listModel, taskModel } from '../models';
+import { batchModel, deleteModel, failedDocumentModel, listModel, taskModel } from '../responses';
 import { route } from '../route';
 import { findBucket } from '../tenancy';
 

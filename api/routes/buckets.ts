@@ -1,14 +1,14 @@
 // Buckets. DELETE refuses (409) while the bucket has syncs that are not deleted; otherwise it
 // removes the bucket's objects (and their blobs) and DLQ entries, then the bucket.
 import { Router } from 'express';
-import { deleteObjects } from '../../activities/ingest';
-import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '../../core/schemas';
+import { deleteObjects } from '../../engine/ingest';
+import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '../../core/request-schemas';
 import type { BucketDoc, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema, publicFields } from '../list';
-import { bucketModel, deleteModel, listModel } from '../models';
+import { bucketModel, deleteModel, listModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 

@@ -6,7 +6,7 @@ import {
   collectionCreateSchema,
   collectionListFilterSchema,
   documentListFilterSchema,
-} from '../../core/schemas';
+} from '../../core/request-schemas';
 import { documentView } from '../../pipeline/documents';
 import type { CollectionDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
@@ -14,7 +14,7 @@ import type { Sealed } from '../../store/secrets';
 import type { AppDeps } from '../app';
 import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
-import { collectionModel, deleteModel, documentModel, listModel } from '../models';
+import { collectionModel, deleteModel, documentModel, listModel } from '../responses';
 import { route } from '../route';
 import { findBucket } from '../tenancy';
 

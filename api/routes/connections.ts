@@ -9,13 +9,13 @@ import {
   connectionTestRequestSchema,
   connectionUpdateSchema,
   type ProviderType,
-} from '../../core/schemas';
+} from '../../core/request-schemas';
 import { createProvider, ProviderError, providerDefinition } from '../../providers';
 import type { ConnectionDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
 import { ApiError, notFound, validationError } from '../errors';
 import { listPage, listQuerySchema, publicFields } from '../list';
-import { connectionModel, connectionTestModel, deleteModel, listModel } from '../models';
+import { connectionModel, connectionTestModel, deleteModel, listModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 

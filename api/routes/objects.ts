@@ -2,14 +2,14 @@
 // storage key (`_id`) is never shown; API-created objects get `o_api_<object_id>` (see store/objects.ts
 // for the synced ones' keys).
 import { Router } from 'express';
-import { deleteObjects } from '../../activities/ingest';
-import { objectCreateSchema, objectListFilterSchema } from '../../core/schemas';
+import { deleteObjects } from '../../engine/ingest';
+import { objectCreateSchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { ObjectDoc, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
-import { deleteModel, listModel, objectModel } from '../models';
+import { deleteModel, listModel, objectModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket } from '../tenancy';

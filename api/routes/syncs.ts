@@ -10,7 +10,7 @@ import {
   syncListFilterSchema,
   syncUpdateRequestSchema,
   triggerQuerySchema,
-} from '../../core/schemas';
+} from '../../core/request-schemas';
 import { syncStatusOf } from '../../core/status';
 import type { SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
@@ -25,7 +25,7 @@ import {
   syncConfigModel,
   syncRunModel,
   triggerModel,
-} from '../models';
+} from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket } from '../tenancy';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { bucketModel, deleteModel, listModel, objectModel } from '../../api/models';
+import { bucketModel, deleteModel, listModel, objectModel } from '../../api/responses';
 import { stack, type Stack } from '../setup/stack';
 import {
   api,

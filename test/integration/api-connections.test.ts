@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { decodeKey } from '../../config/env';
-import { connectionModel, connectionTestModel, deleteModel, listModel } from '../../api/models';
+import { connectionModel, connectionTestModel, deleteModel, listModel } from '../../api/responses';
 import { SecretBox } from '../../store/secrets';
 import { startMinio, type Minio } from '../providers/fixtures/s3';
 import { stack, type Stack } from '../setup/stack';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createApp } from '../../api/app';
 import { registeredRoutes, routeTable } from '../../api/route';
-import { SyncControl } from '../../api/temporal';
+import { SyncControl } from '../../api/sync-control';
 import { decodeKey } from '../../config/env';
 import { createLogger } from '../../lib/logger';
 import { SecretBox } from '../../store/secrets';

@@ -13,7 +13,7 @@ import {
   failedDocumentModel,
   listModel,
   taskModel,
-} from '../../api/models';
+} from '../../api/responses';
 import { createSyncWorker, type WorkerHandle } from '../../worker/worker';
 import { eventually } from '../helpers';
 import { lane, stack, workflowBundle, type Lane, type Stack } from '../setup/stack';

@@ -14,7 +14,7 @@ import {
   syncPerformanceModel,
   syncRunModel,
   triggerModel,
-} from '../../api/models';
+} from '../../api/responses';
 import { stack, type Stack } from '../setup/stack';
 import { tcpProxy, type Proxy } from '../setup/proxy';
 import {
@@ -710,7 +710,7 @@ describe('API: Temporal unreachable', function () {
   let bucketId: string;
   let connectionId: string;
   let syncId: string;
-  /** SyncControl's deadline for one Temporal call (api/temporal.ts). */
+  /** SyncControl's deadline for one Temporal call (api/sync-control.ts). */
   const DEADLINE_MS = 10_000;
 
   before(async function () {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from '../../api/app';
-import { SyncControl } from '../../api/temporal';
+import { SyncControl } from '../../api/sync-control';
 import { decodeKey } from '../../config/env';
 import { createLogger } from '../../lib/logger';
 import { SecretBox } from '../../store/secrets';

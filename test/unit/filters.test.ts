@@ -8,7 +8,7 @@ import {
   type FilterDecision,
 } from '../../core/filters';
 import type { SourceEntry } from '../../core/entry';
-import type { FileFilters } from '../../core/schemas';
+import type { FileFilters } from '../../core/request-schemas';
 
 function entry(p: string, over: Partial<SourceEntry> = {}): SourceEntry {
   const name = p.split('/').at(-1) ?? p;

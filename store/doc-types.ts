@@ -1,5 +1,5 @@
 // Documents as stored in MongoDB. Field names follow the API contract so responses are projections.
-import type { FileFilters, ProviderType, SchemaMapping, SyncCreateRequest } from '../core/schemas';
+import type { FileFilters, ProviderType, SchemaMapping, SyncCreateRequest } from '../core/request-schemas';
 import type { StepName } from '../core/pipeline';
 import type { TaskStatus } from '../core/status';
 import type { Sealed } from './secrets';

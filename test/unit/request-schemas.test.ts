@@ -1,7 +1,12 @@
-// Unit tests for core/schemas.ts: defaults and ranges of the contract (shared/reference/api.md).
+// Unit tests for core/request-schemas.ts: defaults and ranges of the contract (shared/reference/api.md).
 import assert from 'node:assert/strict';
 import type { z } from 'zod';
-import { fileFiltersSchema, syncCreateSchema, syncUpdateSchema, taskStatusSchema } from '../../core/schemas';
+import {
+  fileFiltersSchema,
+  syncCreateSchema,
+  syncUpdateSchema,
+  taskStatusSchema,
+} from '../../core/request-schemas';
 import { TASK_STATUSES } from '../../core/status';
 
 const BASE = { connection_id: 'conn_abc123', source_path: '/videos/2025/' };

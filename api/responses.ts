@@ -1,5 +1,5 @@
 // Response shapes of the contract, as zod schemas: they document the API (GET /openapi.json) and the
-// tests check real responses against them. Request schemas live in core/schemas.ts.
+// tests check real responses against them. Request schemas live in core/request-schemas.ts.
 import { z } from 'zod';
 import {
   BATCH_STATUSES,
@@ -12,7 +12,7 @@ import {
   reconcileSchema,
   schemaMappingSchema,
   syncCreateSchema,
-} from '../core/schemas';
+} from '../core/request-schemas';
 import { TASK_STATUSES } from '../core/status';
 
 // Name the shared request parts so the document refers to them instead of repeating them (the
