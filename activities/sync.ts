@@ -343,9 +343,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const stored = input.assumeNew
       ? new Map<string, ObjectDoc>()
       : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
+    // The plan reads DLQ entries only for files without an object (did this version fail for
+    // good? clear the entry once it is in); an update clears its file's entry by `_id` itself. So
+    // a pass that changes nothing looks up no DLQ entries.
     const dlqDocs = await store.lookupByIds(
       store.dlq,
-      ids.map((id) => dlqKey(cfg.sync_config_id, id)),
+      entries
+        .filter((e) => !stored.has(e.sourceObjectId))
+        .map((e) => dlqKey(cfg.sync_config_id, e.sourceObjectId)),
     );
     const dlq = new Map([...dlqDocs.values()].map((d) => [d.source_object_id, d]));
     const checksums = checksumsToCheck(entries, matches, stored);

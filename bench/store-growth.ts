@@ -132,7 +132,10 @@ async function storeOnly(): Promise<void> {
 
 function print(cols: string[], rows: Record<string, unknown>[], what: string): void {
   process.stdout.write(`\nstore: ${what}\n| ${cols.join(' | ')} |\n|${cols.map(() => '---:').join('|')}|\n`);
-  for (const r of rows) process.stdout.write(`| ${cols.map((c) => String(r[c] ?? '')).join(' | ')} |\n`);
+  for (const r of rows)
+    process.stdout.write(
+      `| ${cols.map((c) => JSON.stringify(r[c] ?? '').replace(/^"|"$/g, '')).join(' | ')} |\n`,
+    );
 }
 
 async function startWorker(
