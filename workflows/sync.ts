@@ -295,9 +295,12 @@ async function waitForNextCycle(sync: Sync): Promise<boolean> {
   for (;;) {
     const intervalMs = sync.state.pollingIntervalSeconds * 1000;
     const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
+    const wasPaused = sync.state.paused;
     sync.state = nextCycleAt(sync.state, cycleStart + intervalMs);
     await record(sync);
-    if (sync.state.paused) return true;
+    // Paused: the next run waits for resume. Resumed while the record was written (a resume that
+    // came just as the sync auto-suspended): the next run starts at once, not a polling interval later.
+    if (wasPaused || sync.state.paused) return true;
     const woke = await condition(
       () => sync.state.triggerRequested || sync.configChanged || sync.state.paused,
       remaining,
