@@ -9,15 +9,9 @@ import {
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
-import { classifiedStream, endpointUrlSchema, withoutTrailingSlash } from './shared';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { classifiedStream, endpointUrlSchema, failedTest, withoutTrailingSlash } from './shared';
 
 export const azureConfigSchema = z.strictObject({
   account_name: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be 3-24 lowercase letters and digits'),
@@ -220,8 +214,7 @@ export class AzureBlobProvider implements StorageProvider {
       await this.client.getProperties();
       return { success: true, message: `account ${this.client.accountName} answers`, details: { endpoint } };
     } catch (err) {
-      const e = azureError(err, sourcePath ? `azure_blob ${sourcePath}` : 'azure_blob');
-      return { success: false, message: e.message, details: { kind: e.kind, retryable: e.retryable } };
+      return failedTest(azureError(err, sourcePath ? `azure_blob ${sourcePath}` : 'azure_blob'));
     }
   }
 }

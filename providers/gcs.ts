@@ -4,19 +4,15 @@
 import type { Readable } from 'node:stream';
 import { Storage, type File, type StorageOptions } from '@google-cloud/storage';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
   checkPrivateKey,
   classifiedStream,
   codeClass,
   endpointUrlSchema,
+  failedTest,
+  googleServiceAccountSchema,
   parseCredentials,
   withoutTrailingSlash,
 } from './shared';
@@ -28,15 +24,7 @@ export const gcsConfigSchema = z.strictObject({
 });
 export type GcsConfig = z.infer<typeof gcsConfigSchema>;
 
-/** The fields of a service account key file the client needs; the rest of the file is accepted as is. */
-const serviceAccountSchema = z.looseObject({
-  type: z.literal('service_account'),
-  client_email: z.string().min(1),
-  private_key: z.string().min(1),
-  private_key_id: z.string().optional(),
-  project_id: z.string().optional(),
-  universe_domain: z.string().optional(),
-});
+const serviceAccountSchema = googleServiceAccountSchema;
 export type GcsCredentials = z.infer<typeof serviceAccountSchema>;
 
 const GOOGLE_HOST = /(^|\.)googleapis\.com$/i;
@@ -224,8 +212,7 @@ export class GcsProvider implements StorageProvider {
       await this.storage.getBuckets({ maxResults: 1, autoPaginate: false });
       return { success: true, message: `${endpoint} answers`, details: { endpoint } };
     } catch (err) {
-      const e = gcsError(err, sourcePath ? `gcs ${sourcePath}` : 'gcs');
-      return { success: false, message: e.message, details: { kind: e.kind, retryable: e.retryable } };
+      return failedTest(gcsError(err, sourcePath ? `gcs ${sourcePath}` : 'gcs'));
     }
   }
 }

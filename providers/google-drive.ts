@@ -20,15 +20,17 @@
 import type { Readable } from 'node:stream';
 import { google, type drive_v3 } from 'googleapis';
 import { z } from 'zod';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
-import { checkPrivateKey, classifiedStream, codeClass, httpUrlSchema, parseCredentials } from './shared';
+  checkPrivateKey,
+  classifiedStream,
+  codeClass,
+  failedTest,
+  googleServiceAccountSchema,
+  httpUrlSchema,
+  parseCredentials,
+} from './shared';
 
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive.readonly';
@@ -77,15 +79,7 @@ export const googleDriveConfigSchema = z.strictObject({
 });
 export type GoogleDriveConfig = z.infer<typeof googleDriveConfigSchema>;
 
-const serviceAccountSchema = z.looseObject({
-  type: z.literal('service_account'),
-  client_email: z.string().min(1),
-  private_key: z.string().min(1),
-  private_key_id: z.string().optional(),
-  project_id: z.string().optional(),
-  client_id: z.string().optional(),
-  token_uri: httpUrlSchema('token_uri').optional(),
-});
+const serviceAccountSchema = googleServiceAccountSchema;
 const oauthSchema = z.looseObject({
   type: z.literal('oauth'),
   client_id: z.string().min(1),
@@ -734,12 +728,7 @@ export class GoogleDriveProvider implements StorageProvider {
         details: { ...details, user },
       };
     } catch (err) {
-      const e = driveError(err, 'google_drive');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(driveError(err, 'google_drive'), details);
     }
   }
 }

@@ -18,15 +18,9 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
-import { codeClass, parseCredentials } from './shared';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const TIGRIS_ENDPOINT = 'https://fly.storage.tigris.dev';
 /** HeadObject requests in flight per listed page. */
@@ -445,12 +439,7 @@ export class S3Provider implements StorageProvider {
         details,
       };
     } catch (err) {
-      const e = s3Error(err, 'test');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(s3Error(err, 'test'), details);
     }
   }
 }

@@ -4,7 +4,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { z } from 'zod';
-import { ProviderError } from './types';
+import { ProviderError, type TestResult } from './types';
 
 // --- config ---------------------------------------------------------------------------------------
 
@@ -60,6 +60,21 @@ export function checkPrivateKey(pem: string, providerType: string): void {
     );
   }
 }
+
+/**
+ * A Google service account key file (gcs, google_drive): the fields the clients need; the rest of
+ * the file is accepted as is.
+ */
+export const googleServiceAccountSchema = z.looseObject({
+  type: z.literal('service_account'),
+  client_email: z.string().min(1),
+  private_key: z.string().min(1),
+  private_key_id: z.string().optional(),
+  project_id: z.string().optional(),
+  client_id: z.string().optional(),
+  universe_domain: z.string().optional(),
+  token_uri: httpUrlSchema('token_uri').optional(),
+});
 
 // --- errors ---------------------------------------------------------------------------------------
 
@@ -118,4 +133,15 @@ export function classifiedStream(
   });
   src.pipe(out);
   return out;
+}
+
+// --- test() ---------------------------------------------------------------------------------------
+
+/** What test() answers for a failure: the classified error's message, kind and retryability. */
+export function failedTest(e: ProviderError, details: Record<string, unknown> = {}): TestResult {
+  return {
+    success: false,
+    message: e.message,
+    details: { ...details, kind: e.kind, retryable: e.retryable },
+  };
 }

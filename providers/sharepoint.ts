@@ -39,15 +39,9 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
-import { codeClass, parseCredentials } from './shared';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 export const AUTHORITY_HOST = 'https://login.microsoftonline.com';
@@ -985,12 +979,7 @@ export class SharePointProvider implements StorageProvider {
         details,
       };
     } catch (err) {
-      const e = sharepointError(err, 'sharepoint test', this.tokens);
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(sharepointError(err, 'sharepoint test', this.tokens), details);
     }
   }
 }

@@ -24,16 +24,9 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import snowflake from 'snowflake-sdk';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type Capabilities,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
-import { endpointUrlSchema, parseCredentials, withoutTrailingSlash } from './shared';
+import { ProviderError } from './types';
+import type { Capabilities, ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { endpointUrlSchema, failedTest, parseCredentials, withoutTrailingSlash } from './shared';
 
 snowflake.configure({ logLevel: 'OFF', additionalLogToConsole: false });
 
@@ -770,12 +763,7 @@ export class SnowflakeProvider implements StorageProvider {
         details: { ...details, key: keys },
       };
     } catch (err) {
-      const e = snowflakeError(err, 'snowflake test');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(snowflakeError(err, 'snowflake test'), details);
     } finally {
       this.scheduleIdleClose();
     }
