@@ -232,7 +232,7 @@ for (const make of fixtures) {
       await fx.put(sp, 'change.txt', Buffer.from('version two'));
       await fx.put(sp, 'new.txt', Buffer.from('new'));
       await fx.remove(sp, 'gone.txt');
-      const delta = await listing(full.token!);
+      const delta = await listing(full.token);
       const changed = names(delta.entries);
       assert.ok(changed.includes('change.txt'), `changed: ${changed.join(', ')}`);
       assert.ok(changed.includes('new.txt'), `changed: ${changed.join(', ')}`);
