@@ -30,6 +30,7 @@ import {
 import type { BatchTotals, SyncState, Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
 import type { BatchRunner } from '../pipeline/submit';
+import { lockForPage, writeSyncState } from '../store/sync-document';
 
 export interface SyncActivityDeps {
   store: Store;
@@ -251,20 +252,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const ctx = Context.current();
     const lockedAt = new Date();
     const refreshLock = (initial = false) =>
-      store.syncs.updateOne(
-        initial
-          ? { sync_config_id: cfg.sync_config_id }
-          : { sync_config_id: cfg.sync_config_id, locked_at: { $lte: lockedAt } },
-        {
-          $set: {
-            locked: true,
-            locked_by_worker_id: deps.workerId,
-            locked_at: lockedAt,
-            lock_expires_at: new Date(Date.now() + LOCK_TTL_MS),
-            current_sync_run_id: input.runId,
-          },
-        },
-      );
+      lockForPage(store.syncs, {
+        syncConfigId: cfg.sync_config_id,
+        workerId: deps.workerId,
+        lockedAt,
+        ttlMs: LOCK_TTL_MS,
+        runId: input.runId,
+        initial,
+      });
     await refreshLock(true);
     let refreshing: Promise<unknown> = Promise.resolve();
     // Heartbeats carry the position; the lock's expiry follows them.
@@ -630,79 +625,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
      * write, so a workflow restarted from MongoDB resumes with totals that match its cursor.
      */
     async recordSyncState(syncConfigId: string, state: SyncState): Promise<void> {
-      const d = (s: string | null) => (s ? new Date(s) : null);
-      const now = new Date();
-      const pass = state.pass;
-      const inFlight = pass
-        ? {
-            resume_objects_processed: pass.objectsProcessed,
-            'sync_checkpoints.default': {
-              pass_id: pass.passId,
-              cursor: pass.cursor,
-              objects_processed: pass.objectsProcessed,
-              modified_since: pass.modifiedSince,
-              delta_token: pass.deltaToken ?? null,
-              next_delta_token: pass.nextDeltaToken ?? null,
-              // The listing ended (the pass's last page is done; the sweep and run record follow).
-              completed_at: pass.pages > 0 && pass.cursor === null ? now : null,
-              updated_at: now,
-            },
-            sync_progress: {
-              sync_run_id: pass.runId,
-              phase: pass.pages > 0 && pass.cursor === null ? 'finishing' : 'listing',
-              files_listed: pass.objectsProcessed,
-              files_synced: pass.run.synced,
-              files_failed: pass.run.failed,
-              bytes_synced: pass.run.bytes,
-              updated_at: now,
-            },
-          }
-        : {};
-      await store.syncs.updateOne(
-        { sync_config_id: syncConfigId },
-        {
-          $set: {
-            status: state.status,
-            paused: state.paused,
-            pause_reason: state.pauseReason,
-            paused_at: d(state.pausedAt),
-            paused_by_user_id: state.pausedBy,
-            pending_full_sync: state.pendingFullSync,
-            total_files_discovered: state.totals.discovered,
-            total_files_synced: state.totals.synced,
-            total_files_failed: state.totals.failed,
-            total_bytes_synced: state.totals.bytes,
-            ...(state.batches
-              ? {
-                  batches_created: state.batches.created,
-                  batch_ids: state.batches.batchIds,
-                  task_ids: state.batches.taskIds,
-                }
-              : {}),
-            consecutive_failures: state.consecutiveFailures,
-            last_error: state.lastError ? state.lastError.slice(0, 1000) : null,
-            last_sync_at: d(state.lastSyncAt),
-            // One shard per sync here (a pass is one listing): its last completed sync.
-            ...(state.lastSyncAt ? { 'per_shard_last_sync_at.default': d(state.lastSyncAt) } : {}),
-            next_sync_at: d(state.nextSyncAt),
-            sync_run_counter: state.runCounter,
-            current_sync_run_id: state.pass?.runId ?? null,
-            resume_cursor: state.pass?.cursor ?? null,
-            current_cursor: state.pass?.cursor ?? null,
-            ...(state.pass?.inRun
-              ? {}
-              : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
-            ...inFlight,
-            schedule: {
-              mode: state.syncMode,
-              interval_seconds: state.pollingIntervalSeconds,
-              next_run_at: d(state.nextSyncAt),
-              last_successful_run_at: d(state.lastSyncAt),
-            },
-            updated_at: now,
-          },
-        },
-      );
+      await writeSyncState(store.syncs, syncConfigId, state);
     },
   };
 }
