@@ -3,6 +3,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
+import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type StorageProvider } from '../providers';
@@ -30,8 +31,10 @@ export interface SyncActivityDeps {
   log: Logger;
   workerId: string;
   pageSize: number;
-  /** Files copied at once within a page. */
+  /** Files copied at once within a page (a sync's sync_concurrency overrides it, up to the max). */
   fileConcurrency: number;
+  /** SYNC_FILE_CONCURRENCY_MAX: the most a sync's sync_concurrency gets. */
+  fileConcurrencyMax?: number;
   autoSuspendThreshold: number;
   /** Submits batches to the processing pipeline (starts batch workflows). */
   batches: BatchRunner;
@@ -303,7 +306,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         ctx.heartbeat({ cursor: input.cursor, done });
         counts.listed = page.entries.length;
 
-        const keep = compileFilters(cfg.file_filters);
+        const keep = compileFilters(cfg.file_filters, cfg.sync_from);
+        const concurrency = fileConcurrencyOf(cfg.sync_concurrency, deps.fileConcurrency, deps.fileConcurrencyMax);
         const removedIds = delta ? [...new Set(page.removed ?? [])] : [];
         const gone = new Set(removedIds);
         const entries = [
@@ -440,7 +444,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
 
         // Copy the bytes of new and changed files, a few at a time.
-        await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
+        await forEachLimit(fresh, concurrency, async (entry) => {
           const prior = existing.get(entry.sourceObjectId);
           if (prior) {
             const o = await ingestUpdate(ictx, entry, prior);
@@ -457,7 +461,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
         // Insert-first found these already registered (from before this sync's first pass).
-        await forEachLimit(committed.existing, deps.fileConcurrency, async ({ entry, prior }) => {
+        await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           existing.set(entry.sourceObjectId, prior);
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
             seen.push(entry.sourceObjectId);
@@ -626,6 +630,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         {
           $set: {
             sync_run_id: input.recordId,
+            run_id: input.runId,
             sync_config_id: cfg.sync_config_id,
             bucket_id: cfg.bucket_id,
             internal_id: cfg.internal_id,

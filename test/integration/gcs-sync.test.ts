@@ -26,7 +26,7 @@ describe('gcs sync from fake-gcs-server, end to end', function () {
     gcs = await startFakeGcs();
     await gcs.client.createBucket(SOURCE_BUCKET);
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'gcs-e2e' });
-    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    assert.equal(bucket.status, 200, JSON.stringify(bucket.body));
     bucketId = bucket.body.bucket_id;
   });
   after(async () => {
@@ -66,7 +66,7 @@ describe('gcs sync from fake-gcs-server, end to end', function () {
       provider_type: 'gcs',
       provider_config: { endpoint_url: gcs.url },
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     const connectionId: string = conn.body.connection_id;
     assert.equal(conn.body.provider_type, 'gcs');
     assert.equal(conn.body.provider_config.endpoint_url, gcs.url);
@@ -77,7 +77,7 @@ describe('gcs sync from fake-gcs-server, end to end', function () {
       source_path: `${SOURCE_BUCKET}/data`,
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
 
     const total = Object.keys(files).length;

@@ -28,7 +28,7 @@ describe('s3 sync from MinIO, end to end', function () {
     minio = await startMinio();
     await minio.client.send(new CreateBucketCommand({ Bucket: SOURCE_BUCKET }));
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 's3-e2e' });
-    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    assert.equal(bucket.status, 200, JSON.stringify(bucket.body));
     bucketId = bucket.body.bucket_id;
   });
   after(async () => {
@@ -71,7 +71,7 @@ describe('s3 sync from MinIO, end to end', function () {
       provider_type: 's3',
       provider_config: { ...provider_config, credentials },
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     connectionId = conn.body.connection_id;
     assert.equal(conn.body.provider_config.credentials, '[redacted]');
     assert.equal(conn.body.provider_config.endpoint_url, minio.url);
@@ -90,7 +90,7 @@ describe('s3 sync from MinIO, end to end', function () {
       source_path: `${SOURCE_BUCKET}/data`,
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
 
     const total = Object.keys(files).length;
