@@ -3,8 +3,13 @@
 // (`POST …/dlq`) and `POST …/unlock` (the same as our `…/force-unlock`). Also the checks a sync
 // create / PATCH makes of the fields Mixpeek declares (source_path, sync_concurrency,
 // batch_collection_ids).
+import { createHash } from 'node:crypto';
 import { Router } from 'express';
-import { dlqListRequestSchema, syncJobListFilterSchema, type SYNC_JOB_STATUSES } from '../../core/request-schemas';
+import {
+  dlqListRequestSchema,
+  syncJobListFilterSchema,
+  type SYNC_JOB_STATUSES,
+} from '../../core/request-schemas';
 import { createProvider } from '../../providers';
 import type { ConnectionDoc, Store, SyncConfigDoc, SyncRunDoc, Tenant } from '../../store';
 import type { SecretBox } from '../../store/secrets';
@@ -84,7 +89,11 @@ function runningJob(cfg: SyncConfigDoc, live: SyncState) {
     error: null,
     throughput_files_per_min: minutes > 0 ? Math.round((pass.run.synced / minutes) * 100) / 100 : 0,
     current_cursor: pass.cursor,
-    progress: { pages: pass.pages, objects_processed: pass.objectsProcessed, discovered: pass.run.discovered },
+    progress: {
+      pages: pass.pages,
+      objects_processed: pass.objectsProcessed,
+      discovered: pass.run.discovered,
+    },
   };
 }
 
@@ -202,12 +211,7 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       else if (wanted === 'completed') filter.status = { $in: ['COMPLETED', 'COMPLETED_WITH_ERRORS'] };
       const skip = Math.max(0, offset - head.length);
       const [runs, recorded] = await Promise.all([
-        store.runs
-          .find(filter)
-          .sort({ started_at: -1, _id: -1 })
-          .skip(skip)
-          .limit(limit)
-          .toArray(),
+        store.runs.find(filter).sort({ started_at: -1, _id: -1 }).skip(skip).limit(limit).toArray(),
         store.runs.countDocuments(filter),
       ]);
       const results = [...head.slice(offset, offset + limit), ...runs.map((run) => serializeJob(cfg, run))];
@@ -220,7 +224,8 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
     path: `${base}/jobs/:sync_job_id`,
     tag,
     summary: 'One sync job',
-    description: 'By the run record’s id, or by the run id a trigger answered (the run in flight or its newest record).',
+    description:
+      'By the run record’s id, or by the run id a trigger answered (the run in flight or its newest record).',
     response: syncJobModel,
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
@@ -229,7 +234,10 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       if (live?.pass?.inRun && live.pass.runId === id) return runningJob(cfg, live);
       const run =
         (await store.runs.findOne({ sync_config_id: cfg.sync_config_id, sync_run_id: id })) ??
-        (await store.runs.findOne({ sync_config_id: cfg.sync_config_id, run_id: id }, { sort: { started_at: -1 } }));
+        (await store.runs.findOne(
+          { sync_config_id: cfg.sync_config_id, run_id: id },
+          { sort: { started_at: -1 } },
+        ));
       if (!run) throw notFound('sync job', id);
       return serializeJob(cfg, run);
     },
@@ -259,7 +267,7 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       ]);
       const byError: Record<string, number> = {};
       for (const d of dlq) byError[d.error_type ?? 'error'] = (byError[d.error_type ?? 'error'] ?? 0) + 1;
-      const lastSync = s.last_sync_at ? new Date(s.last_sync_at as unknown as string) : null;
+      const lastSync = s.last_sync_at ? new Date(s.last_sync_at) : null;
       const now = Date.now();
       const since = lastSync ? Math.max(0, Math.floor((now - lastSync.getTime()) / 1000)) : null;
       const interval = cfg.polling_interval_seconds;
@@ -268,7 +276,8 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       const isStale =
         active && cfg.sync_mode === 'continuous' && (since === null ? runs > 0 : since > staleAfter);
       const running = !!live?.pass?.inRun;
-      const lockExpired = !!cfg.locked && !!cfg.lock_expires_at && new Date(cfg.lock_expires_at).getTime() < now;
+      const lockExpired =
+        !!cfg.locked && !!cfg.lock_expires_at && new Date(cfg.lock_expires_at).getTime() < now;
       return {
         sync_config_id: cfg.sync_config_id,
         status: s.status,
@@ -288,7 +297,7 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
         intervals_since_last_sync: since === null ? null : Math.round((since / interval) * 100) / 100,
         stale_after_seconds: staleAfter,
         failure_rate: runs > 0 ? Math.round((failed / runs) * 1000) / 1000 : 0,
-        healthy: active && !isStale && (s.consecutive_failures as number) === 0 && !lockExpired,
+        healthy: active && !isStale && s.consecutive_failures === 0 && !lockExpired,
         dlq_total: dlq.length,
         dlq_by_error: byError,
         running_job: running,
@@ -319,7 +328,7 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       const results = docs
         .filter((d) => types === null || types.includes(d.error_type ?? 'error'))
         .map((d) => ({
-          dlq_id: `dlq_${String((d as { _id?: unknown })._id ?? d.source_object_id)}`,
+          dlq_id: `dlq_${createHash('sha256').update(`${cfg.sync_config_id}\u0000${d.source_object_id}`).digest('hex').slice(0, 16)}`,
           sync_config_id: cfg.sync_config_id,
           sync_job_id: d.last_attempt_run_id || null,
           source_object_id: d.source_object_id,

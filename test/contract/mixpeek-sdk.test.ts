@@ -10,6 +10,7 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { provisionTools } from '../../lib/servers';
 import { stack, PROJECT_ROOT, type Stack } from '../setup/stack';
 import { startMinio, type Minio } from '../providers/fixtures/s3';
+import { api } from '../integration/api-helpers';
 
 const SCRIPT = path.join(PROJECT_ROOT, 'test/contract/mixpeek_sdk_flow.py');
 const TXT_FILES = 12;
@@ -28,6 +29,7 @@ interface FlowReport {
   metrics: { total_files_synced: number; sync_run_counter: number; healthy: boolean; dlq_total: number };
   dlq_total: number;
   performance_runs: number;
+  triggered_job_found?: boolean;
   comparison_configs: number;
   delete: Record<string, unknown>;
 }
@@ -123,17 +125,19 @@ describe('Mixpeek Python SDK against this API (contract)', function () {
     // What the SDK saw is what the server holds.
     assert.equal(report.object_count, TXT_FILES);
     const bytes = Array.from({ length: TXT_FILES }, (_, i) => `text ${i}`.length).reduce((a, b) => a + b, 0);
-    const sample = await s.store.objects.find({ source_provider: 's3' }).limit(1).toArray();
-    assert.equal(report.total_size_bytes, bytes, JSON.stringify(sample));
+    assert.equal(report.total_size_bytes, bytes);
     assert.equal(report.blob_type, 'text');
     assert.equal(report.source_type, 'bucket');
     assert.ok(report.jobs.length >= 2, JSON.stringify(report.jobs));
     assert.ok(
-      report.jobs.every((j) => ['running', 'completed', 'failed', 'interrupted', 'skipped'].includes(j.status)),
+      report.jobs.every((j) =>
+        ['running', 'completed', 'failed', 'interrupted', 'skipped'].includes(j.status),
+      ),
     );
     assert.equal(report.jobs.at(-1)!.files_synced, TXT_FILES, 'the first run synced every file');
-    assert.equal(report.jobs.at(-1)!.trigger, 'scheduled');
-    assert.equal(report.jobs[0].trigger, 'manual', 'the newest run is the triggered one');
+    assert.ok(report.jobs.every((j) => j.status === 'completed' && j.trigger === null));
+    assert.equal(report.jobs[0].files_synced, 0, 'the full sync found nothing new');
+    assert.equal(report.triggered_job_found, true, 'the trigger named its run');
     assert.equal(report.metrics.total_files_synced, TXT_FILES);
     assert.ok(report.metrics.sync_run_counter >= 2);
     assert.equal(report.metrics.dlq_total, 0);
@@ -141,7 +145,69 @@ describe('Mixpeek Python SDK against this API (contract)', function () {
     assert.ok(report.performance_runs >= 2);
     assert.equal(report.comparison_configs, 1);
 
-    const objects = await s.store.objects.countDocuments({ bucket_id: { $exists: true }, source_provider: 's3' });
+    const objects = await s.store.objects.countDocuments({
+      bucket_id: { $exists: true },
+      source_provider: 's3',
+    });
     assert.ok(objects >= TXT_FILES);
+  });
+
+  it('refuses by name what it cannot honour, and tests source_path with the provider', async () => {
+    const { provider_config, credentials } = minio.connection();
+    // Organization-level: no namespace needed (Mixpeek's SDK sends none), S3Config's provider_type inside.
+    const conn = await api(
+      s,
+      'POST',
+      '/v1/organizations/connections',
+      {
+        name: `checks-${Date.now()}`,
+        provider_type: 's3',
+        provider_config: { provider_type: 's3', ...provider_config, credentials },
+      },
+      { headers: { 'x-namespace': null } },
+    );
+    assert.equal(conn.status, 200, conn.text);
+    assert.equal(conn.body.write_enabled, false);
+    const bucket = await api(s, 'POST', '/v1/buckets', { bucket_name: `checks-${Date.now()}` });
+    assert.equal(bucket.status, 200, bucket.text);
+    const syncs = `/v1/buckets/${bucket.body.bucket_id}/syncs`;
+    const create = (extra: Record<string, unknown>) =>
+      api(s, 'POST', syncs, {
+        connection_id: conn.body.connection_id,
+        source_path: 'sdk-source/docs',
+        ...extra,
+      });
+    const refused = async (extra: Record<string, unknown>, loc: (string | number)[], msg: RegExp) => {
+      const r = await create(extra);
+      assert.equal(r.status, 422, `${JSON.stringify(extra)}: ${r.text}`);
+      assert.deepEqual(r.body.error.details.issues[0].loc, loc);
+      assert.match(r.body.error.details.issues[0].msg, msg);
+    };
+    await refused(
+      { source_path: 'no-such-bucket/x' },
+      ['body', 'source_path'],
+      /path must exist in the storage provider: .+/,
+    );
+    await refused({ ingest_filter: { retriever_id: 'ret_1' } }, ['body', 'ingest_filter'], /retriever/);
+    await refused(
+      { batch_collection_ids: ['nope'] },
+      ['body', 'batch_collection_ids', 0],
+      /no collection nope/,
+    );
+    await refused({ sync_concurrency: 101 }, ['body', 'sync_concurrency'], /100/);
+    assert.equal((await s.store.syncs.countDocuments({ bucket_id: bucket.body.bucket_id })).valueOf(), 0);
+
+    const presigned = await api(s, 'POST', `/v1/buckets/${bucket.body.bucket_id}/objects/list`, {
+      return_presigned_urls: true,
+    });
+    assert.equal(presigned.status, 422, presigned.text);
+    assert.deepEqual(presigned.body.error.details.issues[0].loc, ['body', 'return_presigned_urls']);
+    const sorted = await api(s, 'POST', '/v1/buckets/list', { case_sensitive: true, sort: { field: 'x' } });
+    assert.equal(sorted.status, 422, sorted.text);
+    assert.deepEqual(sorted.body.error.details.issues[0].loc, ['body', 'sort']);
+    const search = await api(s, 'POST', '/v1/buckets/list', { search: 'CHECKS-', case_sensitive: false });
+    assert.ok(search.body.results.some((b: { bucket_id: string }) => b.bucket_id === bucket.body.bucket_id));
+    const exact = await api(s, 'POST', '/v1/buckets/list', { search: 'CHECKS-', case_sensitive: true });
+    assert.ok(!exact.body.results.some((b: { bucket_id: string }) => b.bucket_id === bucket.body.bucket_id));
   });
 });
