@@ -307,7 +307,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         counts.listed = page.entries.length;
 
         const keep = compileFilters(cfg.file_filters, cfg.sync_from);
-        const concurrency = fileConcurrencyOf(cfg.sync_concurrency, deps.fileConcurrency, deps.fileConcurrencyMax);
+        const concurrency = fileConcurrencyOf(
+          cfg.sync_concurrency,
+          deps.fileConcurrency,
+          deps.fileConcurrencyMax,
+        );
         const removedIds = delta ? [...new Set(page.removed ?? [])] : [];
         const gone = new Set(removedIds);
         const entries = [

@@ -18,7 +18,8 @@ export function tenantOf(req: Request): AuthContext {
 }
 
 /** Routes under /v1 that are organization-wide, so a namespace is optional (a path below /v1). */
-export const isOrganizationLevel = (path: string) => path === '/organizations' || path.startsWith('/organizations/');
+export const isOrganizationLevel = (path: string) =>
+  path === '/organizations' || path.startsWith('/organizations/');
 
 export function authenticate(store: Store): RequestHandler {
   return async (req, _res, next) => {

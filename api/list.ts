@@ -43,7 +43,11 @@ export const listQuerySchema = z.object({
     .min(1)
     .max(10001)
     .optional()
-    .meta({ type: 'integer', minimum: 1, description: '1-based page of `limit` results (instead of offset)' }),
+    .meta({
+      type: 'integer',
+      minimum: 1,
+      description: '1-based page of `limit` results (instead of offset)',
+    }),
   next_cursor: z
     .string()
     .max(200)

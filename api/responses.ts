@@ -277,7 +277,8 @@ export const objectModel = z
     source_details: z.array(
       z.object({
         type: z.enum(['bucket', 'direct_upsert']).meta({
-          description: 'bucket: brought in by a sync (source_id: the file’s id at the source); direct_upsert: created over the API',
+          description:
+            'bucket: brought in by a sync (source_id: the file’s id at the source); direct_upsert: created over the API',
         }),
         source_id: z.string(),
       }),
@@ -286,9 +287,9 @@ export const objectModel = z
     metadata: json,
     status: taskStatus,
     error: z.string().nullable(),
-    document_count: count
-      .optional()
-      .meta({ description: 'collection documents made from the object (get, unless include_document_count=false)' }),
+    document_count: count.optional().meta({
+      description: 'collection documents made from the object (get, unless include_document_count=false)',
+    }),
     created_at: time,
     updated_at: time,
   })
@@ -433,7 +434,8 @@ export const syncJobModel = z
     namespace_id: z.string(),
     bucket_id: z.string(),
     status: z.enum(SYNC_JOB_STATUSES).meta({
-      description: 'running; completed (also COMPLETED_WITH_ERRORS: see files_failed); failed; interrupted (canceled)',
+      description:
+        'running; completed (also COMPLETED_WITH_ERRORS: see files_failed); failed; interrupted (canceled)',
     }),
     trigger: z.null().meta({ description: 'not recorded here (always null)' }),
     phase: z.string().nullable(),
@@ -471,7 +473,11 @@ export const syncMetricsModel = z
     is_stale: z.boolean().meta({ description: 'no run finished for more than two polling intervals' }),
     intervals_since_last_sync: z.number().min(0).nullable(),
     stale_after_seconds: count,
-    failure_rate: z.number().min(0).max(1).meta({ description: 'failed runs / runs, over the recorded runs' }),
+    failure_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .meta({ description: 'failed runs / runs, over the recorded runs' }),
     healthy: z.boolean().meta({ description: 'active, not stale, no consecutive failures' }),
     dlq_total: count,
     dlq_by_error: z.record(z.string(), count),

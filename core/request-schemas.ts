@@ -347,7 +347,8 @@ function checkFileFilters(filters: FileFilters | null | undefined, ctx: FilterRe
 /** SyncCreateRequest as the API validates it: syncCreateSchema plus well-formed globs and dates. */
 export const syncCreateRequestSchema = syncCreateSchema.superRefine((b, ctx) => {
   checkFileFilters(b.file_filters, ctx);
-  if (b.ingest_filter) ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
+  if (b.ingest_filter)
+    ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
 });
 
 /** Sync statuses a client may set through PATCH (the others are the workflow's to decide). */
@@ -359,7 +360,8 @@ export const SETTABLE_SYNC_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
  */
 export const syncUpdateRequestSchema = syncUpdateSchema.superRefine((b, ctx) => {
   checkFileFilters(b.file_filters, ctx);
-  if (b.ingest_filter) ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
+  if (b.ingest_filter)
+    ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
   if (b.status !== undefined && !(SETTABLE_SYNC_STATUSES as readonly string[]).includes(b.status))
     ctx.addIssue({
       code: 'custom',
@@ -530,9 +532,7 @@ export const objectListFilterSchema = z
   })
   .default({ return_presigned_urls: false });
 
-const queryFlag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const queryFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const objectGetQuerySchema = z.object({
   return_presigned_urls: queryFlag

@@ -32,7 +32,9 @@ interface BucketStats {
  * $group: FerretDB 1.24 sums a projected field to 0 there (and its $unwind drops the other fields).
  */
 export async function bucketStats(store: Store, bucketIds: string[]): Promise<Map<string, BucketStats>> {
-  const out = new Map<string, BucketStats>(bucketIds.map((id) => [id, { object_count: 0, total_size_bytes: 0 }]));
+  const out = new Map<string, BucketStats>(
+    bucketIds.map((id) => [id, { object_count: 0, total_size_bytes: 0 }]),
+  );
   if (bucketIds.length === 0) return out;
   const sizes = store.objects.aggregate<{ bucket_id: string; size: number }>(
     [
@@ -50,7 +52,10 @@ export async function bucketStats(store: Store, bucketIds: string[]): Promise<Ma
   return out;
 }
 
-export const serializeBucket = (d: BucketDoc, stats: BucketStats = { object_count: 0, total_size_bytes: 0 }) => ({
+export const serializeBucket = (
+  d: BucketDoc,
+  stats: BucketStats = { object_count: 0, total_size_bytes: 0 },
+) => ({
   ...publicFields(d),
   ...stats,
   stats_updated_at: new Date(),
@@ -121,7 +126,10 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
           store.buckets.find(filter).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).toArray(),
           store.buckets.countDocuments(filter),
         ]);
-        const stats = await bucketStats(store, docs.map((d) => d.bucket_id));
+        const stats = await bucketStats(
+          store,
+          docs.map((d) => d.bucket_id),
+        );
         const page = pageOf(
           docs.map((d) => serializeBucket(d, stats.get(d.bucket_id))),
           total,

@@ -79,7 +79,10 @@ function withoutProviderType(type: ProviderType, config: Json): Json {
   if (!('provider_type' in config)) return config;
   const { provider_type, ...rest } = config;
   if (provider_type !== type)
-    throw issue(['body', 'provider_config', 'provider_type'], `must be "${type}" (the connection’s provider_type)`);
+    throw issue(
+      ['body', 'provider_config', 'provider_type'],
+      `must be "${type}" (the connection’s provider_type)`,
+    );
   return rest;
 }
 

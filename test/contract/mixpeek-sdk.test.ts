@@ -168,6 +168,13 @@ describe('Mixpeek Python SDK against this API (contract)', function () {
     );
     assert.equal(conn.status, 200, conn.text);
     assert.equal(conn.body.write_enabled, false);
+    const connPath = `/v1/organizations/connections/${conn.body.connection_id}`;
+    const writable = await api(s, 'PATCH', connPath, { write_enabled: true, status: 'ACTIVE' });
+    assert.equal(writable.status, 200, writable.text);
+    assert.equal((await api(s, 'GET', connPath)).body.write_enabled, true);
+    const status = await api(s, 'PATCH', connPath, { status: 'SUSPENDED' });
+    assert.equal(status.status, 422, status.text);
+    assert.deepEqual(status.body.error.details.issues[0].loc, ['body', 'status']);
     const bucket = await api(s, 'POST', '/v1/buckets', { bucket_name: `checks-${Date.now()}` });
     assert.equal(bucket.status, 200, bucket.text);
     const syncs = `/v1/buckets/${bucket.body.bucket_id}/syncs`;

@@ -238,7 +238,7 @@ describe('API: objects', function () {
       hash: null,
     });
     assert.equal(r.body.blobs[1].key_prefix, '/videos');
-    assert.deepEqual(r.body.source_details, [{ type: 'api', source_id: r.body.object_id }]);
+    assert.deepEqual(r.body.source_details, [{ type: 'direct_upsert', source_id: r.body.object_id }]);
     const stored = await s.store.objects.findOne({ object_id: r.body.object_id });
     assert.equal(stored?._id, `o_api_${r.body.object_id}`);
 
@@ -263,12 +263,23 @@ describe('API: objects', function () {
     assert.equal(g.status, 200);
     assertModel(objectModel, g.body);
     assert.equal(g.body.object_id, ids[0]);
+    assert.equal(g.body.document_count, 0, 'no collection made documents of it');
+    const bare = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}?include_document_count=false`);
+    assert.equal(bare.body.document_count, undefined);
+    const presigned = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}?return_presigned_urls=true`);
+    assertError(presigned, 422, 'ValidationError', ['query', 'return_presigned_urls']);
+    const stats = await api(s, 'GET', `/v1/buckets/${b}`);
+    assert.deepEqual([stats.body.object_count, stats.body.total_size_bytes], [3, 0]);
 
     const all = await api(s, 'GET', `/v1/buckets/${b}/objects?include_total=true`);
     assert.equal(all.status, 200, all.text);
     assertModel(listModel(objectModel, 'O'), all.body);
     assert.equal(all.body.total, 3);
-    assert.ok(all.body.results.every((o: any) => o._id === undefined && o.source_provider === undefined));
+    assert.ok(
+      all.body.results.every(
+        (o: any) => o._id === undefined && o.source_object_id === undefined && o.source_provider === 'api',
+      ),
+    );
     const a = await api(s, 'POST', `/v1/buckets/${b}/objects/list`, { key_prefix: '/a' });
     assert.deepEqual(a.body.results.map((o: any) => o.key_prefix).sort(), ['/a', '/a/b']);
     const st = await api(s, 'POST', `/v1/buckets/${b}/objects/list?limit=1`, { status: 'completed' });

@@ -163,7 +163,8 @@ describe('API: OpenAPI document and docs page', function () {
     ])
       assert.ok(doc.paths[p].post.responses['200']?.content, `post ${p}: 200`);
     for (const [p, item] of Object.entries<Json>(doc.paths))
-      for (const [m, op] of Object.entries<Json>(item)) assert.equal(op.responses['201'], undefined, `${m} ${p}`);
+      for (const [m, op] of Object.entries<Json>(item))
+        assert.equal(op.responses['201'], undefined, `${m} ${p}`);
     await control.close();
   });
 

@@ -52,7 +52,8 @@ describe('Mixpeek compatibility (pure)', () => {
       ['image', 'application/octet-stream', 'image'],
       ['video', 'text/plain', 'video'],
     ];
-    for (const [type, mime, want] of cases) assert.equal(mixpeekBlobType(type, mime), want, `${type} ${mime}`);
+    for (const [type, mime, want] of cases)
+      assert.equal(mixpeekBlobType(type, mime), want, `${type} ${mime}`);
     for (const t of ['auto', 'json', 'document', 'weird'])
       assert.ok((MIXPEEK_BLOB_TYPES as readonly string[]).includes(mixpeekBlobType(t, 'x/y')));
   });
@@ -104,14 +105,21 @@ describe('Mixpeek compatibility (pure)', () => {
     assert.ok(!filter.success);
     assert.deepEqual(filter.error.issues[0].path, ['ingest_filter']);
     assert.match(filter.error.issues[0].message, /retriever/);
-    assert.ok(!syncCreateRequestSchema.safeParse({ connection_id: 'c', source_path: 'p', sync_concurrency: 101 }).success);
+    assert.ok(
+      !syncCreateRequestSchema.safeParse({ connection_id: 'c', source_path: 'p', sync_concurrency: 101 })
+        .success,
+    );
     assert.ok(syncUpdateRequestSchema.safeParse({ provider_filters: {}, sync_concurrency: 3 }).success);
     assert.ok(!syncUpdateRequestSchema.safeParse({ polling_interval_seconds: 86401 }).success);
     assert.ok(!syncUpdateRequestSchema.safeParse({ source_path: 'x' }).success, 'undeclared fields stay 422');
 
     assert.equal(
-      connectionCreateSchema.parse({ name: 'n', provider_type: 's3', provider_config: {}, write_enabled: true })
-        .write_enabled,
+      connectionCreateSchema.parse({
+        name: 'n',
+        provider_type: 's3',
+        provider_config: {},
+        write_enabled: true,
+      }).write_enabled,
       true,
     );
     assert.ok(bucketListFilterSchema.safeParse({ case_sensitive: false, search: 'x', limit: 5 }).success);
