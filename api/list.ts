@@ -37,17 +37,11 @@ export const listQuerySchema = z.object({
     .meta({ default: 'false', description: 'accepted for Mixpeek’s clients: total is always counted' }),
   // Mixpeek's SDK sends these names too.
   page_size: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'alias of limit' }),
-  page: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(10001)
-    .optional()
-    .meta({
-      type: 'integer',
-      minimum: 1,
-      description: '1-based page of `limit` results (instead of offset)',
-    }),
+  page: z.coerce.number().int().min(1).max(10001).optional().meta({
+    type: 'integer',
+    minimum: 1,
+    description: '1-based page of `limit` results (instead of offset)',
+  }),
   next_cursor: z
     .string()
     .max(200)
