@@ -20,7 +20,7 @@ async function documentCount(s: Stack, collectionId: string): Promise<number> {
   return r.body.results.filter((d: { status: string }) => d.status === 'COMPLETED').length;
 }
 
-describe('batch_collection_ids limits the collections a sync’s batches run', function () {
+describe('Mixpeek’s sync fields on the real stack: batch_collection_ids, sync_from', function () {
   this.timeout(180_000);
   let s: Stack;
 
