@@ -3,6 +3,7 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
+import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type StorageProvider } from '../providers';
@@ -39,8 +40,10 @@ export interface SyncActivityDeps {
   log: Logger;
   workerId: string;
   pageSize: number;
-  /** Files copied at once within a page. */
+  /** Files copied at once within a page (a sync's sync_concurrency overrides it, up to the max). */
   fileConcurrency: number;
+  /** SYNC_FILE_CONCURRENCY_MAX: the most a sync's sync_concurrency gets. */
+  fileConcurrencyMax?: number;
   autoSuspendThreshold: number;
   /** Submits batches to the processing pipeline (starts batch workflows). */
   batches: BatchRunner;
@@ -398,7 +401,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         await abandonIfCancelled();
         ctx.heartbeat({ cursor: input.cursor, done });
 
-        const keep = compileFilters(cfg.file_filters);
+        const keep = compileFilters(cfg.file_filters, cfg.sync_from);
+        const concurrency = fileConcurrencyOf(
+          cfg.sync_concurrency,
+          deps.fileConcurrency,
+          deps.fileConcurrencyMax,
+        );
         const matches = (e: SourceEntry) => keep(e).keep;
         const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
         const pageKey = `${input.runId}|${input.cursor ?? ''}`;
@@ -485,7 +493,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
 
         // Copy the bytes of new and changed files, a few at a time.
-        await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
+        await forEachLimit(fresh, concurrency, async (entry) => {
           const prior = found.stored.get(entry.sourceObjectId);
           if (prior) {
             const o = await ingestUpdate(ictx, entry, prior);
@@ -502,7 +510,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
         // Insert-first found these already registered (from before this sync's first pass).
-        await forEachLimit(committed.existing, deps.fileConcurrency, async ({ entry, prior }) => {
+        await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
             if (prior.last_seen_pass_id !== input.passId) seen.push(prior._id);
             outcomes.push({ kind: 'raced' });
@@ -589,6 +597,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         {
           $set: {
             sync_run_id: input.recordId,
+            run_id: input.runId,
             sync_config_id: cfg.sync_config_id,
             bucket_id: cfg.bucket_id,
             internal_id: cfg.internal_id,

@@ -14,6 +14,7 @@ import { bucketRoutes } from './routes/buckets';
 import { collectionRoutes } from './routes/collections';
 import { connectionRoutes } from './routes/connections';
 import { objectRoutes } from './routes/objects';
+import { syncJobRoutes } from './routes/sync-jobs';
 import { syncRoutes } from './routes/syncs';
 import type { SyncControl } from './sync-control';
 
@@ -53,6 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(bucketRoutes(deps));
   app.use(connectionRoutes(deps));
   app.use(syncRoutes(deps));
+  app.use(syncJobRoutes(deps));
   app.use(objectRoutes(deps));
   app.use(analyticsRoutes(deps));
   app.use(collectionRoutes(deps));

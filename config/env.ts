@@ -78,7 +78,9 @@ export const envSchema = z.object({
   /** Secret of BLOB_S3_ACCESS_KEY_ID. Never logged or echoed. */
   BLOB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Files copied at once within a page. */
-  SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** The most files one sync may process at once (a sync's sync_concurrency above it is refused). */
+  SYNC_FILE_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(100).default(100),
   /** Consecutive failed runs after which a sync suspends itself. */
   AUTO_SUSPEND_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   /** Entries a provider lists per page (one activity call handles one page). */

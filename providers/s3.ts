@@ -42,7 +42,7 @@ const endpointUrl = z
   }, 'must be an http(s) URL or host[:port]');
 
 export const s3ConfigSchema = z.strictObject({
-  region: z.string().min(1),
+  region: z.string().min(1).default('us-east-1'),
   /** An S3-compatible endpoint; AWS S3 when absent. A scheme in it wins over use_ssl (as in boto3). */
   endpoint_url: endpointUrl.nullish(),
   use_ssl: z.boolean().default(true),

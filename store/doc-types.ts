@@ -50,6 +50,8 @@ export interface ConnectionDoc {
   provider_config: Record<string, unknown>;
   /** provider_config.credentials, sealed; never returned, never handed to Temporal. */
   credentials_sealed: Sealed | null;
+  /** Mixpeek's write_enabled (stored and shown; absent on connections made before it). */
+  write_enabled?: boolean;
   description: string | null;
   status: TaskStatus;
   is_active: boolean;
@@ -211,10 +213,14 @@ export interface DlqDoc {
   /** PENDING: retried by later runs; FAILED: gave up after 3 attempts (counted in total_files_failed). */
   status: 'PENDING' | 'FAILED';
   last_attempt_run_id: string;
+  /** The provider's error kind (not_found, auth, …), `mapping`, or `error` (absent before it was kept). */
+  error_type?: string;
 }
 
 export interface SyncRunDoc {
   sync_run_id: string;
+  /** The pass's run id (what the trigger answer and the live state call the run; absent before it was kept). */
+  run_id?: string;
   sync_config_id: string;
   bucket_id: string;
   internal_id: string;
@@ -280,6 +286,8 @@ export interface BatchDoc extends Tenant {
   chunk_size: number;
   /** Set when a sync made the batch. */
   sync_config_id: string | null;
+  /** The sync's batch_collection_ids (resolved ids): only these of the bucket's collections run it. */
+  only_collection_ids?: string[] | null;
   /** Created by a sync with skip_batch_submission: submitted when the flag is switched off. */
   held: boolean;
   /** `<run id>|<cursor>` of the sync page that made it. */

@@ -77,6 +77,7 @@ export async function createSyncWorker(
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
+      fileConcurrencyMax: env.SYNC_FILE_CONCURRENCY_MAX,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
       blobs,
       batches: { client, taskQueue: env.TASK_QUEUE },

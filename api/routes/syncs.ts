@@ -29,9 +29,17 @@ import {
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket } from '../tenancy';
+import { checkSourcePath, checkSyncFields } from '../sync-checks';
 
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
-  const out = publicFields(d, ['deleted']);
+  // Mixpeek's fields, null on syncs made before they were kept.
+  const out: Record<string, unknown> = {
+    sync_concurrency: null,
+    batch_collection_ids: null,
+    ingest_filter: null,
+    sync_from: null,
+    ...publicFields(d, ['deleted']),
+  };
   if (live) {
     // The workflow's live state wins over the projection for what it owns.
     Object.assign(out, liveFields(live));
@@ -81,7 +89,7 @@ const triggerQuery = triggerQuerySchema.extend({
 /** How long a trigger waits to name the run it started. */
 const TRIGGER_WAIT_MS = 3_000;
 
-export function syncRoutes({ store, control }: AppDeps): Router {
+export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/syncs';
   const tag = 'syncs';
@@ -131,11 +139,11 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     description:
       'The config is stored and its workflow started together, or neither (503 when Temporal is down).',
     body: createBody,
-    status: 201,
     response: syncConfigModel,
     errors: [409, 503],
     handler: async ({ t, params, body }) => {
       const bucket = await bucketOf(t, params.bucket_id);
+      const collections = await checkSyncFields(store, env.SYNC_FILE_CONCURRENCY_MAX, t, body);
       const conn = await store.connections.findOne({
         internal_id: t.internal_id,
         $or: [{ connection_id: body.connection_id }, { name: body.connection_id }],
@@ -144,8 +152,9 @@ export function syncRoutes({ store, control }: AppDeps): Router {
       if (!conn) throw notFound('connection', body.connection_id);
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
+      await checkSourcePath(secrets, conn, body.source_path);
       const doc = initialSyncDocument({
-        body,
+        body: { ...body, batch_collection_ids: collections ?? null },
         syncConfigId: newId('sync'),
         bucketId: bucket.bucket_id,
         tenant: t,
@@ -212,8 +221,10 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     errors: [503],
     handler: async ({ t, params, body }) => {
       const cfg = await syncOf(t, params);
+      const collections = await checkSyncFields(store, env.SYNC_FILE_CONCURRENCY_MAX, t, body);
       const { status, is_active, ...fields } = body;
       const set: Record<string, unknown> = { ...fields, updated_at: new Date() };
+      if (collections !== undefined) set.batch_collection_ids = collections;
       if (is_active !== undefined) set.is_active = is_active;
       const undo: Record<string, unknown> = {};
       for (const k of Object.keys(set)) undo[k] = (cfg as unknown as Record<string, unknown>)[k] ?? null;
