@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const log = createLogger(env.LOG_LEVEL, 'worker');
   const handle = await createSyncWorker(env);
   log.info({ taskQueue: env.TASK_QUEUE, namespace: env.TEMPORAL_NAMESPACE }, 'worker started');
-  // Worker.run resolves after shutdown (SIGINT/SIGTERM are handled by the SDK).
+  // Worker.run resolves after shutdown (SIGINT/SIGTERM are handled by the SDK). Started by a parent
+  // with an IPC channel (`npm run dev`): its death closes the channel, and the worker stops too.
+  if (process.send) process.once('disconnect', () => handle.worker.shutdown());
   await handle.worker.run();
   await handle.close();
   log.info('worker stopped');
