@@ -6,6 +6,7 @@ import type { Store } from '../store';
 import type { SecretBox } from '../store/secrets';
 import { authenticate } from './auth';
 import { errorHandler } from './errors';
+import { createHttpMetrics } from './metrics';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
 import { analyticsRoutes } from './routes/analytics';
@@ -29,6 +30,8 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  const metrics = createHttpMetrics();
+  app.use(metrics.track);
   app.use((req, res, next) => {
     // One line per request: method, path (no query: it may carry a namespace only), status, time.
     const started = process.hrtime.bigint();
@@ -41,6 +44,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.get('/metrics', metrics.serve);
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(app));
   });
