@@ -1,6 +1,7 @@
 // Signals and queries of the sync workflow: the API sends them, the workflow handles them.
 // Pure definitions, imported by both sides.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { RunFiles } from '../core/progress';
 import type { TaskStatus } from '../core/status';
 
 export interface PauseRequest {
@@ -82,6 +83,8 @@ export interface PassState {
   nextDeltaToken?: string | null;
   /** Objects this run deleted for files the delta listing reported removed (for the run record). */
   removedInRun?: number;
+  /** This run's files by outcome besides `run` (live progress, run record); absent in older histories. */
+  runFiles?: RunFiles;
 }
 
 export interface SyncState {
@@ -109,6 +112,8 @@ export interface SyncState {
    * pass lists the changes since it. Absent in state from before delta cursors: modifiedSince is used.
    */
   deltaToken?: string | null;
+  /** Entries the last completed full pass listed: the next full pass's expected total (progress ETA). */
+  lastFullPassListed?: number | null;
 }
 
 export const stateQuery = defineQuery<SyncState>('state');

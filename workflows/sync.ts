@@ -22,6 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { addRunFiles } from '../core/progress';
 import { SA_SYNC_STATUS } from '../core/search-attributes';
 import { syncStatusOf } from '../core/status';
 import {
@@ -312,6 +313,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       pass.objectsProcessed += res.listed;
       pass.listedAll &&= res.listedAll;
       pass.fileErrors += res.dlq;
+      pass.runFiles = addRunFiles(pass.runFiles, res);
       pass.deleted += res.drifted + (res.removed ?? 0);
       if (res.removed) pass.removedInRun = (pass.removedInRun ?? 0) + res.removed;
       if (res.deltaToken !== undefined) pass.nextDeltaToken = res.deltaToken;
@@ -345,6 +347,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
         startedAt: pass.startedAt,
         full: pass.full,
         run: pass.run,
+        ...(pass.runFiles ? { files: pass.runFiles } : {}),
         ...(pass.removedInRun ? { removed: pass.removedInRun } : {}),
         status: failed ? 'FAILED' : pass.fileErrors > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED',
         sweep: completed && pass.listedAll && !pass.cut,
@@ -354,6 +357,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     }
     if (completed) {
       state.lastCompletedPassStartedAt = pass.startedAt;
+      if (pass.full) state.lastFullPassListed = pass.objectsProcessed;
       // Only a token the provider gave at the end of this very pass: else the next pass falls back to
       // modifiedSince (or lists everything).
       state.deltaToken = pass.nextDeltaToken ?? null;
@@ -375,6 +379,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       pass.runId = `run_${uuid4().replace(/-/g, '').slice(0, 16)}`;
       pass.run = zero();
       pass.removedInRun = 0;
+      pass.runFiles = undefined;
     }
     // After a failure the pass keeps its run id, so the retried page still counts the objects the
     // failed attempt created; each finishPass above wrote its own run record.
