@@ -1,4 +1,5 @@
 // The express application: JSON body parsing, auth + tenancy, routes, one error format.
+import path from 'node:path';
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env';
@@ -26,6 +27,9 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** api/ui in the checkout (this file runs from dist/api). */
+export const UI_DIR = path.resolve(__dirname, '../../api/ui');
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -45,6 +49,8 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ok: true });
   });
   app.get('/metrics', metrics.serve);
+  // The dashboard: static files served from the source tree (api/ui, no build step).
+  app.use('/ui', express.static(UI_DIR, { index: 'index.html', fallthrough: true }));
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(app));
   });
