@@ -15,14 +15,14 @@ export const zeroRunFiles = (): RunFiles => ({ listed: 0, updated: 0, unchanged:
 
 export function addRunFiles(
   before: RunFiles | undefined,
-  page: { listed: number; updated: number; unchanged: number; duplicates: number; dlq: number },
+  page: { listed: number; updated?: number; unchanged?: number; duplicates?: number; dlq: number },
 ): RunFiles {
   const b = before ?? zeroRunFiles();
   return {
     listed: b.listed + page.listed,
-    updated: b.updated + page.updated,
-    unchanged: b.unchanged + page.unchanged,
-    duplicates: b.duplicates + page.duplicates,
+    updated: b.updated + (page.updated ?? 0),
+    unchanged: b.unchanged + (page.unchanged ?? 0),
+    duplicates: b.duplicates + (page.duplicates ?? 0),
     dlq: b.dlq + page.dlq,
   };
 }
