@@ -30,6 +30,7 @@ import {
 } from '../engine/ingest';
 import type { BatchTotals, SyncState, Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
+import { runRecordFigures, type RunFiles } from '../core/progress';
 import type { BatchRunner } from '../pipeline/submit';
 import { lockForPage, writeSyncState } from '../store/sync-document';
 
@@ -113,6 +114,8 @@ export interface FinishPassInput {
   run: Totals;
   /** Objects this run's pages deleted for files a delta listing reported removed (run record only). */
   removed?: number;
+  /** This run's files by outcome (absent in older histories). */
+  files?: RunFiles;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
   sweep: boolean;
@@ -614,6 +617,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             bytes_synced: input.run.bytes,
             objects_deleted: deleted + (input.removed ?? 0),
             throughput_mbps: Math.round(((input.run.bytes * 8) / 1e6 / seconds) * 1000) / 1000,
+            ...runRecordFigures(input.files, input.run, seconds),
             status: input.status,
             error: input.error,
           },

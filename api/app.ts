@@ -1,4 +1,5 @@
 // The express application: JSON body parsing, auth + tenancy, routes, one error format.
+import path from 'node:path';
 import express from 'express';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env';
@@ -6,6 +7,7 @@ import type { Store } from '../store';
 import type { SecretBox } from '../store/secrets';
 import { authenticate } from './auth';
 import { errorHandler } from './errors';
+import { createHttpMetrics } from './metrics';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
 import { analyticsRoutes } from './routes/analytics';
@@ -26,10 +28,15 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** api/ui in the checkout (this file runs from dist/api). */
+export const UI_DIR = path.resolve(__dirname, '../../api/ui');
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
+  const metrics = createHttpMetrics();
+  app.use(metrics.track);
   app.use((req, res, next) => {
     // One line per request: method, path (no query: it may carry a namespace only), status, time.
     const started = process.hrtime.bigint();
@@ -42,6 +49,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
+  app.get('/metrics', metrics.serve);
+  // The dashboard: static files served from the source tree (api/ui, no build step).
+  app.use('/ui', express.static(UI_DIR, { index: 'index.html', fallthrough: true }));
   app.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument(app));
   });

@@ -231,6 +231,13 @@ export const syncRunModel = z
     throughput_mbps: z.number().min(0),
     status: taskStatus,
     provider_type: z.string(),
+    files_listed: count.optional().meta({ description: 'entries listed by the run (before filters)' }),
+    files_created: count.optional(),
+    files_updated: count.optional(),
+    files_unchanged: count.optional(),
+    files_duplicate: count.optional().meta({ description: 'skipped by skip_duplicates' }),
+    files_dlq: count.optional().meta({ description: 'sent to the DLQ (including those failed for good)' }),
+    files_per_second: z.number().min(0).optional(),
   })
   .meta({ id: 'SyncRunMetric' });
 

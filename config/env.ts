@@ -20,6 +20,8 @@ export const envSchema = z.object({
   TASK_QUEUE: z.string().min(1).default('bucket-syncs'),
   /** HTTP port of the REST API. */
   PORT: port.default(8080),
+  /** Port of the worker's Prometheus endpoint (`/metrics`); 0: any free port. */
+  WORKER_METRICS_PORT: port.default(9464),
   /** 32-byte key (64 hex chars or base64) that encrypts connection credentials at rest. */
   SECRETS_KEY: z
     .string()

@@ -6,6 +6,7 @@
 //   PENDING --run--> ACTIVE --pause / auto-suspend--> SUSPENDED --resume--> ACTIVE
 //   ACTIVE (initial_only, pass completed) --> COMPLETED
 import { syncStatusOf, type TaskStatus } from './status';
+import { addRunFiles, type RunFiles } from './progress';
 
 export { errorMessage } from './failures';
 
@@ -70,6 +71,8 @@ export interface PassState {
   nextDeltaToken?: string | null;
   /** Objects this run deleted for files the delta listing reported removed (for the run record). */
   removedInRun?: number;
+  /** This run's files by outcome besides `run` (live progress, run record); absent in older histories. */
+  runFiles?: RunFiles;
 }
 
 export interface SyncState {
@@ -97,6 +100,8 @@ export interface SyncState {
    * pass lists the changes since it. Absent in state from before delta cursors: modifiedSince is used.
    */
   deltaToken?: string | null;
+  /** Entries the last completed full pass listed: the next full pass's expected total (progress ETA). */
+  lastFullPassListed?: number | null;
 }
 
 /** Where time and fresh ids come from: the workflow's deterministic Date and uuid4, or a test's. */
@@ -295,6 +300,10 @@ export interface PageOutcome {
   dlq: number;
   drifted: number;
   removed?: number;
+  /** By outcome, for live progress (core/progress.ts). */
+  updated?: number;
+  unchanged?: number;
+  duplicates?: number;
   listedAll: boolean;
   nextCursor: string | null;
   deltaToken?: string | null;
@@ -327,6 +336,7 @@ export function pageApplied(
     listedAll: pass.listedAll && page.listedAll,
     fileErrors: pass.fileErrors + page.dlq,
     deleted: pass.deleted + page.drifted + (page.removed ?? 0),
+    runFiles: addRunFiles(pass.runFiles, page),
   };
   if (page.removed) p.removedInRun = (pass.removedInRun ?? 0) + page.removed;
   if (page.deltaToken !== undefined) p.nextDeltaToken = page.deltaToken;
@@ -418,6 +428,7 @@ export function passFinished(s: SyncState, end: RunEnd, deleted: number, mint: M
     const done: SyncState = {
       ...s,
       lastCompletedPassStartedAt: p.startedAt,
+      ...(p.full ? { lastFullPassListed: p.objectsProcessed } : {}),
       // Only a token the provider gave at the end of this very pass: else the next pass falls back
       // to modifiedSince (or lists everything).
       deltaToken: p.nextDeltaToken ?? null,
@@ -433,7 +444,7 @@ export function passFinished(s: SyncState, end: RunEnd, deleted: number, mint: M
       ...s,
       lastSyncAt: mint.now(),
       consecutiveFailures: 0,
-      pass: { ...p, runId: mintRunId(mint.uuid()), run: zeroTotals(), removedInRun: 0 },
+      pass: { ...p, runId: mintRunId(mint.uuid()), run: zeroTotals(), removedInRun: 0, runFiles: undefined },
     };
   }
   return { ...s, pass: p };

@@ -239,6 +239,14 @@ export interface SyncRunDoc {
   throughput_mbps: number;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   error: string | null;
+  /** By outcome (core/progress.ts runRecordFigures); absent on records from before them. */
+  files_listed?: number;
+  files_created?: number;
+  files_updated?: number;
+  files_unchanged?: number;
+  files_duplicate?: number;
+  files_dlq?: number;
+  files_per_second?: number;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -286,6 +286,7 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
       startedAt: pass.startedAt,
       full: pass.full,
       run: pass.run,
+      ...(pass.runFiles ? { files: pass.runFiles } : {}),
       ...(pass.removedInRun ? { removed: pass.removedInRun } : {}),
       status: ended.record.status,
       sweep: ended.record.sweep,

@@ -11,6 +11,7 @@ import {
   syncUpdateRequestSchema,
   triggerQuerySchema,
 } from '../../core/request-schemas';
+import { progressOf } from '../../core/progress';
 import type { SyncState } from '../../core/sync-state';
 import type { SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
@@ -43,6 +44,9 @@ export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record
   if (live) {
     // The workflow's live state wins over the projection for what it owns.
     Object.assign(out, liveFields(live));
+    // A pass in progress: its live figures (core/progress.ts) instead of the last page's projection.
+    const progress = progressOf(live, Date.now());
+    if (progress) out.sync_progress = progress;
   }
   out.is_active = out.status !== 'SUSPENDED' && d.is_active;
   return out;
@@ -60,6 +64,13 @@ export const serializeRun = (d: {
   throughput_mbps: number;
   status: string;
   provider_type: string;
+  files_listed?: number;
+  files_created?: number;
+  files_updated?: number;
+  files_unchanged?: number;
+  files_duplicate?: number;
+  files_dlq?: number;
+  files_per_second?: number;
 }) => ({
   sync_run_id: d.sync_run_id,
   sync_config_id: d.sync_config_id,
@@ -72,6 +83,18 @@ export const serializeRun = (d: {
   throughput_mbps: d.throughput_mbps,
   status: d.status,
   provider_type: d.provider_type,
+  // By outcome (run records from before these figures have none).
+  ...(d.files_listed !== undefined
+    ? {
+        files_listed: d.files_listed,
+        files_created: d.files_created ?? 0,
+        files_updated: d.files_updated ?? 0,
+        files_unchanged: d.files_unchanged ?? 0,
+        files_duplicate: d.files_duplicate ?? 0,
+        files_dlq: d.files_dlq ?? 0,
+        files_per_second: d.files_per_second ?? 0,
+      }
+    : {}),
 });
 
 const createBody = syncCreateRequestSchema.meta({ id: 'SyncCreateRequest' });
