@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
-import { createProvider, ProviderError, type StorageProvider } from '../providers';
+import { createProvider, ProviderError, type ListPage, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 import { findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
 import type { BlobStore } from '../store/blobs';
@@ -72,6 +72,12 @@ export interface SyncPageInput {
   assumeNew?: boolean;
   /** The sync's batch counters before this page (absent in histories from before batches). */
   batches?: BatchTotals;
+  /**
+   * A targeted pass (event-driven syncs): look up these announced source object ids instead of listing;
+   * `cursor` is the offset into them. Removed ids delete their objects (and, for a folder, the objects
+   * under it) as a delta listing's do.
+   */
+  targets?: string[];
 }
 
 export interface SyncPageResult {
@@ -101,6 +107,8 @@ export interface SyncPageResult {
   deltaToken?: string | null;
   /** Batches of this page's new (and re-extracted) objects. */
   batches: BatchTotals;
+  /** A targeted page could not resolve every id exactly: the workflow lists next. */
+  incomplete?: boolean;
 }
 
 export interface FinishPassInput {
@@ -149,6 +157,28 @@ function toFailure(err: unknown): never {
 /** Deletes on filter drift: `reconcile.on_filter_drift`, or the legacy `reconcile_on_sync` switch. */
 export function driftDeletesEnabled(cfg: Pick<SyncConfigDoc, 'reconcile' | 'reconcile_on_sync'>): boolean {
   return cfg.reconcile_on_sync || cfg.reconcile?.on_filter_drift !== false;
+}
+
+/** One page of a targeted pass: the ids from offset `cursor`, looked up by the provider. */
+async function lookupPage(
+  provider: StorageProvider,
+  sourcePath: string,
+  targets: string[],
+  cursor: string | null,
+  pageSize: number,
+): Promise<ListPage & { incomplete?: boolean }> {
+  if (!provider.lookup)
+    throw ApplicationFailure.nonRetryable('this provider cannot look up announced changes', 'NoChangeFeed');
+  const from = Math.max(0, Number(cursor ?? 0) || 0);
+  const ids = targets.slice(from, from + pageSize);
+  const found = await provider.lookup(sourcePath, ids, pageSize);
+  const next = from + ids.length;
+  return {
+    entries: found.entries,
+    removed: found.removed,
+    nextCursor: next < targets.length ? String(next) : null,
+    ...(found.incomplete ? { incomplete: true } : {}),
+  };
 }
 
 export function createSyncActivities(deps: SyncActivityDeps) {
@@ -201,6 +231,30 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       .limit(deps.pageSize)
       .toArray();
     return waiting.filter((d) => d.entry && !listed.has(d.source_object_id)).map((d) => d.entry);
+  }
+
+  /**
+   * A removed id with no object of its own may have been a folder (moved or deleted whole): the
+   * objects under it. A key range on the idempotency index, so it costs what it finds on MongoDB.
+   */
+  async function objectsUnderFolders(cfg: SyncConfigDoc, ids: string[]): Promise<{ _id: string }[]> {
+    const out: { _id: string }[] = [];
+    for (const id of ids) {
+      out.push(
+        ...(await store.objects
+          .find(
+            {
+              bucket_id: cfg.bucket_id,
+              source_provider: cfg.source_type,
+              source_object_id: { $gt: `${id}/`, $lt: `${id}0` },
+              sync_config_id: cfg.sync_config_id,
+            },
+            { projection: { _id: 1 } },
+          )
+          .toArray()),
+      );
+    }
+    return out;
   }
 
   const loadConfig = (syncConfigId: string) =>
@@ -285,17 +339,24 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       };
       try {
         const provider = await providerFor(cfg);
-        const delta = provider.capabilities.deltaCursor;
-        let page;
+        const targeted = input.targets !== undefined;
+        const delta = provider.capabilities.deltaCursor && !targeted;
+        // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
+        const pageSize = Math.max(
+          1,
+          Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency),
+        );
+        let page: ListPage & { incomplete?: boolean };
         try {
-          page = await provider.list(cfg.source_path, {
-            cursor: input.cursor,
-            modifiedSince: input.modifiedSince,
-            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
-            providerFilters: cfg.provider_filters,
-            // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
-            pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
-          });
+          page = targeted
+            ? await lookupPage(provider, cfg.source_path, input.targets!, input.cursor, pageSize)
+            : await provider.list(cfg.source_path, {
+                cursor: input.cursor,
+                modifiedSince: input.modifiedSince,
+                ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
+                providerFilters: cfg.provider_filters,
+                pageSize,
+              });
         } catch (err) {
           toFailure(err);
         }
@@ -304,11 +365,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         counts.listed = page.entries.length;
 
         const keep = compileFilters(cfg.file_filters);
-        const removedIds = delta ? [...new Set(page.removed ?? [])] : [];
+        const removedIds = delta || targeted ? [...new Set(page.removed ?? [])] : [];
         const gone = new Set(removedIds);
         const entries = [
           ...page.entries,
-          ...(await dlqToRetry(cfg, provider, input, page)).filter((e) => !gone.has(e.sourceObjectId)),
+          ...(targeted ? [] : await dlqToRetry(cfg, provider, input, page)).filter(
+            (e) => !gone.has(e.sourceObjectId),
+          ),
         ];
         const matching: SourceEntry[] = [];
         const notMatching: SourceEntry[] = [];
@@ -356,15 +419,24 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           const ledgerId = `${cfg.sync_config_id}|${pageKey}`;
           let ledger = await store.pageRemovals.findOne({ _id: ledgerId });
           if (!ledger) {
-            const doomed = await store.objects
+            const doomed: { _id: string; source_object_id?: string }[] = await store.objects
               .find(
                 {
                   sync_config_id: cfg.sync_config_id,
                   source_object_id: { $in: removedIds },
                 },
-                { projection: { _id: 1 } },
+                { projection: { _id: 1, source_object_id: 1 } },
               )
               .toArray();
+            if (targeted) {
+              const exact = new Set(doomed.map((d) => d.source_object_id));
+              doomed.push(
+                ...(await objectsUnderFolders(
+                  cfg,
+                  removedIds.filter((id) => !exact.has(id)),
+                )),
+              );
+            }
             await store.pageRemovals.updateOne(
               { _id: ledgerId },
               {
@@ -541,17 +613,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             nextDeltaToken = null;
           }
         }
-        await store.syncs.updateOne(
-          { sync_config_id: cfg.sync_config_id },
-          {
-            $set: {
-              total_files_discovered: totals.discovered,
-              total_files_synced: totals.synced,
-              total_files_failed: totals.failed,
-              total_bytes_synced: totals.bytes,
-              batches_created: batches.created,
-              batch_ids: batches.batchIds,
-              task_ids: batches.taskIds,
+        // A targeted page's cursor is an offset into its ids: never the listing's resume checkpoint.
+        const checkpoint = targeted
+          ? {}
+          : {
               resume_cursor: page.nextCursor,
               current_cursor: page.nextCursor,
               resume_objects_processed: processed,
@@ -565,6 +630,19 @@ export function createSyncActivities(deps: SyncActivityDeps) {
                 completed_at: page.nextCursor === null ? now : null,
                 updated_at: now,
               },
+            };
+        await store.syncs.updateOne(
+          { sync_config_id: cfg.sync_config_id },
+          {
+            $set: {
+              total_files_discovered: totals.discovered,
+              total_files_synced: totals.synced,
+              total_files_failed: totals.failed,
+              total_bytes_synced: totals.bytes,
+              batches_created: batches.created,
+              batch_ids: batches.batchIds,
+              task_ids: batches.taskIds,
+              ...checkpoint,
               sync_progress: {
                 sync_run_id: input.runId,
                 phase: page.nextCursor === null ? 'finishing' : 'listing',
@@ -582,11 +660,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           found: true,
           ...counts,
           listedAll:
+            !targeted &&
             !(delta && input.deltaToken) &&
             (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
           nextCursor: page.nextCursor,
           ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
           batches: batched,
+          ...(page.incomplete ? { incomplete: true } : {}),
         };
       } finally {
         clearInterval(ticker);
@@ -688,8 +768,9 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             next_sync_at: d(state.nextSyncAt),
             sync_run_counter: state.runCounter,
             current_sync_run_id: state.pass?.runId ?? null,
-            resume_cursor: state.pass?.cursor ?? null,
-            current_cursor: state.pass?.cursor ?? null,
+            // A targeted pass's cursor is an offset into announced ids, not a listing position.
+            resume_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
+            current_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
             ...(state.pass?.inRun
               ? {}
               : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),

@@ -145,6 +145,8 @@ export const syncCreateSchema = z.strictObject({
   resume_checkpoint_frequency: z.number().int().min(100).max(10000).default(1000),
   description: z.string().max(500).nullable().optional(),
   metadata: metadataSchema.default({}),
+  /** Listen to the provider's change feed (core/change-feed.ts) as well as polling (ours). */
+  event_driven: z.boolean().default(false),
 });
 
 export type SyncCreateRequest = z.infer<typeof syncCreateSchema>;
@@ -162,6 +164,7 @@ export const syncUpdateSchema = z
     skip_batch_submission: z.boolean(),
     reconcile: reconcileSchema,
     max_objects_per_run: z.number().int().min(1),
+    event_driven: z.boolean(),
   })
   .partial()
   .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');

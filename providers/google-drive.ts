@@ -316,7 +316,12 @@ interface DriveListResponse {
 // --- the provider ------------------------------------------------------------------------------------
 
 export class GoogleDriveProvider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
+  readonly capabilities = {
+    serverSideModifiedFilter: true,
+    deltaCursor: true,
+    checksums: true,
+    changeFeed: 'drive_channels' as const,
+  };
   private readonly drive: drive_v3.Drive;
   private readonly credentials: GoogleDriveCredentials;
   private readonly sharedDrive: string | null;

@@ -8,12 +8,16 @@ import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
+import { Announcer, temporalSender } from '../lib/announcer';
+import { ChangeFeeds } from './change-feeds';
 
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
   /** The start-up sweep of the blob store's leftovers (see PARTIAL_MAX_AGE_MS): files removed. */
   swept: Promise<number>;
+  /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
+  feeds: ChangeFeeds;
   close: () => Promise<void>;
 }
 
@@ -71,11 +75,18 @@ export async function createSyncWorker(
       batches: { client, taskQueue: env.TASK_QUEUE },
     }),
   });
+  // Change feeds run beside the worker's polling loop; they only signal workflows.
+  const announcer = new Announcer(temporalSender(client), log);
+  const feeds = new ChangeFeeds(store, announcer, log);
+  feeds.start();
   return {
     worker,
     store,
     swept,
+    feeds,
     close: async () => {
+      await feeds.close();
+      await announcer.close();
       await connection.close();
       await clientConnection.close();
       if (!opts.store) await store.close();

@@ -1,6 +1,7 @@
 // Signals and queries of the sync workflow: the API sends them, the workflow handles them.
 // Pure definitions, imported by both sides.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ChangesAnnounced, PendingChanges } from '../core/change-feed';
 import type { TaskStatus } from '../core/status';
 
 export interface PauseRequest {
@@ -19,6 +20,11 @@ export const triggerSignal = defineSignal<[TriggerRequest]>('trigger');
 export const configUpdatedSignal = defineSignal<[]>('configUpdated');
 /** Operator recovery: cancel the page in flight (a stuck run) and redo it from the last checkpoint. */
 export const forceUnlockSignal = defineSignal<[]>('forceUnlock');
+/**
+ * Event-driven syncs: the source announced changes (coalesced by the announcer: at most one signal per
+ * sync per ANNOUNCE_WINDOW_MS). A trigger for a pass over the announced ids, or an incremental one.
+ */
+export const changesAnnouncedSignal = defineSignal<[ChangesAnnounced]>('changesAnnounced');
 
 export interface Totals {
   discovered: number;
@@ -82,6 +88,11 @@ export interface PassState {
   nextDeltaToken?: string | null;
   /** Objects this run deleted for files the delta listing reported removed (for the run record). */
   removedInRun?: number;
+  /**
+   * A targeted pass (event-driven syncs): only these announced source object ids are looked up, through
+   * the same page activity; the cursor is the offset into them. No sweep, no delta token.
+   */
+  targets?: string[];
 }
 
 export interface SyncState {
@@ -109,6 +120,13 @@ export interface SyncState {
    * pass lists the changes since it. Absent in state from before delta cursors: modifiedSince is used.
    */
   deltaToken?: string | null;
+  /** Announced changes not yet covered by a pass (event-driven syncs): one pending trigger. */
+  announced?: PendingChanges | null;
+  /**
+   * When the current polling wait started: targeted passes do not re-time the poll (the safety net),
+   * so a steady stream of events never postpones it. Null: the next wait starts afresh.
+   */
+  pollCycleStart?: string | null;
 }
 
 export const stateQuery = defineQuery<SyncState>('state');

@@ -22,9 +22,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { coalesceChanges, nextPass } from '../core/change-feed';
 import { SA_SYNC_STATUS } from '../core/search-attributes';
 import { syncStatusOf } from '../core/status';
 import {
+  changesAnnouncedSignal,
   configUpdatedSignal,
   forceUnlockSignal,
   pauseSignal,
@@ -154,6 +156,10 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     state.triggerRequested = true;
     if (req?.full_sync) state.pendingFullSync = true;
   });
+  // Event-driven syncs: counted and coalesced into one pending trigger, never kept one by one.
+  setHandler(changesAnnouncedSignal, (req) => {
+    state.announced = coalesceChanges(state.announced, req);
+  });
   setHandler(configUpdatedSignal, () => {
     configChanged = true;
   });
@@ -205,15 +211,21 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
    * re-times it. False when the sync was deleted meanwhile.
    */
   const waitForNextCycle = async (): Promise<boolean> => {
-    const cycleStart = Date.now();
+    // A targeted pass (events) leaves the poll's timing alone: the safety net is never postponed.
+    const cycleStart = state.pollCycleStart ? Date.parse(state.pollCycleStart) : Date.now();
+    state.pollCycleStart = new Date(cycleStart).toISOString();
     for (;;) {
       const intervalMs = state.pollingIntervalSeconds * 1000;
       const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
       state.nextSyncAt = state.paused ? null : new Date(cycleStart + intervalMs).toISOString();
       await record();
       if (state.paused) return true;
-      const woke = await condition(() => state.triggerRequested || configChanged || state.paused, remaining);
-      if (!woke || state.triggerRequested || state.paused) return true;
+      const woke = await condition(
+        () => state.triggerRequested || configChanged || state.paused || !!state.announced,
+        remaining,
+      );
+      if (!woke) state.triggerRequested = true; // the poll is due: the next pass lists
+      if (!woke || state.triggerRequested || state.paused || state.announced) return true;
       if (!(await reloadSettings())) return false;
     }
   };
@@ -231,7 +243,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     if (state.pass && !state.pass.inRun && state.pass.pages > 0 && settings.resumeEnabled === false)
       state.pass = null;
     if (!state.pass) {
+      const next = nextPass({
+        pending: state.announced,
+        triggerRequested: state.triggerRequested,
+        pendingFullSync: state.pendingFullSync,
+        hasCompletedPass: state.lastCompletedPassStartedAt !== null,
+      });
       state.pass = newPass(state, new Date().toISOString(), uuid4());
+      if (next.kind === 'targeted') Object.assign(state.pass, { targets: next.keys, listedAll: false });
+      state.announced = null; // this pass covers what was announced so far
       state.pendingFullSync = false;
     }
     if (!state.pass.inRun) {
@@ -265,6 +285,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
             remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
             assumeNew: pass.firstPass === true,
             batches: state.batches,
+            ...(pass.targets ? { targets: pass.targets } : {}),
           }),
         );
       } catch (err) {
@@ -316,6 +337,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       if (res.removed) pass.removedInRun = (pass.removedInRun ?? 0) + res.removed;
       if (res.deltaToken !== undefined) pass.nextDeltaToken = res.deltaToken;
       if (res.batches) state.batches = addBatches(state.batches, res.batches);
+      // A targeted page that could not resolve an id (a folder too large...): a listing pass follows.
+      if (res.incomplete) state.announced = coalesceChanges(state.announced, { count: 0 });
       if (res.nextCursor === null) break;
       // max_objects_per_run: the rest comes next run, from this cursor.
       if (pass.run.synced >= settings.maxObjectsPerRun) {
@@ -352,11 +375,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       });
       pass.deleted += deleted;
     }
+    if (!pass.targets) state.pollCycleStart = null; // a listing pass re-times the poll
     if (completed) {
-      state.lastCompletedPassStartedAt = pass.startedAt;
-      // Only a token the provider gave at the end of this very pass: else the next pass falls back to
-      // modifiedSince (or lists everything).
-      state.deltaToken = pass.nextDeltaToken ?? null;
+      if (!pass.targets) {
+        // A targeted pass listed nothing: what the next incremental pass lists since stays.
+        state.lastCompletedPassStartedAt = pass.startedAt;
+        // Only a token the provider gave at the end of this very pass: else the next pass falls back to
+        // modifiedSince (or lists everything).
+        state.deltaToken = pass.nextDeltaToken ?? null;
+      }
       state.pass = null;
       state.lastSyncAt = new Date().toISOString();
       state.consecutiveFailures = 0;
