@@ -6,11 +6,14 @@ import type { ProviderType } from './request-schemas';
 /** How a provider announces changes; absent: polling only. */
 export type ChangeFeedKind = 'filesystem' | 'bucket_notifications' | 'drive_channels' | 'graph_subscriptions';
 
+/**
+ * Providers with a change feed implemented. `drive_channels` (Drive `changes.watch`) and
+ * `graph_subscriptions` (Graph change notifications) are the planned kinds for google_drive and
+ * sharepoint; until they are built those providers poll only (their passes already use delta cursors).
+ */
 export const CHANGE_FEEDS: Partial<Record<ProviderType, ChangeFeedKind>> = {
   local: 'filesystem',
   s3: 'bucket_notifications',
-  google_drive: 'drive_channels',
-  sharepoint: 'graph_subscriptions',
 };
 
 export function changeFeedOf(provider: ProviderType): ChangeFeedKind | null {

@@ -316,12 +316,7 @@ interface DriveListResponse {
 // --- the provider ------------------------------------------------------------------------------------
 
 export class GoogleDriveProvider implements StorageProvider {
-  readonly capabilities = {
-    serverSideModifiedFilter: true,
-    deltaCursor: true,
-    checksums: true,
-    changeFeed: 'drive_channels' as const,
-  };
+  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
   private readonly drive: drive_v3.Drive;
   private readonly credentials: GoogleDriveCredentials;
   private readonly sharedDrive: string | null;

@@ -557,12 +557,7 @@ export class SharePointProvider implements StorageProvider {
    * modifiedSince is answered from the drive's delta feed (changes only); a listing's last page carries
    * the feed's deltaLink token, and a deltaToken lists the changes since it.
    */
-  readonly capabilities = {
-    serverSideModifiedFilter: true,
-    deltaCursor: true,
-    checksums: true,
-    changeFeed: 'graph_subscriptions' as const,
-  };
+  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
   private readonly client: Client;
   private readonly tokens: TokenSource;
   private readonly graph: string;
