@@ -2,6 +2,7 @@
 // Pure: the API (422 for providers without a feed), the announcers (API and worker) and the sync
 // workflow all use these rules.
 import type { ProviderType } from './request-schemas';
+import { newPass, type Mint, type SyncState } from './sync-state';
 
 /** How a provider announces changes; absent: polling only. */
 export type ChangeFeedKind = 'filesystem' | 'bucket_notifications' | 'drive_channels' | 'graph_subscriptions';
@@ -86,4 +87,46 @@ export function nextPass(s: {
   if (!p || p.overflow || p.keys.length === 0) return { kind: 'listing' };
   if (s.triggerRequested || s.pendingFullSync || !s.hasCompletedPass) return { kind: 'listing' };
   return { kind: 'targeted', keys: p.keys };
+}
+
+// --- the sync state machine's event transitions (core/sync-state.ts holds the others) -----------
+
+/** A changesAnnounced signal: counted and coalesced into one pending trigger. */
+export function changesAnnounced(s: SyncState, req: ChangesAnnounced): SyncState {
+  return { ...s, announced: coalesceChanges(s.announced, req) };
+}
+
+/**
+ * Before a run starts (startRun): with no pass in flight, the pending announcements become a
+ * targeted pass when they can (see nextPass), else the listing pass startRun makes covers them. A
+ * pass in flight resumes first; announcements wait for the pass after it.
+ */
+export function passForAnnouncements(s: SyncState, mint: Mint): SyncState {
+  if (s.pass || !s.announced) return s;
+  const next = nextPass({
+    pending: s.announced,
+    triggerRequested: s.triggerRequested,
+    pendingFullSync: s.pendingFullSync,
+    hasCompletedPass: s.lastCompletedPassStartedAt !== null,
+  });
+  if (next.kind === 'listing') return { ...s, announced: null };
+  return {
+    ...s,
+    announced: null,
+    pass: { ...newPass(s, mint.now(), mint.uuid()), targets: next.keys, listedAll: false },
+  };
+}
+
+/**
+ * After passFinished: a targeted pass listed nothing, so what the next incremental pass lists since
+ * (lastCompletedPassStartedAt, the delta token) stays as before it, and the poll keeps its timing; a
+ * listing pass re-times the poll.
+ */
+export function afterPass(before: SyncState, after: SyncState): SyncState {
+  if (!before.pass?.targets) return { ...after, pollCycleStart: null };
+  return {
+    ...after,
+    lastCompletedPassStartedAt: before.lastCompletedPassStartedAt,
+    deltaToken: before.deltaToken ?? null,
+  };
 }

@@ -6,14 +6,8 @@ import { readdir, stat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type LookupResult,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, LookupResult, SourceEntry, StorageProvider } from './types';
 
 export const localConfigSchema = z.strictObject({
   root: z
