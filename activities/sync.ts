@@ -6,7 +6,7 @@ import { compileFilters } from '../core/filters';
 import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
-import { createProvider, ProviderError, type StorageProvider } from '../providers';
+import { createProvider, ProviderError, type ListPage, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 import { dlqKey, findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
 import {
@@ -87,6 +87,12 @@ export interface SyncPageInput {
   assumeNew?: boolean;
   /** Ignored, like `totals`. */
   batches?: BatchTotals;
+  /**
+   * A targeted pass (event-driven syncs): look up these announced source object ids instead of listing;
+   * `cursor` is the offset into them. Removed ids delete their objects (and, for a folder, the objects
+   * under it) as a delta listing's do.
+   */
+  targets?: string[];
 }
 
 export interface SyncPageResult extends PageCounts {
@@ -101,6 +107,8 @@ export interface SyncPageResult extends PageCounts {
   deltaToken?: string | null;
   /** Batches of this page's new (and re-extracted) objects. */
   batches: BatchTotals;
+  /** A targeted page could not resolve every id exactly: the workflow lists next. */
+  incomplete?: boolean;
 }
 
 export interface FinishPassInput {
@@ -170,6 +178,28 @@ export function driftDeletesEnabled(cfg: Pick<SyncConfigDoc, 'reconcile' | 'reco
   return cfg.reconcile_on_sync || cfg.reconcile?.on_filter_drift !== false;
 }
 
+/** One page of a targeted pass: the ids from offset `cursor`, looked up by the provider. */
+async function lookupPage(
+  provider: StorageProvider,
+  sourcePath: string,
+  targets: string[],
+  cursor: string | null,
+  pageSize: number,
+): Promise<ListPage & { incomplete?: boolean }> {
+  if (!provider.lookup)
+    throw ApplicationFailure.nonRetryable('this provider cannot look up announced changes', 'NoChangeFeed');
+  const from = Math.max(0, Number(cursor ?? 0) || 0);
+  const ids = targets.slice(from, from + pageSize);
+  const found = await provider.lookup(sourcePath, ids, pageSize);
+  const next = from + ids.length;
+  return {
+    entries: found.entries,
+    removed: found.removed,
+    nextCursor: next < targets.length ? String(next) : null,
+    ...(found.incomplete ? { incomplete: true } : {}),
+  };
+}
+
 export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
 
@@ -206,7 +236,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     cfg: SyncConfigDoc,
     input: SyncPageInput,
     pageKey: string,
-    doomed: StoredObject[],
+    doomed: Pick<StoredObject, '_id'>[],
     removedIds: string[],
   ): Promise<number> {
     if (removedIds.length === 0) return 0;
@@ -242,6 +272,30 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       await store.dlq.deleteOne({ _id: dlqKey(cfg.sync_config_id, id) });
     });
     return keys.length;
+  }
+
+  /**
+   * A removed id with no object of its own may have been a folder (moved or deleted whole): the
+   * objects under it. A key range on the idempotency index, so it costs what it finds on MongoDB.
+   */
+  async function objectsUnderFolders(cfg: SyncConfigDoc, ids: string[]): Promise<{ _id: string }[]> {
+    const out: { _id: string }[] = [];
+    for (const id of ids) {
+      out.push(
+        ...(await store.objects
+          .find(
+            {
+              bucket_id: cfg.bucket_id,
+              source_provider: cfg.source_type,
+              source_object_id: { $gt: `${id}/`, $lt: `${id}0` },
+              sync_config_id: cfg.sync_config_id,
+            },
+            { projection: { _id: 1 } },
+          )
+          .toArray()),
+      );
+    }
+    return out;
   }
 
   const loadConfig = (syncConfigId: string) =>
@@ -292,27 +346,32 @@ export function createSyncActivities(deps: SyncActivityDeps) {
 
   /** Stage 1: the provider's page, and (on the last page of an incremental pass) DLQ files to retry. */
   async function listEntries(cfg: SyncConfigDoc, provider: StorageProvider, input: SyncPageInput) {
-    const delta = provider.capabilities.deltaCursor;
-    let page;
+    const targeted = input.targets !== undefined;
+    const delta = provider.capabilities.deltaCursor && !targeted;
+    // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
+    const pageSize = Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency));
+    let page: ListPage & { incomplete?: boolean };
     try {
-      page = await provider.list(cfg.source_path, {
-        cursor: input.cursor,
-        modifiedSince: input.modifiedSince,
-        ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
-        providerFilters: cfg.provider_filters,
-        // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
-        pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
-      });
+      page = targeted
+        ? await lookupPage(provider, cfg.source_path, input.targets!, input.cursor, pageSize)
+        : await provider.list(cfg.source_path, {
+            cursor: input.cursor,
+            modifiedSince: input.modifiedSince,
+            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
+            providerFilters: cfg.provider_filters,
+            pageSize,
+          });
     } catch (err) {
       toFailure(err);
     }
-    const removed = delta ? [...new Set(page.removed ?? [])] : [];
+    const removed = delta || targeted ? [...new Set(page.removed ?? [])] : [];
     // A provider that filters by modification time server-side does not list an unchanged file
     // again, so files waiting in the DLQ would never be retried by incremental passes: at the end
     // of such a pass they are retried from their stored entries (a page's worth per run). One
     // query over the sync's DLQ, once per pass.
     let retries: SourceEntry[] = [];
     if (
+      !targeted &&
       page.nextCursor === null &&
       input.modifiedSince !== null &&
       provider.capabilities.serverSideModifiedFilter
@@ -327,7 +386,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         .toArray();
       retries = retryEntries(page.entries, removed, waiting);
     }
-    return { page, delta, removed, entries: [...page.entries, ...retries] };
+    return { page, delta, targeted, removed, entries: [...page.entries, ...retries] };
   }
 
   /** Stage 2: what the plan needs to know, by `_id` lookups only (see store.lookupByIds). */
@@ -448,7 +507,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
         );
         counts.drifted = await deleteObjects(store, deps.blobs, drifted);
-        counts.removed = await applyRemovals(cfg, input, pageKey, plan.removed, plan.removedIds);
+        // A targeted pass's removed id with no object of its own may have been a folder moved out.
+        const underFolders = listing.targeted
+          ? await objectsUnderFolders(
+              cfg,
+              plan.removedIds.filter((id) => !found.stored.has(id)),
+            )
+          : [];
+        counts.removed = await applyRemovals(
+          cfg,
+          input,
+          pageKey,
+          [...plan.removed, ...underFolders],
+          plan.removedIds,
+        );
 
         const ictx: IngestContext = {
           store,
@@ -557,11 +629,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           found: true,
           ...counts,
           listedAll:
+            !listing.targeted &&
             !(listing.delta && input.deltaToken) &&
             (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
           nextCursor: listing.page.nextCursor,
           ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
           batches: batched,
+          ...(listing.page.incomplete ? { incomplete: true } : {}),
         };
       } finally {
         lease.release();

@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { Env } from '../config/env';
 import type { Store } from '../store';
 import type { SecretBox } from '../store/secrets';
+import { Announcer, temporalSender } from '../lib/announcer';
 import { authenticate } from './auth';
 import { errorHandler } from './errors';
 import { createHttpMetrics } from './metrics';
+import { notificationRoutes } from './notifications';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
 import { analyticsRoutes } from './routes/analytics';
@@ -58,6 +60,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/docs', (_req, res) => {
     res.type('html').send(docsHtml(openApiDocument(app)));
   });
+  // Storage services' change notifications: authenticated per sync channel, not by API key.
+  const announcer = new Announcer(temporalSender(deps.control.client), deps.log);
+  app.use(notificationRoutes({ store: deps.store, log: deps.log, announcer }));
   // Who is asking first: an unauthenticated request's body is never read.
   app.use('/v1', authenticate(deps.store));
   app.use(express.json({ limit: '1mb', strict: false }));

@@ -200,6 +200,24 @@ export const syncConfigModel = z
     sync_checkpoints: z.record(z.string(), checkpointModel),
     schedule: json.meta({ description: '{mode, interval_seconds, next_run_at, last_successful_run_at}' }),
     sync_progress: json,
+    event_driven: z
+      .boolean()
+      .meta({ description: 'listens to the provider’s change feed; polling stays the safety net' }),
+    event_feed: z
+      .object({
+        kind: z.enum(['filesystem', 'bucket_notifications', 'drive_channels', 'graph_subscriptions']),
+        enabled_at: time,
+        receives_notifications: z.boolean(),
+        notification_path: z
+          .string()
+          .optional()
+          .meta({
+            description:
+              'where the storage service posts notifications (bucket_notifications), with the channel’s ' +
+              'secret: in the response of the call that switched event_driven on only, never again',
+          }),
+      })
+      .nullable(),
   })
   .meta({ id: 'SyncConfigurationModel' });
 

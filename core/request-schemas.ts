@@ -177,6 +177,8 @@ export const syncCreateSchema = z.strictObject({
   ingest_filter: ingestFilterSchema.nullable().default(null),
   /** Only files modified after this instant are ingested (the historical backlog is skipped). */
   sync_from: isoDate.nullable().default(null),
+  /** Listen to the provider's change feed (core/change-feed.ts) as well as polling (ours). */
+  event_driven: z.boolean().default(false),
 });
 
 export type SyncCreateRequest = z.infer<typeof syncCreateSchema>;
@@ -198,6 +200,7 @@ export const syncUpdateSchema = z
     batch_collection_ids: batchCollectionIdsSchema,
     ingest_filter: ingestFilterSchema.nullable(),
     provider_filters: z.record(z.string(), z.unknown()),
+    event_driven: z.boolean(),
   })
   .partial()
   .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');

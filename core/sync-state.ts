@@ -5,6 +5,7 @@
 //
 //   PENDING --run--> ACTIVE --pause / auto-suspend--> SUSPENDED --resume--> ACTIVE
 //   ACTIVE (initial_only, pass completed) --> COMPLETED
+import type { PendingChanges } from './change-feed';
 import { syncStatusOf, type TaskStatus } from './status';
 import { addRunFiles, type RunFiles } from './progress';
 
@@ -73,6 +74,11 @@ export interface PassState {
   removedInRun?: number;
   /** This run's files by outcome besides `run` (live progress, run record); absent in older histories. */
   runFiles?: RunFiles;
+  /**
+   * A targeted pass (event-driven syncs, core/change-feed.ts): only these announced source object ids
+   * are looked up, through the same page activity; the cursor is the offset into them.
+   */
+  targets?: string[];
 }
 
 export interface SyncState {
@@ -102,6 +108,13 @@ export interface SyncState {
   deltaToken?: string | null;
   /** Entries the last completed full pass listed: the next full pass's expected total (progress ETA). */
   lastFullPassListed?: number | null;
+  /** Announced changes not yet covered by a pass (event-driven syncs): one pending trigger. */
+  announced?: PendingChanges | null;
+  /**
+   * When the current polling wait started: targeted passes do not re-time the poll (the safety net),
+   * so a steady stream of events never postpones it. Null: the next wait starts afresh.
+   */
+  pollCycleStart?: string | null;
 }
 
 /** Where time and fresh ids come from: the workflow's deterministic Date and uuid4, or a test's. */

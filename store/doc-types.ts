@@ -1,5 +1,6 @@
 // Documents as stored in MongoDB. Field names follow the API contract so responses are projections.
 import type { FileFilters, ProviderType, SchemaMapping, SyncCreateRequest } from '../core/request-schemas';
+import type { ChangeFeedKind } from '../core/change-feed';
 import type { StepName } from '../core/pipeline';
 import type { TaskStatus } from '../core/status';
 import type { Sealed } from './secrets';
@@ -105,8 +106,31 @@ export interface PageRemovalDoc {
   created_at: Date;
 }
 
-export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping'> {
+/**
+ * A notification channel of an event-driven sync (issue 14): `_id` is the SHA-256 of the secret the
+ * storage service presents (the token in the webhook URL), so a notification costs one `_id` lookup.
+ */
+export interface EventChannelDoc {
+  _id: string;
   sync_config_id: string;
+  kind: ChangeFeedKind;
+  created_at: Date;
+}
+
+/** What a sync's change feed is (absent / null: none). The secret itself is never stored. */
+export interface EventFeedState {
+  kind: ChangeFeedKind;
+  /** `_id` of its EventChannelDoc, for feeds that receive notifications. */
+  channel_id: string | null;
+  enabled_at: Date;
+}
+
+export interface SyncConfigDoc
+  extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping' | 'event_driven'> {
+  sync_config_id: string;
+  /** Absent in syncs from before event-driven syncs: false. */
+  event_driven?: boolean;
+  event_feed?: EventFeedState | null;
   bucket_id: string;
   source_type: ProviderType;
   created_by_user_id: string;

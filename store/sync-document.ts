@@ -162,8 +162,9 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
     next_sync_at: toDate(state.nextSyncAt),
     sync_run_counter: state.runCounter,
     current_sync_run_id: state.pass?.runId ?? null,
-    resume_cursor: state.pass?.cursor ?? null,
-    current_cursor: state.pass?.cursor ?? null,
+    // A targeted pass's cursor is an offset into announced ids, not a listing position.
+    resume_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
+    current_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
     // Between runs nothing holds the lock.
     ...(state.pass?.inRun ? {} : UNLOCKED),
     ...(state.pass ? passFields(state.pass, now) : {}),
@@ -184,18 +185,24 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
 function passFields(pass: PassState, now: Date): Record<string, unknown> {
   // The listing ended (its last page is done; the sweep and the run record follow).
   const listed = pass.pages > 0 && pass.cursor === null;
+  // A targeted pass (event-driven syncs) walks announced ids, not a listing: it writes no checkpoint.
+  const checkpoint = pass.targets
+    ? {}
+    : {
+        resume_objects_processed: pass.objectsProcessed,
+        'sync_checkpoints.default': {
+          pass_id: pass.passId,
+          cursor: pass.cursor,
+          objects_processed: pass.objectsProcessed,
+          modified_since: pass.modifiedSince,
+          delta_token: pass.deltaToken ?? null,
+          next_delta_token: pass.nextDeltaToken ?? null,
+          completed_at: listed ? now : null,
+          updated_at: now,
+        } satisfies SyncCheckpoint,
+      };
   return {
-    resume_objects_processed: pass.objectsProcessed,
-    'sync_checkpoints.default': {
-      pass_id: pass.passId,
-      cursor: pass.cursor,
-      objects_processed: pass.objectsProcessed,
-      modified_since: pass.modifiedSince,
-      delta_token: pass.deltaToken ?? null,
-      next_delta_token: pass.nextDeltaToken ?? null,
-      completed_at: listed ? now : null,
-      updated_at: now,
-    } satisfies SyncCheckpoint,
+    ...checkpoint,
     sync_progress: {
       sync_run_id: pass.runId,
       phase: listed ? 'finishing' : 'listing',

@@ -11,6 +11,8 @@ import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
 import { freshWorkflowBundle } from './bundle';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { Announcer, temporalSender } from '../lib/announcer';
+import { ChangeFeeds } from './change-feeds';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -21,6 +23,8 @@ export interface WorkerHandle {
   metrics: SyncMetrics;
   /** The /metrics endpoint, when a port was given (and free). */
   metricsServer: MetricsServer | null;
+  /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
+  feeds: ChangeFeeds;
   close: () => Promise<void>;
 }
 
@@ -111,14 +115,21 @@ export async function createSyncWorker(
       metrics,
     }),
   });
+  // Change feeds run beside the worker's polling loop; they only signal workflows.
+  const announcer = new Announcer(temporalSender(client), log);
+  const feeds = new ChangeFeeds(store, announcer, log);
+  feeds.start();
   return {
     worker,
     store,
     swept,
     metrics,
     metricsServer,
+    feeds,
     close: async () => {
       await metricsServer?.close();
+      await feeds.close();
+      await announcer.close();
       await connection.close();
       await clientConnection.close();
       if (!opts.store) await store.close();

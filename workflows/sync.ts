@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { SyncSettings } from '../activities/sync';
+import { afterPass, changesAnnounced, passForAnnouncements } from '../core/change-feed';
 import { SA_SYNC_STATUS } from '../core/search-attributes';
 import {
   configChanged,
@@ -47,6 +48,7 @@ import {
   type SyncState,
 } from '../core/sync-state';
 import {
+  changesAnnouncedSignal,
   configUpdatedSignal,
   forceUnlockSignal,
   pauseSignal,
@@ -156,6 +158,10 @@ function setHandlers(sync: Pick<Sync, 'state' | 'configChanged' | 'pageScope' | 
   setHandler(triggerSignal, (req) => {
     sync.state = trigger(sync.state, req);
   });
+  // Event-driven syncs: counted and coalesced into one pending trigger, never kept one by one.
+  setHandler(changesAnnouncedSignal, (req) => {
+    sync.state = changesAnnounced(sync.state, req);
+  });
   setHandler(configUpdatedSignal, () => {
     sync.configChanged = true;
   });
@@ -209,7 +215,11 @@ async function waitWhilePaused(sync: Sync): Promise<boolean> {
  * when history grows. 'gone': the sync was deleted.
  */
 async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
-  sync.state = startRun(sync.state, { resumeEnabled: sync.settings.resumeEnabled }, mint);
+  sync.state = startRun(
+    passForAnnouncements(sync.state, mint),
+    { resumeEnabled: sync.settings.resumeEnabled },
+    mint,
+  );
   await record(sync);
   let lastProgressAt = Date.now();
   for (;;) {
@@ -228,6 +238,7 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
           deltaToken: pass.deltaToken ?? null,
           remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
           assumeNew: pass.firstPass === true,
+          ...(pass.targets ? { targets: pass.targets } : {}),
         }),
       );
     } catch (err) {
@@ -263,6 +274,8 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
       lastProgressAt = Date.now();
       await recordSyncState(sync.syncConfigId, sync.state);
     }
+    // A targeted page that could not resolve an id exactly (a large folder...): a listing pass follows.
+    if (res.incomplete) sync.state = changesAnnounced(sync.state, { count: 0 });
     if (applied.next !== 'more') return applied.next;
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
       await condition(allHandlersFinished);
@@ -293,7 +306,8 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
       error: ended.record.error,
     }));
   }
-  sync.state = passFinished(sync.state, end, deleted, mint);
+  const before = sync.state;
+  sync.state = afterPass(before, passFinished(before, end, deleted, mint));
   if (isFinished(sync.state)) await record(sync);
 }
 
@@ -302,7 +316,9 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
  * re-times it. False when the sync was deleted meanwhile.
  */
 async function waitForNextCycle(sync: Sync): Promise<boolean> {
-  const cycleStart = Date.now();
+  // A targeted pass (events) leaves the poll's timing alone: the safety net is never postponed.
+  const cycleStart = sync.state.pollCycleStart ? Date.parse(sync.state.pollCycleStart) : Date.now();
+  sync.state = { ...sync.state, pollCycleStart: new Date(cycleStart).toISOString() };
   for (;;) {
     const intervalMs = sync.state.pollingIntervalSeconds * 1000;
     const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
@@ -313,10 +329,12 @@ async function waitForNextCycle(sync: Sync): Promise<boolean> {
     // came just as the sync auto-suspended): the next run starts at once, not a polling interval later.
     if (wasPaused || sync.state.paused) return true;
     const woke = await condition(
-      () => sync.state.triggerRequested || sync.configChanged || sync.state.paused,
+      () => sync.state.triggerRequested || sync.configChanged || sync.state.paused || !!sync.state.announced,
       remaining,
     );
-    if (!woke || sync.state.triggerRequested || sync.state.paused) return true;
+    // The poll is due: the next pass lists (announcements pending or not).
+    if (!woke) sync.state = { ...sync.state, triggerRequested: true };
+    if (!woke || sync.state.triggerRequested || sync.state.paused || sync.state.announced) return true;
     if (!(await reloadSettings(sync))) return false;
   }
 }
