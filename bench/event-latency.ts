@@ -85,14 +85,14 @@ async function makeSync(
     provider_type: providerType,
     provider_config: providerConfig,
   });
-  if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+  if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
   const sync = await http(l, 'POST', `/v1/buckets/${bucket.body.bucket_id}/syncs`, {
     connection_id: conn.body.connection_id,
     source_path: sourcePath,
     polling_interval_seconds: 900,
     event_driven: eventDriven,
   });
-  if (sync.status !== 201) throw new Error(`sync: ${JSON.stringify(sync.body)}`);
+  if (sync.status !== 200) throw new Error(`sync: ${JSON.stringify(sync.body)}`);
   return {
     bucketId: sync.body.bucket_id as string,
     syncId: sync.body.sync_config_id as string,

@@ -239,8 +239,9 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
       if (!conn) throw notFound('connection', body.connection_id);
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
-      await checkSourcePath(secrets, conn, body.source_path);
+      // What the request alone decides first, then the provider's answer on source_path.
       if (body.event_driven) checkEventDriven(conn.provider_type, body.sync_mode);
+      await checkSourcePath(secrets, conn, body.source_path);
       const syncConfigId = newId('sync');
       const enabled = body.event_driven ? await enableFeed(store, syncConfigId, conn.provider_type) : null;
       const doc = initialSyncDocument({

@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { stateQuery, workflowIdForSync, type SyncState } from '../../workflows/messages';
 import { bucketWithFolder, eventually, getSync, http, waitForSync, writeFiles } from '../helpers';
 import { stack, type Stack } from '../setup/stack';
+import { startFakeGcs } from '../providers/fixtures/gcs';
 
 describe('event-driven local syncs (filesystem watcher)', function () {
   this.timeout(120_000);
@@ -41,7 +42,7 @@ describe('event-driven local syncs (filesystem watcher)', function () {
       polling_interval_seconds: 900,
       event_driven: true,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     assert.equal(created.body.event_driven, true);
     assert.equal(created.body.event_feed.kind, 'filesystem');
     assert.equal(created.body.event_feed.receives_notifications, false);
@@ -159,7 +160,7 @@ describe('event-driven local syncs (filesystem watcher)', function () {
       source_path: '/',
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201);
+    assert.equal(created.status, 200);
     assert.equal(created.body.event_driven, false);
     assert.equal(created.body.event_feed, null);
     const syncId: string = created.body.sync_config_id;
@@ -191,17 +192,22 @@ describe('event-driven local syncs (filesystem watcher)', function () {
   });
 
   it('422 names event_driven for a provider without a change feed, and for initial_only', async () => {
+    // A real gcs source (fake-gcs-server): sync create tests source_path with the provider.
+    const gcs = await startFakeGcs();
+    after(() => gcs.stop());
+    await gcs.client.createBucket('no-feed-source');
+    await gcs.client.bucket('no-feed-source').file('p/a.txt').save('a', { resumable: false });
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'no-feed' });
     const conn = await http(s, 'POST', '/v1/organizations/connections', {
       name: `gcs-no-feed-${Date.now()}`,
       provider_type: 'gcs',
-      provider_config: { endpoint_url: 'http://127.0.0.1:9' },
+      provider_config: { endpoint_url: gcs.url },
       test_before_save: false,
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     const bad = await http(s, 'POST', `/v1/buckets/${bucket.body.bucket_id}/syncs`, {
       connection_id: conn.body.connection_id,
-      source_path: 'c/p',
+      source_path: 'no-feed-source/p',
       event_driven: true,
     });
     assert.equal(bad.status, 422, JSON.stringify(bad.body));
@@ -212,10 +218,10 @@ describe('event-driven local syncs (filesystem watcher)', function () {
     // PATCH on such a sync: the same 422, nothing changed.
     const plain = await http(s, 'POST', `/v1/buckets/${bucket.body.bucket_id}/syncs`, {
       connection_id: conn.body.connection_id,
-      source_path: 'c/p',
+      source_path: 'no-feed-source/p',
       polling_interval_seconds: 900,
     });
-    assert.equal(plain.status, 201);
+    assert.equal(plain.status, 200);
     const patch = await http(
       s,
       'PATCH',
