@@ -178,11 +178,13 @@ def main():
                jobs.results[0].sync_job_id)
     check(one.sync_job_id == jobs.results[0].sync_job_id, "get_sync_job", "wrong job")
     if trig.get("sync_job_id"):
-        # The run the trigger named (its run id) is the newest job.
+        # The run the trigger named (its run id; the run in flight when the trigger came during one) is
+        # one of the sync's jobs, found by that id.
         named = call("get_triggered_job", syncs.get_sync_job_buckets_id_config_with_http_info, bucket_id,
                      sync_id, trig["sync_job_id"])
-        check(named.sync_job_id == jobs.results[0].sync_job_id, "get_triggered_job",
-              f"the triggered run is {named.sync_job_id}, the newest job {jobs.results[0].sync_job_id}")
+        listed = [j.sync_job_id for j in jobs.results]
+        check(named.sync_job_id in listed, "get_triggered_job",
+              f"the triggered run is {named.sync_job_id}, not among the jobs {listed}")
         out["triggered_job_found"] = True
     metrics = call("get_sync_metrics", syncs.get_sync_metrics_buckets_id_config_with_http_info, bucket_id, sync_id)
     out["metrics"] = {"total_files_synced": metrics.total_files_synced, "sync_run_counter": metrics.sync_run_counter,

@@ -40,6 +40,7 @@ describe('schemas: syncCreateSchema defaults', () => {
       batch_size: 50,
       skip_duplicates: true,
       create_object_on_confirm: true,
+      event_driven: false,
       skip_batch_submission: false,
       reconcile: {
         on_delete: true,

@@ -229,7 +229,8 @@ describe('s3 provider: config and credentials', () => {
       verify_ssl: true,
     });
     assert.deepEqual(tigrisConfigSchema.parse({}), { region: 'auto', endpoint_url: TIGRIS_ENDPOINT });
-    assert.equal(s3ConfigSchema.safeParse({}).success, false, 'region is required');
+    // Mixpeek's S3 model defaults the region to us-east-1.
+    assert.equal(s3ConfigSchema.parse({}).region, 'us-east-1');
     assert.equal(
       s3ConfigSchema.safeParse({ region: 'us-east-1', credentials: ACCESS_KEY }).success,
       false,
