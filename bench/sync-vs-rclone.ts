@@ -55,6 +55,7 @@ import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { forEachLimit } from '../lib/pool';
+import { syncedObjectId } from '../store/ids';
 import { objectKey } from '../store/objects';
 import type { ObjectDoc } from '../store';
 import { workflowIdForSync } from '../workflows/messages';
@@ -401,6 +402,8 @@ async function runRclone(
 interface ApiLatency {
   endpoint: string;
   objects_present: number;
+  /** A bucket-syncs pass that timed out was still running during the measurement. */
+  pass_running: boolean;
   rate_offered: number;
   connections: number;
   seconds: number;
@@ -445,7 +448,7 @@ async function topUpObjects(l: Lane, bucketId: string, total: number, log: (m: s
       const key = objectKey(bucketId, 'local', src);
       docs.push({
         _id: key,
-        object_id: `obj_${randomBytes(8).toString('hex')}`,
+        object_id: syncedObjectId(key),
         bucket_id: bucketId,
         internal_id: 'bench',
         namespace_id: l.namespaceId,
@@ -476,7 +479,7 @@ async function topUpObjects(l: Lane, bucketId: string, total: number, log: (m: s
 async function measureApi(
   l: Lane,
   cfg: Settings,
-  ids: { bucketId: string; syncId: string; objectIds: string[] },
+  ids: { bucketId: string; syncId: string; objectIds: string[]; passRunning: boolean },
   log: (m: string) => void,
 ): Promise<ApiLatency[]> {
   if (cfg.apiSeconds <= 0) return [];
@@ -498,6 +501,7 @@ async function measureApi(
     const row: Omit<ApiLatency, 'load' | 'result'> = {
       endpoint,
       objects_present: objects,
+      pass_running: ids.passRunning,
       rate_offered: cfg.apiRate,
       connections: cfg.apiConnections,
       seconds: cfg.apiSeconds,
@@ -797,7 +801,7 @@ async function benchSource(
         .limit(50)
         .toArray()
     ).map((o) => o.object_id);
-    const api = await measureApi(l, cfg, { bucketId, syncId, objectIds }, log);
+    const api = await measureApi(l, cfg, { bucketId, syncId, objectIds, passRunning: timedOut }, log);
 
     const db = await databaseBytes(s, l);
     return {
@@ -852,7 +856,7 @@ function apiTable(results: SourceResult[]): string {
     for (const a of r.api) {
       const x = a.result;
       rows.push(
-        `| ${r.files} | ${r.source} | ${a.objects_present} | ${a.endpoint} | ${a.rate_offered} | ${fmt(x?.req_per_s)} | ${fmt(
+        `| ${r.files} | ${r.source} | ${a.objects_present}${a.pass_running ? ' (a pass running)' : ''} | ${a.endpoint} | ${a.rate_offered} | ${fmt(x?.req_per_s)} | ${fmt(
           x?.latency_ms.p50,
         )} | ${fmt(x?.latency_ms.p99)} | ${fmt(x?.latency_ms.max)} | ${
           x ? `${x.non_2xx} / ${x.errors} / ${x.timeouts}` : `failed: ${a.error?.slice(0, 80)}`

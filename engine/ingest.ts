@@ -6,7 +6,7 @@ import { mimeTypeOf } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
 import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
-import { newId } from '../store/ids';
+import { newId, syncedObjectId } from '../store/ids';
 import { contentKey, indexContent, objectKey, unindexContent } from '../store/objects';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
@@ -131,11 +131,12 @@ export interface Prepared {
 export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
   const { cfg } = ctx;
   try {
-    const objectId = newId('obj');
+    const key = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
+    const objectId = syncedObjectId(key); // derived from the key: GET by object_id is an _id lookup
     const copied = await copyBlobs(ctx, entry, objectId);
     const now = new Date();
     const doc: ObjectDoc = {
-      _id: objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId),
+      _id: key,
       object_id: objectId,
       bucket_id: cfg.bucket_id,
       internal_id: cfg.internal_id,

@@ -32,11 +32,15 @@ export interface ApiKeyDoc {
 }
 
 export interface BucketDoc extends Tenant {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   bucket_id: string;
   bucket_name: string;
   description: string | null;
   bucket_schema: Record<string, unknown> | null;
   metadata: Record<string, unknown>;
+  /** Set (once) before the API registers the bucket's first object directly (POST …/objects). */
+  has_api_objects?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -104,6 +108,8 @@ export interface PageRemovalDoc {
 }
 
 export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping'> {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   sync_config_id: string;
   bucket_id: string;
   source_type: ProviderType;
@@ -237,6 +243,8 @@ export interface SyncRunDoc {
 // The processing pipeline: collections, batches, tasks and the documents steps produce.
 
 export interface CollectionDoc extends Tenant {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   collection_id: string;
   collection_name: string;
   description: string | null;

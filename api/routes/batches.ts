@@ -14,7 +14,7 @@ import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
 import { batchModel, deleteModel, failedDocumentModel, listModel, taskModel } from '../responses';
 import { route } from '../route';
-import { findBucket } from '../tenancy';
+import { findBucket, objectKeysIn } from '../tenancy';
 
 const createBody = batchCreateSchema.meta({ id: 'BatchCreateRequest' });
 const listBody = batchListFilterSchema.meta({ id: 'BatchListRequest' });
@@ -101,13 +101,7 @@ export function batchRoutes({ store, control }: AppDeps): Router {
     response: batchModel,
     handler: async ({ t, params, body }) => {
       const bucket = await findBucket(store, t, params.bucket_id);
-      const found = await store.objects
-        .find(
-          { bucket_id: bucket.bucket_id, object_id: { $in: body.object_ids } },
-          { projection: { _id: 1, object_id: 1 } },
-        )
-        .toArray();
-      const keyOf = new Map(found.map((o) => [o.object_id, o._id]));
+      const keyOf = await objectKeysIn(store, bucket.bucket_id, body.object_ids); // _id lookups
       const missing = body.object_ids.filter((id) => !keyOf.has(id));
       if (missing.length > 0)
         throw new ApiError(

@@ -6,11 +6,12 @@ import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '
 import type { BucketDoc, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
-import { ApiError, notFound } from '../errors';
+import { ApiError } from '../errors';
 import { listPage, listQuerySchema, publicFields } from '../list';
 import { bucketModel, deleteModel, listModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
+import { findBucket } from '../tenancy';
 
 const createBody = bucketCreateSchema.meta({ id: 'BucketCreateRequest' });
 const updateBody = bucketUpdateSchema.meta({ id: 'BucketUpdateRequest' });
@@ -18,22 +19,14 @@ const listBody = bucketListFilterSchema.meta({ id: 'BucketListRequest' });
 const bucketList = listModel(bucketModel, 'Bucket');
 const DELETE_PAGE = 200;
 
-export const serializeBucket = (d: BucketDoc) => publicFields(d);
+export const serializeBucket = (d: BucketDoc) => publicFields(d, ['has_api_objects']);
 
 export function bucketRoutes({ store, env }: AppDeps): Router {
   const r = Router();
   const blobs = createBlobStore(env);
   const tag = 'buckets';
 
-  const find = async (t: Tenant, id: string) => {
-    const doc = await store.buckets.findOne({
-      bucket_id: id,
-      internal_id: t.internal_id,
-      namespace_id: t.namespace_id,
-    });
-    if (!doc) throw notFound('bucket', id);
-    return doc;
-  };
+  const find = (t: Tenant, id: string) => findBucket(store, t, id);
 
   route(r, {
     method: 'post',
@@ -45,8 +38,10 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     response: bucketModel,
     handler: async ({ t, body }) => {
       const now = new Date();
+      const bucketId = newId('bkt');
       const doc: BucketDoc = {
-        bucket_id: newId('bkt'),
+        _id: bucketId,
+        bucket_id: bucketId,
         internal_id: t.internal_id,
         namespace_id: t.namespace_id,
         bucket_name: body.bucket_name,
@@ -99,10 +94,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     response: bucketModel,
     handler: async ({ t, params, body }) => {
       const doc = await find(t, params.bucket_id);
-      await store.buckets.updateOne(
-        { bucket_id: doc.bucket_id },
-        { $set: { ...body, updated_at: new Date() } },
-      );
+      await store.buckets.updateOne({ _id: doc._id! }, { $set: { ...body, updated_at: new Date() } });
       return serializeBucket(await find(t, doc.bucket_id));
     },
   });
@@ -148,16 +140,21 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
       await refuseIfSyncs();
       await refuseIfReadByCollections();
       let removed = 0;
-      for (;;) {
+      // Objects enter a bucket only through its syncs and POST …/objects (which marks the bucket
+      // first): a bucket with neither has none, and its objects are not searched for (a query on
+      // bucket_id decodes the whole objects collection on FerretDB).
+      const mayHaveObjects =
+        doc.has_api_objects === true || (await store.syncs.findOne({ bucket_id: doc.bucket_id })) !== null;
+      while (mayHaveObjects) {
         const page = await store.objects.find({ bucket_id: doc.bucket_id }).limit(DELETE_PAGE).toArray();
         if (page.length === 0) break;
         // (deleteObjects' own count under-reports with concurrency; the page size is exact.)
         await deleteObjects(store, blobs, page);
         removed += page.length;
       }
-      await store.dlq.deleteMany({ bucket_id: doc.bucket_id });
+      if (mayHaveObjects) await store.dlq.deleteMany({ bucket_id: doc.bucket_id });
       await refuseIfSyncs(); // a sync created meanwhile keeps the bucket
-      await store.buckets.deleteOne({ bucket_id: doc.bucket_id });
+      await store.buckets.deleteOne({ _id: doc._id! });
       return { success: true, message: `bucket ${doc.bucket_id} deleted with its ${removed} object(s)` };
     },
   });

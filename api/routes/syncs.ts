@@ -28,7 +28,7 @@ import {
 } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
-import { findBucket } from '../tenancy';
+import { findBucket, findSync } from '../tenancy';
 
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
   const out = publicFields(d, ['deleted']);
@@ -111,13 +111,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
 
   async function syncOf(t: Tenant, params: Record<string, string>): Promise<SyncConfigDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
-    const cfg = await store.syncs.findOne({
-      sync_config_id: params.sync_config_id,
-      bucket_id: bucket.bucket_id,
-      deleted: { $ne: true },
-    });
-    if (!cfg) throw notFound('sync configuration', params.sync_config_id);
-    return cfg;
+    return findSync(store, bucket.bucket_id, params.sync_config_id); // an _id lookup
   }
 
   const fresh = async (id: string) => (await store.syncs.findOne({ sync_config_id: id }))!;
@@ -166,13 +160,15 @@ export function syncRoutes({ store, control }: AppDeps): Router {
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
       const now = new Date();
+      const syncConfigId = newId('sync');
       const doc: SyncConfigDoc = {
         ...body,
+        _id: syncConfigId,
         file_filters: body.file_filters ?? null,
         schema_mapping: body.schema_mapping ?? null,
         description: body.description ?? null,
         connection_id: conn.connection_id,
-        sync_config_id: newId('sync'),
+        sync_config_id: syncConfigId,
         bucket_id: bucket.bucket_id,
         internal_id: t.internal_id,
         namespace_id: t.namespace_id,
@@ -258,11 +254,13 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     method: 'get',
     path: `${base}/:sync_config_id`,
     tag,
-    summary: 'Get a sync (stored config merged with the workflow’s live state)',
+    summary: 'Get a sync (its stored state, which the workflow writes at every change)',
     response: syncConfigModel,
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
-      return serializeSync(cfg, await control.state(cfg.sync_config_id));
+      // The projection; the workflow is asked only right after this API signalled it, until it has
+      // recorded the change (SyncControl.liveIfProjectionBehind).
+      return serializeSync(cfg, await control.liveIfProjectionBehind(cfg));
     },
   });
 
