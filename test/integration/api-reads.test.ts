@@ -121,7 +121,7 @@ describe('API reads', function () {
     const syncId = await sync(
       s,
       b,
-      { connection_id: connectionId, source_path: '/', initial_only: true },
+      { connection_id: connectionId, source_path: '/', sync_mode: 'initial_only' },
       who,
     );
     assert.equal((await s.store.syncs.findOne({ sync_config_id: syncId }))?._id, syncId);
