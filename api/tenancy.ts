@@ -1,13 +1,12 @@
 // Tenant-scoped lookups shared by the routes: another tenant's resource answers 404.
 //
 // One-item reads are `_id` lookups: buckets, syncs and collections are stored with `_id` = their
-// public id, objects under a key derived from theirs (store/ids.ts). On FerretDB's SQLite backend
+// public id, and so are objects (store/objects.ts). On FerretDB's SQLite backend
 // only an `_id` filter reaches the database; any other filter decodes every document of the
-// collection. Documents stored before this rule (ObjectId `_id`s, random object ids) are found by
+// collection. Documents stored before this rule (ObjectId `_id`s, other object keys) are found by
 // a fallback query on the public id, which scans on FerretDB (also what an unknown id costs).
 import type { Collection, Filter } from 'mongodb';
 import type { BucketDoc, ObjectDoc, Store, SyncConfigDoc, Tenant } from '../store';
-import { isDerivedObjectId, objectKeyOf } from '../store/ids';
 import { notFound } from './errors';
 
 /** The document with this public id (`field`), first by `_id`, then (legacy documents) by the field. */
@@ -41,22 +40,20 @@ export async function findSync(store: Store, bucketId: string, syncId: string): 
   return cfg;
 }
 
-/** An object of this bucket by its public id (an `_id` lookup, see objectKeyOf). */
+/** An object of this bucket by its public id: its `_id` (store/objects.ts). */
 export async function findObject(store: Store, bucketId: string, objectId: string): Promise<ObjectDoc> {
   const doc =
-    (await store.objects.findOne({ _id: objectKeyOf(objectId), object_id: objectId, bucket_id: bucketId })) ??
-    // Objects synced before ids were derived from keys: a query (scans on FerretDB).
-    (isDerivedObjectId(objectId)
-      ? null
-      : await store.objects.findOne({ object_id: objectId, bucket_id: bucketId }));
+    (await store.objects.findOne({ _id: objectId, bucket_id: bucketId })) ??
+    // Objects stored before `_id` was the object id: a query (scans on FerretDB; so does a 404).
+    (await store.objects.findOne({ object_id: objectId, bucket_id: bucketId }));
   if (!doc) throw notFound('object', objectId);
   return doc;
 }
 
 /**
  * The storage keys (`_id`) of these objects of the bucket, by object id; ids not found are absent.
- * Point lookups by derived key, a few in flight (on FerretDB an `$in` scans the collection); only
- * legacy ids not found that way are looked up by one `$in` query.
+ * `_id` lookups (store.lookupByIds: one `$in` on MongoDB, point lookups on FerretDB); only ids not
+ * found that way (objects stored before `_id` was the object id, or unknown ids) by one query.
  */
 export async function objectKeysIn(
   store: Store,
@@ -64,24 +61,12 @@ export async function objectKeysIn(
   objectIds: string[],
 ): Promise<Map<string, string>> {
   const keys = new Map<string, string>();
-  const ids = [...new Set(objectIds)];
-  const CONCURRENCY = 16;
-  for (let i = 0; i < ids.length; i += CONCURRENCY) {
-    await Promise.all(
-      ids.slice(i, i + CONCURRENCY).map(async (id) => {
-        const key = objectKeyOf(id);
-        const hit = await store.objects.findOne(
-          { _id: key, object_id: id, bucket_id: bucketId },
-          { projection: { _id: 1 } },
-        );
-        if (hit) keys.set(id, hit._id);
-      }),
-    );
-  }
-  const legacy = ids.filter((id) => !keys.has(id) && !isDerivedObjectId(id));
-  if (legacy.length > 0)
+  const found = await store.lookupByIds(store.objects, objectIds, { bucket_id: 1, object_id: 1 });
+  for (const o of found.values()) if (o.bucket_id === bucketId) keys.set(o.object_id, o._id);
+  const rest = [...new Set(objectIds)].filter((id) => !keys.has(id));
+  if (rest.length > 0)
     for (const o of await store.objects
-      .find({ bucket_id: bucketId, object_id: { $in: legacy } }, { projection: { _id: 1, object_id: 1 } })
+      .find({ bucket_id: bucketId, object_id: { $in: rest } }, { projection: { _id: 1, object_id: 1 } })
       .toArray())
       keys.set(o.object_id, o._id);
   return keys;

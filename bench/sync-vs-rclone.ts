@@ -55,7 +55,6 @@ import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { forEachLimit } from '../lib/pool';
-import { syncedObjectId } from '../store/ids';
 import { objectKey } from '../store/objects';
 import type { ObjectDoc } from '../store';
 import { workflowIdForSync } from '../workflows/messages';
@@ -448,7 +447,7 @@ async function topUpObjects(l: Lane, bucketId: string, total: number, log: (m: s
       const key = objectKey(bucketId, 'local', src);
       docs.push({
         _id: key,
-        object_id: syncedObjectId(key),
+        object_id: key,
         bucket_id: bucketId,
         internal_id: 'bench',
         namespace_id: l.namespaceId,

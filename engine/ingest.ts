@@ -6,8 +6,8 @@ import { mimeTypeOf } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
 import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
-import { newId, syncedObjectId } from '../store/ids';
-import { contentKey, indexContent, objectKey, unindexContent } from '../store/objects';
+import { newId } from '../store/ids';
+import { contentKey, dlqKey, indexContent, objectKey, unindexContent } from '../store/objects';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 
@@ -91,32 +91,42 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
 async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknown): Promise<IngestOutcome> {
   const now = new Date();
   const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-  const prior = await ctx.store.dlq.findOne({
-    sync_config_id: ctx.cfg.sync_config_id,
-    source_object_id: entry.sourceObjectId,
-  });
+  const { sync_config_id } = ctx.cfg;
+  const _id = dlqKey(sync_config_id, entry.sourceObjectId);
+  const prior = await ctx.store.dlq.findOne({ _id });
   // One attempt per run: a retried page does not burn the file's attempts.
   if (prior && prior.last_attempt_run_id === ctx.runId)
     return { kind: 'failed', final: prior.status === 'FAILED' };
   const attempts = (prior?.attempts ?? 0) + 1;
   const status = attempts >= MAX_FILE_ATTEMPTS ? 'FAILED' : 'PENDING';
-  await ctx.store.dlq.updateOne(
-    { sync_config_id: ctx.cfg.sync_config_id, source_object_id: entry.sourceObjectId },
-    {
-      $set: {
-        bucket_id: ctx.cfg.bucket_id,
-        path: entry.path,
-        entry,
-        attempts,
-        last_error: message,
-        last_failed_at: now,
-        status,
-        last_attempt_run_id: ctx.runId,
+  const write = () =>
+    ctx.store.dlq.updateOne(
+      { _id },
+      {
+        $set: {
+          sync_config_id,
+          source_object_id: entry.sourceObjectId,
+          bucket_id: ctx.cfg.bucket_id,
+          path: entry.path,
+          entry,
+          attempts,
+          last_error: message,
+          last_failed_at: now,
+          status,
+          last_attempt_run_id: ctx.runId,
+        },
+        $setOnInsert: { first_failed_at: now },
       },
-      $setOnInsert: { first_failed_at: now },
-    },
-    { upsert: true },
-  );
+      { upsert: true },
+    );
+  try {
+    await write();
+  } catch (e) {
+    if ((e as { code?: number }).code !== 11000) throw e;
+    // An entry stored before DLQ entries were keyed by dlqKey holds the (sync, file) pair: replace it.
+    await ctx.store.dlq.deleteOne({ sync_config_id, source_object_id: entry.sourceObjectId });
+    await write();
+  }
   return { kind: 'failed', final: status === 'FAILED' };
 }
 
@@ -131,12 +141,12 @@ export interface Prepared {
 export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
   const { cfg } = ctx;
   try {
-    const key = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
-    const objectId = syncedObjectId(key); // derived from the key: GET by object_id is an _id lookup
+    // Derived from the idempotency key: the object's `_id` and its public id.
+    const objectId = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
     const copied = await copyBlobs(ctx, entry, objectId);
     const now = new Date();
     const doc: ObjectDoc = {
-      _id: key,
+      _id: objectId,
       object_id: objectId,
       bucket_id: cfg.bucket_id,
       internal_id: cfg.internal_id,
@@ -303,10 +313,7 @@ export async function ingestUpdate(
       .map((b) => b.properties?.storage_key)
       .filter((k): k is string => typeof k === 'string');
     await Promise.all(oldKeys.map((k) => ctx.blobs.delete(k)));
-    await ctx.store.dlq.deleteOne({
-      sync_config_id: ctx.cfg.sync_config_id,
-      source_object_id: entry.sourceObjectId,
-    });
+    await ctx.store.dlq.deleteOne({ _id: dlqKey(ctx.cfg.sync_config_id, entry.sourceObjectId) });
     return { kind: 'updated', bytes: copied.bytes, key: prior._id, objectId: prior.object_id };
   } catch (err) {
     if (!isFileError(err)) throw err;

@@ -154,7 +154,7 @@ export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_fil
 }
 
 export interface ObjectDoc extends Tenant {
-  /** objectKey(bucket_id, source_provider, source_object_id) for synced objects (see store/objects.ts). */
+  /** = object_id: objectKey(bucket_id, source_provider, source_object_id) for synced objects (see store/objects.ts). */
   _id: string;
   object_id: string;
   bucket_id: string;
@@ -202,6 +202,8 @@ export interface ContentIndexDoc {
 }
 
 export interface DlqDoc {
+  /** dlqKey(sync_config_id, source_object_id) (see store/objects.ts). */
+  _id: string;
   sync_config_id: string;
   bucket_id: string;
   source_object_id: string;

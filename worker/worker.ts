@@ -8,6 +8,7 @@ import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
+import { freshWorkflowBundle } from './bundle';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -19,6 +20,18 @@ export interface WorkerHandle {
 
 /** Copies killed mid-way leave partial files; those untouched this long are swept at worker start. */
 export const PARTIAL_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** The given bundle, else the one `npm run build` made (when fresh), else bundle at start. */
+function workflowCode(
+  given: WorkerOptions['workflowBundle'] | undefined,
+  log: ReturnType<typeof createLogger>,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (given) return { workflowBundle: given };
+  const codePath = freshWorkflowBundle();
+  if (codePath) return { workflowBundle: { codePath } };
+  log.info('no up-to-date prebuilt workflow bundle (npm run build makes one): bundling at start');
+  return { workflowsPath: require.resolve('../workflows') };
+}
 
 /**
  * `workflowBundle` lets tests bundle the workflow code once per run; without it the worker bundles
@@ -56,9 +69,7 @@ export async function createSyncWorker(
     // redone from its checkpoint by the next worker; nothing is lost).
     shutdownGraceTime: '10 seconds',
     shutdownForceTime: '30 seconds',
-    ...(opts.workflowBundle
-      ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    ...workflowCode(opts.workflowBundle, log),
     activities: createActivities({
       store,
       secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),

@@ -15,6 +15,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -41,6 +42,9 @@ import {
 
 /** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
 export const MAX_HISTORY_EVENTS = 1_000;
+
+/** During a pass the projection (totals, checkpoint) is written after a page at most this often. */
+export const PROGRESS_RECORD_MS = 5_000;
 
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -245,6 +249,7 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
     await record();
 
     const pass: PassState = state.pass;
+    let lastProgressAt = Date.now();
     let failed = false;
     let stoppedEarly = false;
     for (;;) {
@@ -259,12 +264,8 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
             cursor: pass.cursor,
             modifiedSince: pass.modifiedSince,
             deltaToken: pass.deltaToken ?? null,
-            totals: state.totals,
-            run: pass.run,
-            objectsProcessed: pass.objectsProcessed,
             remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
             assumeNew: pass.firstPass === true,
-            batches: state.batches,
           }),
         );
       } catch (err) {
@@ -316,6 +317,15 @@ export async function syncWorkflow(input: SyncWorkflowInput): Promise<void> {
       if (res.removed) pass.removedInRun = (pass.removedInRun ?? 0) + res.removed;
       if (res.deltaToken !== undefined) pass.nextDeltaToken = res.deltaToken;
       if (res.batches) state.batches = addBatches(state.batches, res.batches);
+      // The workflow owns the totals: it writes them (with the checkpoint) to the projection, after
+      // the listing's last page and otherwise at most every PROGRESS_RECORD_MS.
+      if (
+        patched('workflow-records-page-progress') &&
+        (res.nextCursor === null || Date.now() - lastProgressAt >= PROGRESS_RECORD_MS)
+      ) {
+        lastProgressAt = Date.now();
+        await recordSyncState(syncConfigId, state);
+      }
       if (res.nextCursor === null) break;
       // max_objects_per_run: the rest comes next run, from this cursor.
       if (pass.run.synced >= settings.maxObjectsPerRun) {

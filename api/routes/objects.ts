@@ -1,6 +1,6 @@
 // Bucket objects: the ones syncs create, and ones registered directly over the API. An object's
-// storage key (`_id`) is never shown; API-created objects get `o_api_<object_id>` (see store/objects.ts
-// for the synced ones' keys).
+// `_id` is its object_id (a synced one's derives from its idempotency key: store/objects.ts), so
+// reading one is an `_id` lookup.
 import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
 import { objectCreateSchema, objectListFilterSchema } from '../../core/request-schemas';
@@ -74,7 +74,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
       const objectId = newId('obj');
       const now = new Date();
       const doc: ObjectDoc = {
-        _id: `o_api_${objectId}`,
+        _id: objectId,
         object_id: objectId,
         bucket_id: bucket.bucket_id,
         internal_id: t.internal_id,

@@ -8,7 +8,6 @@ import { revokeApiKey } from '../../api/auth';
 import { serializeSync } from '../../api/routes/syncs';
 import { SyncControl } from '../../api/sync-control';
 import type { BucketDoc, ObjectDoc } from '../../store';
-import { syncedObjectId } from '../../store/ids';
 import { stack, type Stack } from '../setup/stack';
 import { api, assertError, bucket, localConnection, sync, tenant, until } from './api-helpers';
 
@@ -113,7 +112,7 @@ describe('API reads', function () {
     });
   });
 
-  it('stores buckets, syncs and synced objects under their public ids; GETs are _id lookups', async () => {
+  it('stores buckets, syncs and objects under their public ids; GETs are _id lookups', async () => {
     const b = await bucket(s, who);
     const doc = await s.store.buckets.findOne({ bucket_id: b });
     assert.equal(doc?._id, b);
@@ -129,7 +128,7 @@ describe('API reads', function () {
     const objects = await s.store.objects.find({ bucket_id: b }).toArray();
     assert.equal(objects.length, 2);
     for (const o of objects) {
-      assert.equal(o.object_id, syncedObjectId(o._id));
+      assert.equal(o.object_id, o._id);
       const r = await api(s, 'GET', `/v1/buckets/${b}/objects/${o.object_id}`, undefined, { who });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.object_id, o.object_id);
@@ -142,7 +141,7 @@ describe('API reads', function () {
       'NotFoundError',
     );
     assertError(
-      await api(s, 'GET', `/v1/buckets/${b}/objects/obj_${'0'.repeat(64)}`, undefined, { who }),
+      await api(s, 'GET', `/v1/buckets/${b}/objects/obj_${'0'.repeat(24)}`, undefined, { who }),
       404,
       'NotFoundError',
     );

@@ -15,6 +15,7 @@ import {
   syncRunModel,
   triggerModel,
 } from '../../api/responses';
+import { dlqKey } from '../../store/objects';
 import { stack, type Stack } from '../setup/stack';
 import { tcpProxy, type Proxy } from '../setup/proxy';
 import {
@@ -498,6 +499,7 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
   it('dlq lists failed files and dlq/retry re-queues them', async () => {
     const now = new Date();
     const entry = (id: string, status: 'PENDING' | 'FAILED') => ({
+      _id: dlqKey(syncId, id),
       sync_config_id: syncId,
       bucket_id: bucketId,
       source_object_id: id,

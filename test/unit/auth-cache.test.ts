@@ -1,8 +1,6 @@
-// The in-process cache behind authentication (api/auth.ts TtlCache), and the object id <-> _id rule.
+// The in-process cache behind authentication (api/auth.ts TtlCache).
 import assert from 'node:assert/strict';
 import { TtlCache } from '../../api/auth';
-import { isDerivedObjectId, objectKeyOf, syncedObjectId } from '../../store/ids';
-import { objectKey } from '../../store/objects';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,22 +80,5 @@ describe('auth cache (TtlCache)', () => {
     await off.get('x', async () => ++n);
     await off.get('x', async () => ++n);
     assert.equal(n, 2);
-  });
-});
-
-describe('object ids derived from storage keys', () => {
-  it('maps a synced object’s key to its object_id and back', () => {
-    const key = objectKey('bkt_1', 'local', 'a/b.txt');
-    const id = syncedObjectId(key);
-    assert.match(id, /^obj_[0-9a-f]{64}$/);
-    assert.equal(objectKeyOf(id), key);
-    assert.ok(isDerivedObjectId(id));
-    assert.notEqual(syncedObjectId(objectKey('bkt_2', 'local', 'a/b.txt')), id);
-  });
-
-  it('maps API-registered and legacy ids to the API key form', () => {
-    assert.equal(objectKeyOf('obj_0123456789abcdef'), 'o_api_obj_0123456789abcdef');
-    assert.equal(isDerivedObjectId('obj_0123456789abcdef'), false);
-    assert.throws(() => syncedObjectId('o_api_obj_1'), /not a synced object key/);
   });
 });
