@@ -33,8 +33,9 @@
 //                                            remaining passes are skipped (the API is still measured)
 //   BENCH_API_RATE (--api-rate, 500), BENCH_API_CONNECTIONS (--api-connections, 20),
 //   BENCH_API_SECONDS (--api-seconds, 10)    the API load per endpoint; --api-seconds=0 skips it
-//   BENCH_API_OBJECTS (--api-objects, 0)     before the API load, top the lane's objects up to this
-//                                            many (direct inserts into the bucket), e.g. 100000
+//   BENCH_API_OBJECTS (--api-objects, 0)     before its API load, the local lane of the largest size
+//                                            is topped up to this many objects (direct inserts into
+//                                            its bucket), e.g. 100000
 //   SYNC_PAGE_SIZE (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -793,7 +794,8 @@ async function benchSource(
     await rclone('changed', 'sync', n, changedBytes);
 
     // --- the API under load, with this lane's objects present (topped up with --api-objects)
-    if (cfg.apiObjects > 0) await topUpObjects(l, bucketId, cfg.apiObjects, log);
+    if (cfg.apiObjects > 0 && kind === 'local' && set.rels.length - cfg.large === Math.max(...cfg.sizes))
+      await topUpObjects(l, bucketId, cfg.apiObjects, log);
     const objectIds = (
       await l.store.objects
         .find({ bucket_id: bucketId }, { projection: { object_id: 1 } })
