@@ -186,7 +186,7 @@ async function fullPasses(): Promise<void> {
         const syncId = await createSync(l, bucketId, {
           connection_id: connectionId,
           source_path: '/',
-          polling_interval_seconds: 86_400,
+          polling_interval_seconds: 900,
         });
         const wait = async (pred: (x: any) => boolean) => {
           for (;;) {

@@ -205,7 +205,7 @@ describe('API: objects', function () {
     bucketId = await bucket(s);
   });
 
-  it('registers an object without a sync; `_id` is o_api_<object_id> and never shown', async () => {
+  it('registers an object without a sync; its `_id` is its object_id (an `_id` lookup) and never shown', async () => {
     const r = await api(s, 'POST', `/v1/buckets/${bucketId}/objects`, {
       key_prefix: '/videos',
       blobs: [
@@ -238,7 +238,8 @@ describe('API: objects', function () {
     assert.equal(r.body.blobs[1].key_prefix, '/videos');
     assert.deepEqual(r.body.source_details, [{ type: 'api', source_id: r.body.object_id }]);
     const stored = await s.store.objects.findOne({ object_id: r.body.object_id });
-    assert.equal(stored?._id, `o_api_${r.body.object_id}`);
+    assert.equal(stored?._id, r.body.object_id);
+    assert.ok(!('_id' in r.body));
 
     const empty = await api(s, 'POST', `/v1/buckets/${bucketId}/objects`, {});
     assert.equal(empty.status, 201, empty.text);
