@@ -9,16 +9,27 @@ import type { Collection, Filter } from 'mongodb';
 import type { BucketDoc, ObjectDoc, Store, SyncConfigDoc, Tenant } from '../store';
 import { notFound } from './errors';
 
-/** The document with this public id (`field`), first by `_id`, then (legacy documents) by the field. */
+/**
+ * The document with this public id (`field`), first by `_id` alone — FerretDB hands SQLite only a
+ * filter that is exactly `{_id: <string>}`, so the scope is checked here, not in the filter — then
+ * (legacy documents) by a query on the field.
+ */
 export async function findByPublicId<T extends { _id?: unknown }>(
   coll: Collection<T>,
   field: keyof T & string,
   id: string,
   scope: Record<string, unknown>,
+  accept: (doc: T) => boolean = () => true,
 ): Promise<T | null> {
-  const byId = await coll.findOne({ _id: id, [field]: id, ...scope } as Filter<T>);
-  if (byId) return byId as T;
-  return (await coll.findOne({ [field]: id, ...scope } as Filter<T>)) as T | null;
+  const byId = (await coll.findOne({ _id: id } as Filter<T>)) as T | null;
+  if (byId)
+    return (byId as Record<string, unknown>)[field] === id &&
+      Object.entries(scope).every(([k, v]) => (byId as Record<string, unknown>)[k] === v) &&
+      accept(byId)
+      ? byId
+      : null;
+  const legacy = (await coll.findOne({ [field]: id, ...scope } as Filter<T>)) as T | null;
+  return legacy && accept(legacy) ? legacy : null;
 }
 
 export async function findBucket(store: Store, t: Tenant, bucketId: string): Promise<BucketDoc> {
@@ -32,20 +43,26 @@ export async function findBucket(store: Store, t: Tenant, bucketId: string): Pro
 
 /** A sync of this bucket that is not deleted. */
 export async function findSync(store: Store, bucketId: string, syncId: string): Promise<SyncConfigDoc> {
-  const cfg = await findByPublicId(store.syncs, 'sync_config_id', syncId, {
-    bucket_id: bucketId,
-    deleted: { $ne: true },
-  });
+  const cfg = await findByPublicId(
+    store.syncs,
+    'sync_config_id',
+    syncId,
+    { bucket_id: bucketId },
+    (d) => d.deleted !== true,
+  );
   if (!cfg) throw notFound('sync configuration', syncId);
   return cfg;
 }
 
-/** An object of this bucket by its public id: its `_id` (store/objects.ts). */
+/** An object of this bucket by its public id: its `_id` (store/objects.ts), the bucket checked here. */
 export async function findObject(store: Store, bucketId: string, objectId: string): Promise<ObjectDoc> {
-  const doc =
-    (await store.objects.findOne({ _id: objectId, bucket_id: bucketId })) ??
-    // Objects stored before `_id` was the object id: a query (scans on FerretDB; so does a 404).
-    (await store.objects.findOne({ object_id: objectId, bucket_id: bucketId }));
+  const byId = await store.objects.findOne({ _id: objectId });
+  const doc = byId
+    ? byId.bucket_id === bucketId
+      ? byId
+      : null
+    : // Objects stored before `_id` was the object id: a query (scans on FerretDB; so does a 404).
+      await store.objects.findOne({ object_id: objectId, bucket_id: bucketId });
   if (!doc) throw notFound('object', objectId);
   return doc;
 }

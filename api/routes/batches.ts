@@ -64,8 +64,9 @@ export function batchRoutes({ store, control }: AppDeps): Router {
 
   async function batchOf(t: Tenant, params: Record<string, string>): Promise<BatchDoc> {
     const bucket = await findBucket(store, t, params.bucket_id);
-    const doc = await store.batches.findOne({ _id: params.batch_id, bucket_id: bucket.bucket_id });
-    if (!doc) throw notFound('batch', params.batch_id);
+    // By `_id` alone (the one filter FerretDB answers from its index); the bucket is checked here.
+    const doc = await store.batches.findOne({ _id: params.batch_id });
+    if (!doc || doc.bucket_id !== bucket.bucket_id) throw notFound('batch', params.batch_id);
     return doc;
   }
 

@@ -210,8 +210,9 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
     response: documentModel,
     handler: async ({ t, params }) => {
       const col = await find(t, params.collection_id);
-      const d = await store.documents.findOne({ _id: params.document_id, collection_id: col.collection_id });
-      if (!d) throw notFound('document', params.document_id);
+      // By `_id` alone (the one filter FerretDB answers from its index); the collection checked here.
+      const d = await store.documents.findOne({ _id: params.document_id });
+      if (!d || d.collection_id !== col.collection_id) throw notFound('document', params.document_id);
       return documentView(d);
     },
   });
