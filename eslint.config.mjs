@@ -19,6 +19,28 @@ const forbiddenInWorkflows = [
   '@microsoft/*',
 ];
 
+// The dashboard (api/ui): plain browser modules, no types to check.
+const browserGlobals = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'fetch',
+    'Node',
+    'setTimeout',
+    'clearTimeout',
+    'console',
+    'JSON',
+    'String',
+    'Math',
+    'Object',
+    'Promise',
+    'Set',
+    'Error',
+    'Date',
+    'Number',
+  ].map((g) => [g, 'readonly']),
+);
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'eslint.config.mjs', 'scripts/*.js'] },
   js.configs.recommended,
@@ -58,11 +80,56 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'require', 'Buffer', 'setInterval'],
     },
   },
+  // Layer rules (import cycles are checked by madge in `npm run lint`, see .madgerc).
+  {
+    // The API starts and signals workflows; the activities run in the worker only.
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/*'],
+              message:
+                'api/ does not import activities/ (they run in the worker); share through core/ or store/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The pipeline is called by activities and the API; what it shares with workflows lives in core/.
+    files: ['pipeline/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*'],
+              message: 'pipeline/ does not import workflows/; what both need lives in core/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['workflows/**/*.ts'],
     rules: {
       // Workflows import activity *types* only.
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+    },
+  },
+  {
+    files: ['api/ui/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      globals: browserGlobals,
+      parserOptions: { projectService: false },
     },
   },
 );

@@ -3,9 +3,10 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
+import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
-import { createProvider, ProviderError, type StorageProvider } from '../providers';
+import { createProvider, ProviderError, type ListPage, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 import { dlqKey, findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
 import {
@@ -29,7 +30,9 @@ import {
 } from '../engine/ingest';
 import type { BatchTotals, SyncState, Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
+import { runRecordFigures, type RunFiles } from '../core/progress';
 import type { BatchRunner } from '../pipeline/submit';
+import { lockForPage, writeSyncState } from '../store/sync-document';
 
 export interface SyncActivityDeps {
   store: Store;
@@ -38,8 +41,10 @@ export interface SyncActivityDeps {
   log: Logger;
   workerId: string;
   pageSize: number;
-  /** Files copied at once within a page. */
+  /** Files copied at once within a page (a sync's sync_concurrency overrides it, up to the max). */
   fileConcurrency: number;
+  /** SYNC_FILE_CONCURRENCY_MAX: the most a sync's sync_concurrency gets. */
+  fileConcurrencyMax?: number;
   autoSuspendThreshold: number;
   /** Submits batches to the processing pipeline (starts batch workflows). */
   batches: BatchRunner;
@@ -82,6 +87,12 @@ export interface SyncPageInput {
   assumeNew?: boolean;
   /** Ignored, like `totals`. */
   batches?: BatchTotals;
+  /**
+   * A targeted pass (event-driven syncs): look up these announced source object ids instead of listing;
+   * `cursor` is the offset into them. Removed ids delete their objects (and, for a folder, the objects
+   * under it) as a delta listing's do.
+   */
+  targets?: string[];
 }
 
 export interface SyncPageResult extends PageCounts {
@@ -96,6 +107,8 @@ export interface SyncPageResult extends PageCounts {
   deltaToken?: string | null;
   /** Batches of this page's new (and re-extracted) objects. */
   batches: BatchTotals;
+  /** A targeted page could not resolve every id exactly: the workflow lists next. */
+  incomplete?: boolean;
 }
 
 export interface FinishPassInput {
@@ -109,6 +122,8 @@ export interface FinishPassInput {
   run: Totals;
   /** Objects this run's pages deleted for files a delta listing reported removed (run record only). */
   removed?: number;
+  /** This run's files by outcome (absent in older histories). */
+  files?: RunFiles;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
   sweep: boolean;
@@ -163,6 +178,28 @@ export function driftDeletesEnabled(cfg: Pick<SyncConfigDoc, 'reconcile' | 'reco
   return cfg.reconcile_on_sync || cfg.reconcile?.on_filter_drift !== false;
 }
 
+/** One page of a targeted pass: the ids from offset `cursor`, looked up by the provider. */
+async function lookupPage(
+  provider: StorageProvider,
+  sourcePath: string,
+  targets: string[],
+  cursor: string | null,
+  pageSize: number,
+): Promise<ListPage & { incomplete?: boolean }> {
+  if (!provider.lookup)
+    throw ApplicationFailure.nonRetryable('this provider cannot look up announced changes', 'NoChangeFeed');
+  const from = Math.max(0, Number(cursor ?? 0) || 0);
+  const ids = targets.slice(from, from + pageSize);
+  const found = await provider.lookup(sourcePath, ids, pageSize);
+  const next = from + ids.length;
+  return {
+    entries: found.entries,
+    removed: found.removed,
+    nextCursor: next < targets.length ? String(next) : null,
+    ...(found.incomplete ? { incomplete: true } : {}),
+  };
+}
+
 export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
 
@@ -199,7 +236,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     cfg: SyncConfigDoc,
     input: SyncPageInput,
     pageKey: string,
-    doomed: StoredObject[],
+    doomed: Pick<StoredObject, '_id'>[],
     removedIds: string[],
   ): Promise<number> {
     if (removedIds.length === 0) return 0;
@@ -237,6 +274,30 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     return keys.length;
   }
 
+  /**
+   * A removed id with no object of its own may have been a folder (moved or deleted whole): the
+   * objects under it. A key range on the idempotency index, so it costs what it finds on MongoDB.
+   */
+  async function objectsUnderFolders(cfg: SyncConfigDoc, ids: string[]): Promise<{ _id: string }[]> {
+    const out: { _id: string }[] = [];
+    for (const id of ids) {
+      out.push(
+        ...(await store.objects
+          .find(
+            {
+              bucket_id: cfg.bucket_id,
+              source_provider: cfg.source_type,
+              source_object_id: { $gt: `${id}/`, $lt: `${id}0` },
+              sync_config_id: cfg.sync_config_id,
+            },
+            { projection: { _id: 1 } },
+          )
+          .toArray()),
+      );
+    }
+    return out;
+  }
+
   const loadConfig = (syncConfigId: string) =>
     store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
 
@@ -251,20 +312,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const ctx = Context.current();
     const lockedAt = new Date();
     const refreshLock = (initial = false) =>
-      store.syncs.updateOne(
-        initial
-          ? { sync_config_id: cfg.sync_config_id }
-          : { sync_config_id: cfg.sync_config_id, locked_at: { $lte: lockedAt } },
-        {
-          $set: {
-            locked: true,
-            locked_by_worker_id: deps.workerId,
-            locked_at: lockedAt,
-            lock_expires_at: new Date(Date.now() + LOCK_TTL_MS),
-            current_sync_run_id: input.runId,
-          },
-        },
-      );
+      lockForPage(store.syncs, {
+        syncConfigId: cfg.sync_config_id,
+        workerId: deps.workerId,
+        lockedAt,
+        ttlMs: LOCK_TTL_MS,
+        runId: input.runId,
+        initial,
+      });
     await refreshLock(true);
     let refreshing: Promise<unknown> = Promise.resolve();
     // Heartbeats carry the position; the lock's expiry follows them.
@@ -291,27 +346,32 @@ export function createSyncActivities(deps: SyncActivityDeps) {
 
   /** Stage 1: the provider's page, and (on the last page of an incremental pass) DLQ files to retry. */
   async function listEntries(cfg: SyncConfigDoc, provider: StorageProvider, input: SyncPageInput) {
-    const delta = provider.capabilities.deltaCursor;
-    let page;
+    const targeted = input.targets !== undefined;
+    const delta = provider.capabilities.deltaCursor && !targeted;
+    // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
+    const pageSize = Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency));
+    let page: ListPage & { incomplete?: boolean };
     try {
-      page = await provider.list(cfg.source_path, {
-        cursor: input.cursor,
-        modifiedSince: input.modifiedSince,
-        ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
-        providerFilters: cfg.provider_filters,
-        // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
-        pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
-      });
+      page = targeted
+        ? await lookupPage(provider, cfg.source_path, input.targets!, input.cursor, pageSize)
+        : await provider.list(cfg.source_path, {
+            cursor: input.cursor,
+            modifiedSince: input.modifiedSince,
+            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
+            providerFilters: cfg.provider_filters,
+            pageSize,
+          });
     } catch (err) {
       toFailure(err);
     }
-    const removed = delta ? [...new Set(page.removed ?? [])] : [];
+    const removed = delta || targeted ? [...new Set(page.removed ?? [])] : [];
     // A provider that filters by modification time server-side does not list an unchanged file
     // again, so files waiting in the DLQ would never be retried by incremental passes: at the end
     // of such a pass they are retried from their stored entries (a page's worth per run). One
     // query over the sync's DLQ, once per pass.
     let retries: SourceEntry[] = [];
     if (
+      !targeted &&
       page.nextCursor === null &&
       input.modifiedSince !== null &&
       provider.capabilities.serverSideModifiedFilter
@@ -326,7 +386,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         .toArray();
       retries = retryEntries(page.entries, removed, waiting);
     }
-    return { page, delta, removed, entries: [...page.entries, ...retries] };
+    return { page, delta, targeted, removed, entries: [...page.entries, ...retries] };
   }
 
   /** Stage 2: what the plan needs to know, by `_id` lookups only (see store.lookupByIds). */
@@ -403,7 +463,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         await abandonIfCancelled();
         ctx.heartbeat({ cursor: input.cursor, done });
 
-        const keep = compileFilters(cfg.file_filters);
+        const keep = compileFilters(cfg.file_filters, cfg.sync_from);
+        const concurrency = fileConcurrencyOf(
+          cfg.sync_concurrency,
+          deps.fileConcurrency,
+          deps.fileConcurrencyMax,
+        );
         const matches = (e: SourceEntry) => keep(e).keep;
         const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
         const pageKey = `${input.runId}|${input.cursor ?? ''}`;
@@ -442,7 +507,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
         );
         counts.drifted = await deleteObjects(store, deps.blobs, drifted);
-        counts.removed = await applyRemovals(cfg, input, pageKey, plan.removed, plan.removedIds);
+        // A targeted pass's removed id with no object of its own may have been a folder moved out.
+        const underFolders = listing.targeted
+          ? await objectsUnderFolders(
+              cfg,
+              plan.removedIds.filter((id) => !found.stored.has(id)),
+            )
+          : [];
+        counts.removed = await applyRemovals(
+          cfg,
+          input,
+          pageKey,
+          [...plan.removed, ...underFolders],
+          plan.removedIds,
+        );
 
         const ictx: IngestContext = {
           store,
@@ -490,7 +568,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         }
 
         // Copy the bytes of new and changed files, a few at a time.
-        await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
+        await forEachLimit(fresh, concurrency, async (entry) => {
           const prior = found.stored.get(entry.sourceObjectId);
           if (prior) {
             const o = await ingestUpdate(ictx, entry, prior);
@@ -507,7 +585,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
         // Insert-first found these already registered (from before this sync's first pass).
-        await forEachLimit(committed.existing, deps.fileConcurrency, async ({ entry, prior }) => {
+        await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
             if (prior.last_seen_pass_id !== input.passId) seen.push(prior._id);
             outcomes.push({ kind: 'raced' });
@@ -551,11 +629,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           found: true,
           ...counts,
           listedAll:
+            !listing.targeted &&
             !(listing.delta && input.deltaToken) &&
             (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
           nextCursor: listing.page.nextCursor,
           ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
           batches: batched,
+          ...(listing.page.incomplete ? { incomplete: true } : {}),
         };
       } finally {
         lease.release();
@@ -594,6 +674,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         {
           $set: {
             sync_run_id: input.recordId,
+            run_id: input.runId,
             sync_config_id: cfg.sync_config_id,
             bucket_id: cfg.bucket_id,
             internal_id: cfg.internal_id,
@@ -610,6 +691,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             bytes_synced: input.run.bytes,
             objects_deleted: deleted + (input.removed ?? 0),
             throughput_mbps: Math.round(((input.run.bytes * 8) / 1e6 / seconds) * 1000) / 1000,
+            ...runRecordFigures(input.files, input.run, seconds),
             status: input.status,
             error: input.error,
           },
@@ -630,79 +712,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
      * write, so a workflow restarted from MongoDB resumes with totals that match its cursor.
      */
     async recordSyncState(syncConfigId: string, state: SyncState): Promise<void> {
-      const d = (s: string | null) => (s ? new Date(s) : null);
-      const now = new Date();
-      const pass = state.pass;
-      const inFlight = pass
-        ? {
-            resume_objects_processed: pass.objectsProcessed,
-            'sync_checkpoints.default': {
-              pass_id: pass.passId,
-              cursor: pass.cursor,
-              objects_processed: pass.objectsProcessed,
-              modified_since: pass.modifiedSince,
-              delta_token: pass.deltaToken ?? null,
-              next_delta_token: pass.nextDeltaToken ?? null,
-              // The listing ended (the pass's last page is done; the sweep and run record follow).
-              completed_at: pass.pages > 0 && pass.cursor === null ? now : null,
-              updated_at: now,
-            },
-            sync_progress: {
-              sync_run_id: pass.runId,
-              phase: pass.pages > 0 && pass.cursor === null ? 'finishing' : 'listing',
-              files_listed: pass.objectsProcessed,
-              files_synced: pass.run.synced,
-              files_failed: pass.run.failed,
-              bytes_synced: pass.run.bytes,
-              updated_at: now,
-            },
-          }
-        : {};
-      await store.syncs.updateOne(
-        { sync_config_id: syncConfigId },
-        {
-          $set: {
-            status: state.status,
-            paused: state.paused,
-            pause_reason: state.pauseReason,
-            paused_at: d(state.pausedAt),
-            paused_by_user_id: state.pausedBy,
-            pending_full_sync: state.pendingFullSync,
-            total_files_discovered: state.totals.discovered,
-            total_files_synced: state.totals.synced,
-            total_files_failed: state.totals.failed,
-            total_bytes_synced: state.totals.bytes,
-            ...(state.batches
-              ? {
-                  batches_created: state.batches.created,
-                  batch_ids: state.batches.batchIds,
-                  task_ids: state.batches.taskIds,
-                }
-              : {}),
-            consecutive_failures: state.consecutiveFailures,
-            last_error: state.lastError ? state.lastError.slice(0, 1000) : null,
-            last_sync_at: d(state.lastSyncAt),
-            // One shard per sync here (a pass is one listing): its last completed sync.
-            ...(state.lastSyncAt ? { 'per_shard_last_sync_at.default': d(state.lastSyncAt) } : {}),
-            next_sync_at: d(state.nextSyncAt),
-            sync_run_counter: state.runCounter,
-            current_sync_run_id: state.pass?.runId ?? null,
-            resume_cursor: state.pass?.cursor ?? null,
-            current_cursor: state.pass?.cursor ?? null,
-            ...(state.pass?.inRun
-              ? {}
-              : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
-            ...inFlight,
-            schedule: {
-              mode: state.syncMode,
-              interval_seconds: state.pollingIntervalSeconds,
-              next_run_at: d(state.nextSyncAt),
-              last_successful_run_at: d(state.lastSyncAt),
-            },
-            updated_at: now,
-          },
-        },
-      );
+      await writeSyncState(store.syncs, syncConfigId, state);
     },
   };
 }

@@ -160,6 +160,26 @@ async function startWorker(
   return { child, stop: stopper(child) };
 }
 
+/** Writes the rows so far to bench/results/store-growth-<date>-<host>.json. */
+function save(rows: Record<string, unknown>[]): void {
+  const out = path.join(PROJECT_ROOT, 'bench/results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    path.join(out, `store-growth-${new Date().toISOString().slice(0, 10)}-${os.hostname()}.json`),
+    JSON.stringify(
+      {
+        at: new Date().toISOString(),
+        sizes: SIZES,
+        passes: PASSES,
+        ferretdb: args.ferretdb ?? 'provisioned',
+        rows,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
 /** Full passes through Temporal, the API and a worker process. */
 async function fullPasses(): Promise<void> {
   // The suite's stack (Temporal dev server + FerretDB, or TEMPORAL_ADDRESS / MONGODB_URI), without
@@ -221,6 +241,7 @@ async function fullPasses(): Promise<void> {
           load: os.loadavg()[0].toFixed(1),
         });
         process.stdout.write(`${JSON.stringify(rows.at(-1))}\n`);
+        save(rows);
       } finally {
         clearInterval(sampler);
         await worker.stop();
@@ -234,22 +255,6 @@ async function fullPasses(): Promise<void> {
     ['files', 'initial_s', 'no_change_s', 'per_file_ms', 'rss_after_initial_mb', 'peak_rss_mb', 'load'],
     rows,
     process.env.MONGODB_URI ? 'MONGODB_URI' : 'FerretDB (SQLite)',
-  );
-  const out = path.join(PROJECT_ROOT, 'bench/results');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(
-    path.join(out, `store-growth-${new Date().toISOString().slice(0, 10)}-${os.hostname()}.json`),
-    JSON.stringify(
-      {
-        at: new Date().toISOString(),
-        sizes: SIZES,
-        passes: PASSES,
-        ferretdb: args.ferretdb ?? 'provisioned',
-        rows,
-      },
-      null,
-      2,
-    ),
   );
 }
 

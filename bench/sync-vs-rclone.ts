@@ -578,7 +578,7 @@ async function benchSource(
     };
 
     const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `bench-${tag}` });
-    if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+    if (bucket.status !== 200) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
     const bucketId: string = bucket.body.bucket_id;
     const connBody =
       kind === 'local'
@@ -594,7 +594,7 @@ async function benchSource(
       name: `bench-${tag}`,
       ...connBody,
     });
-    if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+    if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
     const n = set.rels.length;
 
     // --- bucket-syncs: initial full sync (create the sync -> its first run finished)
@@ -621,7 +621,7 @@ async function benchSource(
       // The longest interval allowed: the passes below are triggered, a scheduled one would interfere.
       polling_interval_seconds: 900,
     });
-    if (created.status !== 201) throw new Error(`sync: ${JSON.stringify(created.body)}`);
+    if (created.status !== 200) throw new Error(`sync: ${JSON.stringify(created.body)}`);
     const syncId: string = created.body.sync_config_id;
     let st = await waitSync(l, bucketId, syncId, (x) => idleAfter(1)(x), timeoutMs);
     let wall = secondsSince(t0);

@@ -88,6 +88,13 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
   }
 }
 
+/** The DLQ's error_type: a provider error's kind, `mapping` for schema mapping errors, else `error`. */
+function errorTypeOf(err: unknown): string {
+  const kind = (err as { kind?: unknown })?.kind;
+  if (typeof kind === 'string') return kind;
+  return (err as Error)?.name === 'MappingError' ? 'mapping' : 'error';
+}
+
 async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknown): Promise<IngestOutcome> {
   const now = new Date();
   const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
@@ -111,6 +118,7 @@ async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknow
           entry,
           attempts,
           last_error: message,
+          error_type: errorTypeOf(err),
           last_failed_at: now,
           status,
           last_attempt_run_id: ctx.runId,

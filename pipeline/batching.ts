@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
-import { RECENT_IDS, type BatchTotals } from '../workflows/messages';
+import { RECENT_IDS, type BatchTotals } from '../core/sync-state';
 import { submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
 
 export function pageBatchId(syncConfigId: string, pageKey: string, seq: number): string {
@@ -56,6 +56,7 @@ export async function batchPage(
       metadata: { sync_config_id: cfg.sync_config_id },
       chunk_size: Math.max(1, Math.min(cfg.batch_chunk_size, cfg.max_batch_chunk_size)),
       sync_config_id: cfg.sync_config_id,
+      only_collection_ids: cfg.batch_collection_ids ?? null,
       held: cfg.skip_batch_submission,
       page_key: pageKey,
       created_at: now,

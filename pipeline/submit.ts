@@ -8,7 +8,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { planTiers } from '../core/dag';
 import type { BatchDoc, BatchStatus, Store, TaskDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
-import { workflowIdForBatch, type BatchWorkflowInput } from '../workflows/batch-messages';
+import { workflowIdForBatch, type BatchWorkflowInput } from '../core/batch-workflow';
 
 export interface BatchRunner {
   client: Client;
@@ -33,7 +33,7 @@ const hash16 = (s: string) => createHash('sha256').update(s).digest('hex').slice
 /** The tiers of collections a batch of this bucket's objects runs through, now. */
 export async function tiersFor(
   store: Store,
-  batch: Pick<BatchDoc, 'bucket_id' | 'internal_id' | 'namespace_id'>,
+  batch: Pick<BatchDoc, 'bucket_id' | 'internal_id' | 'namespace_id' | 'only_collection_ids'>,
 ) {
   const collections = await store.collections
     .find(
@@ -41,7 +41,7 @@ export async function tiersFor(
       { projection: { collection_id: 1, source: 1 } },
     )
     .toArray();
-  return planTiers(collections, batch.bucket_id);
+  return planTiers(collections, batch.bucket_id, batch.only_collection_ids);
 }
 
 /**

@@ -18,14 +18,17 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
+import { ProviderError } from './types';
+import type {
+  Capabilities,
+  ListOptions,
+  ListPage,
+  LookupResult,
+  SourceEntry,
+  StorageProvider,
+  TestResult,
 } from './types';
+import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const TIGRIS_ENDPOINT = 'https://fly.storage.tigris.dev';
 /** HeadObject requests in flight per listed page. */
@@ -47,7 +50,7 @@ const endpointUrl = z
   }, 'must be an http(s) URL or host[:port]');
 
 export const s3ConfigSchema = z.strictObject({
-  region: z.string().min(1),
+  region: z.string().min(1).default('us-east-1'),
   /** An S3-compatible endpoint; AWS S3 when absent. A scheme in it wins over use_ssl (as in boto3). */
   endpoint_url: endpointUrl.nullish(),
   use_ssl: z.boolean().default(true),
@@ -77,27 +80,6 @@ const iamRoleSchema = z.object({
 export const s3CredentialsSchema = z.discriminatedUnion('type', [accessKeySchema, iamRoleSchema]);
 export const tigrisCredentialsSchema = accessKeySchema;
 export type S3Credentials = z.infer<typeof s3CredentialsSchema>;
-
-/** Validates `provider_config.credentials`; a bad shape is an `invalid` ProviderError naming the fields. */
-export function parseCredentials<T>(
-  schema: z.ZodType<T>,
-  credentials: Record<string, unknown> | null,
-  providerType: string,
-): T {
-  if (!credentials)
-    throw new ProviderError(
-      `${providerType} connections need provider_config.credentials (type access_key${
-        providerType === 's3' ? ' or iam_role' : ''
-      })`,
-      'invalid',
-      false,
-    );
-  const r = schema.safeParse(credentials);
-  if (r.success) return r.data;
-  // Name the fields only: values are secrets.
-  const issues = r.error.issues.map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`);
-  throw new ProviderError(`invalid ${providerType} credentials: ${issues.join('; ')}`, 'invalid', false);
-}
 
 /** Settings the engine does not expose: where to reach STS, and as whom (tests point these at fakes). */
 export interface S3ProviderOptions {
@@ -153,29 +135,6 @@ const UNAVAILABLE_CODES = new Set([
   'TimeoutError',
   'IDPCommunicationError',
 ]);
-const NETWORK_CODES = new Set([
-  'ECONNABORTED',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-
-/** The server's certificate was refused: a setting to change (verify_ssl, the endpoint), not a retry. */
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-]);
-
 interface SdkError {
   name?: string;
   code?: string;
@@ -192,7 +151,7 @@ export function s3Error(err: unknown, what: string): ProviderError {
   const status = e.$metadata?.httpStatusCode;
   const code =
     e.Code ??
-    (e.code && (NETWORK_CODES.has(e.code) || TLS_CODES.has(e.code)) ? e.code : undefined) ??
+    (codeClass(e.code) === 'network' || codeClass(e.code) === 'tls' ? e.code : undefined) ??
     e.name ??
     'Error';
   const detail = [code, status ? `HTTP ${status}` : null].filter(Boolean).join(', ');
@@ -202,11 +161,12 @@ export function s3Error(err: unknown, what: string): ProviderError {
 
   // An archived (Glacier) object cannot be read until restored; the other files still can.
   if (code === 'InvalidObjectState') return make('invalid', false, ' (archived: restore it first)');
-  if (TLS_CODES.has(code)) return make('invalid', false, ' (a self-signed server needs verify_ssl: false)');
+  if (codeClass(code) === 'tls')
+    return make('invalid', false, ' (a self-signed server needs verify_ssl: false)');
   if (AUTH_CODES.has(code)) return make('auth', false);
   if (NOT_FOUND_CODES.has(code)) return make('not_found', false);
   if (THROTTLE_CODES.has(code) || status === 429) return make('throttled', true);
-  if (UNAVAILABLE_CODES.has(code) || NETWORK_CODES.has(code) || (status !== undefined && status >= 500))
+  if (UNAVAILABLE_CODES.has(code) || codeClass(code) === 'network' || (status !== undefined && status >= 500))
     return make('unavailable', true);
   if (status === 401 || status === 403) return make('auth', false);
   if (status === 404) return make('not_found', false);
@@ -289,7 +249,7 @@ function unquote(etag: string | undefined): string {
 }
 
 export class S3Provider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: false, deltaCursor: false, checksums: true };
+  readonly capabilities: Capabilities;
   private readonly client: S3Client;
   private readonly settings: ClientSettings;
 
@@ -300,6 +260,13 @@ export class S3Provider implements StorageProvider {
     options: S3ProviderOptions = {},
   ) {
     this.settings = settings;
+    // Tigris and other look-alikes: polling only. s3 (AWS, MinIO): bucket notifications.
+    this.capabilities = {
+      serverSideModifiedFilter: false,
+      deltaCursor: false,
+      checksums: true,
+      ...(providerType === 's3' ? { changeFeed: 'bucket_notifications' as const } : {}),
+    };
     const config: S3ClientConfig = {
       region: settings.region,
       maxAttempts: 1, // the Temporal activity owns retries
@@ -387,37 +354,62 @@ export class S3Provider implements StorageProvider {
 
     const entries: (SourceEntry | null)[] = new Array(listed.length).fill(null);
     await forEachLimit(listed, HEAD_CONCURRENCY, async (o, i) => {
-      const key = o.Key!;
-      let head;
-      try {
-        head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      } catch (err) {
-        const e = s3Error(err, `head s3://${bucket}/${key}`);
-        if (e.kind === 'not_found') return; // deleted since the listing
-        throw e;
-      }
-      const etag = unquote(head.ETag ?? o.ETag);
-      const encrypted =
-        head.ServerSideEncryption === 'aws:kms' ||
-        head.ServerSideEncryption === 'aws:kms:dsse' ||
-        head.SSECustomerAlgorithm !== undefined;
-      const rel = key.slice(prefix.length);
-      entries[i] = {
-        sourceObjectId: S3Provider.objectId(bucket, key),
-        path: rel,
-        name: rel.split('/').at(-1)!,
-        size: head.ContentLength ?? o.Size ?? 0,
-        modifiedAt: (head.LastModified ?? o.LastModified ?? new Date(0)).toISOString(),
-        version: etag,
-        ...(head.ContentType ? { contentType: head.ContentType } : {}),
-        // An ETag is the content's MD5 only for single-part uploads without KMS / customer-key encryption.
-        ...(/^[0-9a-f]{32}$/i.test(etag) && !encrypted ? { checksum: `md5:${etag.toLowerCase()}` } : {}),
-        metadata: { ...(head.Metadata ?? {}) },
-      };
+      entries[i] = await this.head(bucket, prefix, o.Key!, o); // null: deleted since the listing
     });
     return {
       entries: entries.filter((e): e is SourceEntry => e !== null),
       nextCursor: truncated && after ? after.slice(prefix.length) : null,
+    };
+  }
+
+  /** Event-driven syncs: the announced `bucket/key` ids under the source path, or removed when gone. */
+  async lookup(sourcePath: string, ids: string[], limit: number): Promise<LookupResult> {
+    const { bucket, prefix } = this.locate(sourcePath);
+    const mine = [...new Set(ids)].filter((id) => {
+      const key = id.startsWith(`${bucket}/`) ? id.slice(bucket.length + 1) : null;
+      return key !== null && key.startsWith(prefix) && key.length > prefix.length && !key.endsWith('/');
+    });
+    const take = mine.slice(0, Math.max(1, limit));
+    const entries: (SourceEntry | null)[] = new Array(take.length).fill(null);
+    const removed: string[] = [];
+    await forEachLimit(take, HEAD_CONCURRENCY, async (id, i) => {
+      entries[i] = await this.head(bucket, prefix, id.slice(bucket.length + 1));
+      if (!entries[i]) removed.push(id);
+    });
+    return {
+      entries: entries.filter((e): e is SourceEntry => e !== null),
+      removed,
+      incomplete: take.length < mine.length,
+    };
+  }
+
+  /** The entry of one key (HeadObject), or null when it does not exist. */
+  private async head(bucket: string, prefix: string, key: string, o?: _Object): Promise<SourceEntry | null> {
+    let head;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (err) {
+      const e = s3Error(err, `head s3://${bucket}/${key}`);
+      if (e.kind === 'not_found') return null;
+      throw e;
+    }
+    const etag = unquote(head.ETag ?? o?.ETag);
+    const encrypted =
+      head.ServerSideEncryption === 'aws:kms' ||
+      head.ServerSideEncryption === 'aws:kms:dsse' ||
+      head.SSECustomerAlgorithm !== undefined;
+    const rel = key.slice(prefix.length);
+    return {
+      sourceObjectId: S3Provider.objectId(bucket, key),
+      path: rel,
+      name: rel.split('/').at(-1)!,
+      size: head.ContentLength ?? o?.Size ?? 0,
+      modifiedAt: (head.LastModified ?? o?.LastModified ?? new Date(0)).toISOString(),
+      version: etag,
+      ...(head.ContentType ? { contentType: head.ContentType } : {}),
+      // An ETag is the content's MD5 only for single-part uploads without KMS / customer-key encryption.
+      ...(/^[0-9a-f]{32}$/i.test(etag) && !encrypted ? { checksum: `md5:${etag.toLowerCase()}` } : {}),
+      metadata: { ...(head.Metadata ?? {}) },
     };
   }
 
@@ -487,12 +479,7 @@ export class S3Provider implements StorageProvider {
         details,
       };
     } catch (err) {
-      const e = s3Error(err, 'test');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(s3Error(err, 'test'), details);
     }
   }
 }
@@ -506,7 +493,7 @@ export function createS3Provider(
   credentials: Record<string, unknown> | null,
   options: S3ProviderOptions = {},
 ): S3Provider {
-  const creds = parseCredentials(s3CredentialsSchema, credentials, 's3');
+  const creds = parseCredentials(s3CredentialsSchema, credentials, 's3', 'access_key or iam_role');
   const endpoint = config.endpoint_url
     ? hasScheme(config.endpoint_url)
       ? config.endpoint_url
@@ -530,7 +517,7 @@ export function createTigrisProvider(
   config: TigrisConfig,
   credentials: Record<string, unknown> | null,
 ): S3Provider {
-  const creds = parseCredentials(tigrisCredentialsSchema, credentials, 'tigris');
+  const creds = parseCredentials(tigrisCredentialsSchema, credentials, 'tigris', 'access_key');
   return new S3Provider(
     {
       region: config.region,

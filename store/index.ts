@@ -19,6 +19,7 @@ import type {
   ContentIndexDoc,
   DlqDoc,
   DocumentDoc,
+  EventChannelDoc,
   NamespaceDoc,
   ObjectDoc,
   OrganizationDoc,
@@ -56,6 +57,7 @@ export class Store {
   readonly documents: Collection<DocumentDoc>;
   readonly pageRemovals: Collection<PageRemovalDoc>;
   readonly passSeen: Collection<PassSeenDoc>;
+  readonly eventChannels: Collection<EventChannelDoc>;
 
   private constructor(
     readonly client: MongoClient,
@@ -78,6 +80,7 @@ export class Store {
     this.documents = db.collection('documents');
     this.pageRemovals = db.collection('sync_page_removals');
     this.passSeen = db.collection('sync_pass_seen');
+    this.eventChannels = db.collection('sync_event_channels');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {

@@ -3,18 +3,28 @@ import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { SyncMetrics } from '../activities/metrics';
 import { decodeKey, type Env } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
 import { freshWorkflowBundle } from './bundle';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { Announcer, temporalSender } from '../lib/announcer';
+import { ChangeFeeds } from './change-feeds';
 
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
   /** The start-up sweep of the blob store's leftovers (see PARTIAL_MAX_AGE_MS): files removed. */
   swept: Promise<number>;
+  /** The sync metrics the activities count into. */
+  metrics: SyncMetrics;
+  /** The /metrics endpoint, when a port was given (and free). */
+  metricsServer: MetricsServer | null;
+  /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
+  feeds: ChangeFeeds;
   close: () => Promise<void>;
 }
 
@@ -39,7 +49,14 @@ function workflowCode(
  */
 export async function createSyncWorker(
   env: Env,
-  opts: { workflowBundle?: WorkerOptions['workflowBundle']; store?: Store } = {},
+  opts: {
+    workflowBundle?: WorkerOptions['workflowBundle'];
+    store?: Store;
+    /** Serve /metrics on this port (0: any free one); absent: no endpoint. */
+    metricsPort?: number;
+    /** The Temporal core's Prometheus endpoint, appended to /metrics. */
+    temporalMetricsUrl?: string;
+  } = {},
 ): Promise<WorkerHandle> {
   const log = createLogger(env.LOG_LEVEL, 'worker');
   const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
@@ -60,6 +77,20 @@ export async function createSyncWorker(
       return 0;
     },
   );
+  const metrics = new SyncMetrics(store);
+  let metricsServer: MetricsServer | null = null;
+  if (opts.metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer({
+        port: opts.metricsPort,
+        registry: metrics.registry,
+        temporalMetricsUrl: opts.temporalMetricsUrl,
+      });
+    } catch (err) {
+      // A second worker on one host: it runs without an endpoint rather than not at all.
+      log.error({ err, port: opts.metricsPort }, 'cannot serve /metrics (set WORKER_METRICS_PORT)');
+    }
+  }
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -77,16 +108,28 @@ export async function createSyncWorker(
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
+      fileConcurrencyMax: env.SYNC_FILE_CONCURRENCY_MAX,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
       blobs,
       batches: { client, taskQueue: env.TASK_QUEUE },
+      metrics,
     }),
   });
+  // Change feeds run beside the worker's polling loop; they only signal workflows.
+  const announcer = new Announcer(temporalSender(client), log);
+  const feeds = new ChangeFeeds(store, announcer, log);
+  feeds.start();
   return {
     worker,
     store,
     swept,
+    metrics,
+    metricsServer,
+    feeds,
     close: async () => {
+      await metricsServer?.close();
+      await feeds.close();
+      await announcer.close();
       await connection.close();
       await clientConnection.close();
       if (!opts.store) await store.close();

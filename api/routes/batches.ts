@@ -98,7 +98,6 @@ export function batchRoutes({ store, control }: AppDeps): Router {
     tag,
     summary: 'Create a batch (DRAFT) of the bucket’s objects',
     body: createBody,
-    status: 201,
     response: batchModel,
     handler: async ({ t, params, body }) => {
       const bucket = await findBucket(store, t, params.bucket_id);

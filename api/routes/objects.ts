@@ -3,7 +3,8 @@
 // reading one is an `_id` lookup.
 import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
-import { objectCreateSchema, objectListFilterSchema } from '../../core/request-schemas';
+import { mixpeekBlobType } from '../../core/mapping';
+import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { BucketDoc, ObjectDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
@@ -17,13 +18,21 @@ const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
 const objectList = listModel(objectModel, 'Object');
 
-/** The contract's ObjectResponse: a whitelist, so storage fields never leak. */
+/**
+ * The contract's ObjectResponse: a whitelist, so storage fields never leak. Blob and source types
+ * are answered in Mixpeek's enums (a synced file's `auto` blob by its MIME type; a synced object's
+ * source is `bucket`, an API-created one's `direct_upsert`); the provider is in source_provider.
+ */
 export const serializeObject = (d: ObjectDoc) => ({
   object_id: d.object_id,
   bucket_id: d.bucket_id,
   key_prefix: d.key_prefix,
-  blobs: d.blobs,
-  source_details: d.source_details,
+  blobs: d.blobs.map((b) => ({ ...b, type: mixpeekBlobType(b.type, b.details?.mime_type ?? '') })),
+  source_details: d.source_details.map((sd) => ({
+    type: d.sync_config_id ? 'bucket' : 'direct_upsert',
+    source_id: sd.source_id,
+  })),
+  source_provider: d.source_provider,
   metadata: d.metadata,
   status: d.status,
   error: d.error,
@@ -66,7 +75,6 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     summary: 'Register an object (without a sync)',
     description: 'Blobs carry inline data (text, JSON or a URL) kept as properties.value.',
     body: createBody,
-    status: 201,
     response: objectModel,
     handler: async ({ t, params, body }) => {
       const bucket = await bucketOf(t, params.bucket_id);
@@ -141,8 +149,15 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     path: `${base}/:object_id`,
     tag,
     summary: 'Get an object',
+    query: objectGetQuerySchema,
     response: objectModel,
-    handler: async ({ t, params }) => serializeObject(await objectOf(t, params)),
+    handler: async ({ t, params, query }) => {
+      const doc = await objectOf(t, params);
+      const out: Record<string, unknown> = serializeObject(doc);
+      if (query.include_document_count)
+        out.document_count = await store.documents.countDocuments({ object_id: doc.object_id });
+      return out;
+    },
   });
 
   route(r, {
