@@ -78,6 +78,7 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
     body: createBody,
     status: 201,
     response: collectionModel,
+    errors: [404], // a source bucket or collection that does not exist
     handler: async ({ t, body }) => {
       if (body.source.type === 'bucket')
         for (const id of body.source.bucket_ids) await findBucket(store, t, id);
