@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { provisionTools } from '../../lib/servers';
 import { bucketWithFolder, createSync, http } from '../helpers';
-import { PROJECT_ROOT, stack, type Stack } from '../setup/stack';
+import { lane, PROJECT_ROOT, stack, type Stack } from '../setup/stack';
 
 const MAX_EXAMPLES = Number(process.env.CHAOS_FUZZ_EXAMPLES ?? (process.env.CHAOS_FULL === '1' ? 25 : 5));
 const CHECKS = [
@@ -37,7 +37,8 @@ describe('chaos: API fuzz from /openapi.json (schemathesis)', function () {
   before(async function () {
     this.timeout(600_000);
     bin = provisionTools(PROJECT_ROOT, ['schemathesis']).SCHEMATHESIS_PATH!;
-    s = await stack();
+    // A lane of its own (database, API, worker): what the fuzz creates stays out of the other tests' way.
+    s = await lane(await stack(), {});
   });
 
   it('an empty offset= or limit= is a 422 like any other bad number', async () => {

@@ -22,7 +22,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function chaosLane(overrides: Record<string, string> = {}, opts: { worker?: boolean } = {}) {
   const s = await stack();
   const blobDir = mkdtempSync(path.join(s.tmp, 'chaos-blobs-'));
-  return lane(s, { BLOB_DIR: blobDir, LOG_LEVEL: 'error', ...overrides }, opts);
+  return lane(
+    s,
+    { BLOB_DIR: blobDir, BLOB_PARTIAL_MAX_AGE_SECONDS: '10', LOG_LEVEL: 'error', ...overrides },
+    opts,
+  );
 }
 
 export interface S3Source {
@@ -33,7 +37,7 @@ export interface S3Source {
   /** source_object_id -> SHA-256 */
   files: Map<string, string>;
   bytes: number;
-  put(rel: string, body: string | Buffer): Promise<void>;
+  put(rel: string, body: string | Buffer, metadata?: Record<string, string>): Promise<void>;
   remove(rel: string): Promise<void>;
   expected(syncId: string, extra?: Partial<Expected>): Expected;
   close(): Promise<void>;
@@ -50,8 +54,10 @@ export async function s3Source(
   await minio.client.send(new CreateBucketCommand({ Bucket: SOURCE_BUCKET }));
   const files = new Map<string, string>();
   const sizes = new Map<string, number>();
-  const put = async (rel: string, body: string | Buffer) => {
-    await minio.client.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: `data/${rel}`, Body: body }));
+  const put = async (rel: string, body: string | Buffer, metadata?: Record<string, string>) => {
+    await minio.client.send(
+      new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: `data/${rel}`, Body: body, Metadata: metadata }),
+    );
     files.set(`${SOURCE_BUCKET}/data/${rel}`, sha256(body));
     sizes.set(`${SOURCE_BUCKET}/data/${rel}`, Buffer.byteLength(body));
   };
