@@ -72,13 +72,18 @@ describe('chaos: 100 concurrent triggers, pause/resume storms, PATCH during a pa
     assert.equal(final.pause_reason, null);
     assert.equal(final.description, 'patched 2');
     assert.equal(final.polling_interval_seconds, 602);
-    assert.ok(final.sync_run_counter <= 3, `triggers coalesced (${final.sync_run_counter} runs)`);
+    // A pause between two pages ends that run (resume starts the next one, same pass), so runs are
+    // not the measure: the 130 triggers coalesce into at most one pass after the first.
+    const passes = new Set(
+      (await l.store.runs.find({ sync_config_id: syncId }).toArray()).map((r) => r.pass_id),
+    );
+    assert.ok(passes.size <= 2, `triggers coalesced (${passes.size} passes)`);
     assert.equal(src.proxy.overlaps, 0, 'no object fetched by two page attempts at once');
     const summary = await checkInvariants(l, src.expected(syncId, { discovered: 'at-least-files' }));
     const byStatus = [...statuses.entries()].map(([c, n]) => `${c}: ${n}`).join(', ');
     process.stdout.write(
       `      ${[...statuses.values()].reduce((a, b) => a + b, 0)} control calls (${byStatus}) during the pass ` +
-        `(storm over at ${mid} objects); ${final.sync_run_counter} runs\n      ${summary}\n`,
+        `(storm over at ${mid} objects); ${final.sync_run_counter} runs, ${passes.size} passes\n      ${summary}\n`,
     );
   });
 });
