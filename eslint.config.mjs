@@ -58,6 +58,42 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'require', 'Buffer', 'setInterval'],
     },
   },
+  // Layer rules (import cycles are checked by madge in `npm run lint`, see .madgerc).
+  {
+    // The API starts and signals workflows; the activities run in the worker only.
+    files: ['api/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/*'],
+              message:
+                'api/ does not import activities/ (they run in the worker); share through core/ or store/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The pipeline is called by activities and the API; what it shares with workflows lives in core/.
+    files: ['pipeline/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*'],
+              message: 'pipeline/ does not import workflows/; what both need lives in core/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['workflows/**/*.ts'],
     rules: {

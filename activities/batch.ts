@@ -22,7 +22,7 @@ import type {
   CollectionPlan,
   StepInput,
   StepResult,
-} from '../workflows/batch-messages';
+} from '../core/batch-workflow';
 
 export interface BatchActivityDeps {
   store: Store;

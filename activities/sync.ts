@@ -22,6 +22,7 @@ import {
 import { addBatches, type BatchTotals, type SyncState, type Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
 import type { BatchRunner } from '../pipeline/submit';
+import { lockForPage, writePageProgress, writeSyncState } from '../store/sync-document';
 
 export interface SyncActivityDeps {
   store: Store;
@@ -245,20 +246,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // once a newer attempt took it (a force-unlock redo) or the workflow released it, an
       // abandoned attempt that is still running must not take it back.
       const refreshLock = (initial = false) =>
-        store.syncs.updateOne(
-          initial
-            ? { sync_config_id: cfg.sync_config_id }
-            : { sync_config_id: cfg.sync_config_id, locked_at: { $lte: lockedAt } },
-          {
-            $set: {
-              locked: true,
-              locked_by_worker_id: deps.workerId,
-              locked_at: lockedAt,
-              lock_expires_at: new Date(Date.now() + LOCK_TTL_MS),
-              current_sync_run_id: input.runId,
-            },
-          },
-        );
+        lockForPage(store.syncs, {
+          syncConfigId: cfg.sync_config_id,
+          workerId: deps.workerId,
+          lockedAt,
+          ttlMs: LOCK_TTL_MS,
+          runId: input.runId,
+          initial,
+        });
       const lockedAt = new Date();
       await refreshLock(true);
       let done = 0;
@@ -528,7 +523,6 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         await refreshing;
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure('page abandoned: the activity was cancelled');
-        const now = new Date();
         // The token for the next pass: only at the end of a listing, and only a short one.
         let nextDeltaToken: string | null | undefined;
         if (delta && page.nextCursor === null) {
@@ -541,43 +535,18 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             nextDeltaToken = null;
           }
         }
-        await store.syncs.updateOne(
-          { sync_config_id: cfg.sync_config_id },
-          {
-            $set: {
-              total_files_discovered: totals.discovered,
-              total_files_synced: totals.synced,
-              total_files_failed: totals.failed,
-              total_bytes_synced: totals.bytes,
-              batches_created: batches.created,
-              batch_ids: batches.batchIds,
-              task_ids: batches.taskIds,
-              resume_cursor: page.nextCursor,
-              current_cursor: page.nextCursor,
-              resume_objects_processed: processed,
-              'sync_checkpoints.default': {
-                pass_id: input.passId,
-                cursor: page.nextCursor,
-                objects_processed: processed,
-                modified_since: input.modifiedSince,
-                delta_token: input.deltaToken ?? null,
-                next_delta_token: nextDeltaToken ?? null,
-                completed_at: page.nextCursor === null ? now : null,
-                updated_at: now,
-              },
-              sync_progress: {
-                sync_run_id: input.runId,
-                phase: page.nextCursor === null ? 'finishing' : 'listing',
-                files_listed: processed,
-                files_synced: run.synced,
-                files_failed: run.failed,
-                bytes_synced: run.bytes,
-                updated_at: now,
-              },
-              updated_at: now,
-            },
-          },
-        );
+        await writePageProgress(store.syncs, cfg.sync_config_id, {
+          runId: input.runId,
+          passId: input.passId,
+          modifiedSince: input.modifiedSince,
+          deltaToken: input.deltaToken ?? null,
+          nextDeltaToken: nextDeltaToken ?? null,
+          nextCursor: page.nextCursor,
+          objectsProcessed: processed,
+          totals,
+          run,
+          batches,
+        });
         return {
           found: true,
           ...counts,
@@ -658,51 +627,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
 
     /** Writes the workflow's state to the sync's MongoDB projection (what the API shows). */
     async recordSyncState(syncConfigId: string, state: SyncState): Promise<void> {
-      const d = (s: string | null) => (s ? new Date(s) : null);
-      await store.syncs.updateOne(
-        { sync_config_id: syncConfigId },
-        {
-          $set: {
-            status: state.status,
-            paused: state.paused,
-            pause_reason: state.pauseReason,
-            paused_at: d(state.pausedAt),
-            paused_by_user_id: state.pausedBy,
-            pending_full_sync: state.pendingFullSync,
-            total_files_discovered: state.totals.discovered,
-            total_files_synced: state.totals.synced,
-            total_files_failed: state.totals.failed,
-            total_bytes_synced: state.totals.bytes,
-            ...(state.batches
-              ? {
-                  batches_created: state.batches.created,
-                  batch_ids: state.batches.batchIds,
-                  task_ids: state.batches.taskIds,
-                }
-              : {}),
-            consecutive_failures: state.consecutiveFailures,
-            last_error: state.lastError ? state.lastError.slice(0, 1000) : null,
-            last_sync_at: d(state.lastSyncAt),
-            // One shard per sync here (a pass is one listing): its last completed sync.
-            ...(state.lastSyncAt ? { 'per_shard_last_sync_at.default': d(state.lastSyncAt) } : {}),
-            next_sync_at: d(state.nextSyncAt),
-            sync_run_counter: state.runCounter,
-            current_sync_run_id: state.pass?.runId ?? null,
-            resume_cursor: state.pass?.cursor ?? null,
-            current_cursor: state.pass?.cursor ?? null,
-            ...(state.pass?.inRun
-              ? {}
-              : { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null }),
-            schedule: {
-              mode: state.syncMode,
-              interval_seconds: state.pollingIntervalSeconds,
-              next_run_at: d(state.nextSyncAt),
-              last_successful_run_at: d(state.lastSyncAt),
-            },
-            updated_at: new Date(),
-          },
-        },
-      );
+      await writeSyncState(store.syncs, syncConfigId, state);
     },
   };
 }

@@ -4,8 +4,8 @@ import { MongoError } from 'mongodb';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../core/search-attributes';
-import { randomBytes } from 'node:crypto';
-import type { SyncCheckpoint, SyncConfigDoc } from '../store';
+import { randomUUID } from 'node:crypto';
+import type { SyncConfigDoc } from '../store';
 import {
   configUpdatedSignal,
   forceUnlockSignal,
@@ -14,14 +14,16 @@ import {
   stateQuery,
   triggerSignal,
   workflowIdForSync,
-  type PassState,
-  type PauseRequest,
-  type SyncState,
 } from '../workflows/messages';
+import { pause, resume, trigger, type Mint, type PauseRequest, type SyncState } from '../core/sync-state';
+import { documentToState } from '../store/sync-document';
 import type { syncWorkflow } from '../workflows/sync';
 import { ApiError, RETRY_AFTER_SECONDS } from './errors';
 import { isTransientStoreError } from '../store/errors';
 import { BatchStateError, type BatchRunner } from '../pipeline/submit';
+
+/** Time and ids outside a workflow. */
+const apiMint: Mint = { now: () => new Date().toISOString(), uuid: () => randomUUID() };
 
 function unavailable(err: unknown): ApiError {
   const message = typeof err === 'string' ? err : ((err as Error)?.message ?? String(err));
@@ -183,7 +185,7 @@ export class SyncControl {
   private async signalOrRestart(
     cfg: SyncConfigDoc,
     send: (h: WorkflowHandle<typeof syncWorkflow>) => Promise<void>,
-    seed: (s: SyncState) => void,
+    transition: (s: SyncState) => SyncState,
   ) {
     const h = this.handle(cfg.sync_config_id);
     try {
@@ -195,8 +197,8 @@ export class SyncControl {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
-    const state = stateFromProjection(cfg);
-    seed(state);
+    // The same transition the running workflow's handler makes (core/sync-state.ts).
+    const state = transition(documentToState(cfg, apiMint));
     try {
       await this.start(cfg, state);
     } catch (err) {
@@ -209,10 +211,7 @@ export class SyncControl {
     await this.signalOrRestart(
       cfg,
       (h) => h.signal(triggerSignal, { full_sync: fullSync }),
-      (s) => {
-        s.triggerRequested = true;
-        s.pendingFullSync = fullSync;
-      },
+      (s) => trigger(s, { full_sync: fullSync }),
     );
   }
 
@@ -220,12 +219,7 @@ export class SyncControl {
     await this.signalOrRestart(
       cfg,
       (h) => h.signal(pauseSignal, req),
-      (s) => {
-        s.paused = true;
-        s.pauseReason = req.reason ?? 'paused by user';
-        s.pausedBy = req.user ?? null;
-        s.pausedAt = new Date().toISOString();
-      },
+      (s) => pause(s, req, apiMint),
     );
   }
 
@@ -233,10 +227,7 @@ export class SyncControl {
     await this.signalOrRestart(
       cfg,
       (h) => h.signal(resumeSignal),
-      (s) => {
-        s.paused = false;
-        s.pauseReason = null;
-      },
+      (s) => resume(s),
     );
   }
 
@@ -248,7 +239,7 @@ export class SyncControl {
     await this.signalOrRestart(
       cfg,
       (h) => h.signal(forceUnlockSignal),
-      () => undefined,
+      (s) => s,
     );
   }
 
@@ -284,64 +275,4 @@ export class SyncControl {
     this.health.close();
     await this.client.connection.close();
   }
-}
-
-/** Workflow state rebuilt from the MongoDB projection (when a workflow must be started again). */
-export function stateFromProjection(cfg: SyncConfigDoc): SyncState {
-  const cp = cfg.sync_checkpoints?.default;
-  return {
-    status: cfg.status === 'COMPLETED' || cfg.status === 'FAILED' ? 'ACTIVE' : cfg.status,
-    syncMode: cfg.sync_mode,
-    pollingIntervalSeconds: cfg.polling_interval_seconds,
-    paused: cfg.paused,
-    pauseReason: cfg.pause_reason,
-    pausedAt: cfg.paused_at?.toISOString() ?? null,
-    pausedBy: cfg.paused_by_user_id,
-    triggerRequested: false,
-    pendingFullSync: cfg.pending_full_sync,
-    pass: cp && !cp.completed_at ? passFromCheckpoint(cfg, cp) : null,
-    // pass ids start with the pass's ISO start time, so a completed checkpoint tells when it began.
-    lastCompletedPassStartedAt: cp?.completed_at ? passStartOf(cp.pass_id) : null,
-    totals: {
-      discovered: cfg.total_files_discovered,
-      synced: cfg.total_files_synced,
-      failed: cfg.total_files_failed,
-      bytes: cfg.total_bytes_synced,
-    },
-    runCounter: cfg.sync_run_counter,
-    consecutiveFailures: cfg.consecutive_failures,
-    lastError: cfg.last_error,
-    lastSyncAt: cfg.last_sync_at?.toISOString() ?? null,
-    nextSyncAt: null,
-    // The token of the last completed pass, or, mid-pass, the one that pass lists from.
-    deltaToken: (cp?.completed_at ? cp.next_delta_token : cp?.delta_token) ?? null,
-  };
-}
-
-/** A pass interrupted mid-listing, rebuilt from its MongoDB checkpoint (resumes at its cursor). */
-function passFromCheckpoint(cfg: SyncConfigDoc, cp: SyncCheckpoint): PassState {
-  return {
-    passId: cp.pass_id,
-    // The same run id, so objects the interrupted page created are still counted once.
-    runId: cfg.current_sync_run_id ?? `run_${randomBytes(8).toString('hex')}`,
-    full: cp.modified_since === null,
-    modifiedSince: cp.modified_since,
-    startedAt: passStartOf(cp.pass_id) ?? new Date().toISOString(),
-    cursor: cp.cursor,
-    pages: 0,
-    objectsProcessed: cp.objects_processed,
-    run: { discovered: 0, synced: 0, failed: 0, bytes: 0 },
-    listedAll: true,
-    cut: false,
-    inRun: false,
-    fileErrors: 0,
-    deleted: 0,
-    deltaToken: cp.delta_token ?? null,
-  };
-}
-
-/** The start time encoded at the front of a pass id (`<ISO time>-<random>`). */
-export function passStartOf(passId: string): string | null {
-  const iso = passId.slice(0, 24);
-  return Number.isNaN(Date.parse(iso)) ? null : iso;
 }

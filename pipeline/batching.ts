@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
-import { RECENT_IDS, type BatchTotals } from '../workflows/messages';
+import { RECENT_IDS, type BatchTotals } from '../core/sync-state';
 import { submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
 
 export function pageBatchId(syncConfigId: string, pageKey: string, seq: number): string {

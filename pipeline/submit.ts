@@ -8,7 +8,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { planTiers } from '../core/dag';
 import type { BatchDoc, BatchStatus, Store, TaskDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
-import { workflowIdForBatch, type BatchWorkflowInput } from '../workflows/batch-messages';
+import { workflowIdForBatch, type BatchWorkflowInput } from '../core/batch-workflow';
 
 export interface BatchRunner {
   client: Client;

@@ -1,7 +1,7 @@
 // `azure_blob`: Azure Blob Storage (and Azurite through `endpoint_url`). source_path is
 // `container/prefix`; listing is flat under the prefix, in blob-name order, and the cursor is the
 // service's continuation marker.
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   AnonymousCredential,
   BlobServiceClient,
@@ -9,22 +9,14 @@ import {
   type StoragePipelineOptions,
 } from '@azure/storage-blob';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { classifiedStream, endpointUrlSchema, failedTest, withoutTrailingSlash } from './shared';
 
 export const azureConfigSchema = z.strictObject({
   account_name: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be 3-24 lowercase letters and digits'),
   /** Azurite or a custom domain, e.g. `http://127.0.0.1:10000/devstoreaccount1`. */
-  endpoint_url: z
-    .url({ protocol: /^https?$/ })
-    .refine((u) => !/[?#]/.test(u), 'must not carry a query or fragment')
-    .optional(),
+  endpoint_url: endpointUrlSchema.optional(),
 });
 export type AzureConfig = z.infer<typeof azureConfigSchema>;
 
@@ -48,9 +40,8 @@ function serviceClient(config: AzureConfig, credentials: Record<string, unknown>
       false,
     );
   const c = parsed.data;
-  const url = (config.endpoint_url ?? `https://${config.account_name}.blob.core.windows.net`).replace(
-    /\/+$/,
-    '',
+  const url = withoutTrailingSlash(
+    config.endpoint_url ?? `https://${config.account_name}.blob.core.windows.net`,
   );
   try {
     switch (c.type) {
@@ -108,18 +99,6 @@ export function azureError(err: unknown, what: string): ProviderError {
   if (status !== undefined && status >= 400) return make('invalid', false);
   // No HTTP answer: REQUEST_SEND_ERROR, ECONNRESET, ECONNREFUSED, a body cut short...
   return make('unavailable', true);
-}
-
-/** Forwards a download body, turning its errors into ProviderErrors; destroying it ends the download. */
-function classifiedStream(src: NodeJS.ReadableStream, what: string): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  src.once('error', (err) => out.destroy(azureError(err, what)));
-  out.once('close', () => {
-    const s = src as Readable;
-    if (typeof s.destroy === 'function' && !s.destroyed) s.destroy();
-  });
-  src.pipe(out);
-  return out;
 }
 
 /** `container/prefix` (a leading `/` is accepted) -> container and a `/`-terminated prefix. */
@@ -198,7 +177,7 @@ export class AzureBlobProvider implements StorageProvider {
       const res = await this.client.getContainerClient(container).getBlobClient(name).download();
       if (!res.readableStreamBody)
         throw new ProviderError(`${what}: no body in the answer`, 'unavailable', true);
-      return classifiedStream(res.readableStreamBody, what);
+      return classifiedStream(res.readableStreamBody, (err) => azureError(err, what));
     } catch (err) {
       throw azureError(err, what);
     }
@@ -235,8 +214,7 @@ export class AzureBlobProvider implements StorageProvider {
       await this.client.getProperties();
       return { success: true, message: `account ${this.client.accountName} answers`, details: { endpoint } };
     } catch (err) {
-      const e = azureError(err, sourcePath ? `azure_blob ${sourcePath}` : 'azure_blob');
-      return { success: false, message: e.message, details: { kind: e.kind, retryable: e.retryable } };
+      return failedTest(azureError(err, sourcePath ? `azure_blob ${sourcePath}` : 'azure_blob'));
     }
   }
 }

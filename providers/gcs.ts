@@ -1,43 +1,35 @@
 // `gcs`: Google Cloud Storage (and emulators such as fake-gcs-server through `endpoint_url`).
 // source_path is `bucket/prefix`; listing is flat under the prefix, in object-name order, and the
 // cursor is the JSON API's page token.
-import { createPrivateKey } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Storage, type File, type StorageOptions } from '@google-cloud/storage';
 import { z } from 'zod';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+  checkPrivateKey,
+  classifiedStream,
+  codeClass,
+  endpointUrlSchema,
+  failedTest,
+  googleServiceAccountSchema,
+  parseCredentials,
+  withoutTrailingSlash,
+} from './shared';
 
 export const gcsConfigSchema = z.strictObject({
   project_id: z.string().min(1).optional(),
   /** An emulator or a private endpoint, e.g. `http://127.0.0.1:4443`. */
-  endpoint_url: z
-    .url({ protocol: /^https?$/ })
-    .refine((u) => !/[?#]/.test(u), 'must not carry a query or fragment')
-    .optional(),
+  endpoint_url: endpointUrlSchema.optional(),
 });
 export type GcsConfig = z.infer<typeof gcsConfigSchema>;
 
-/** The fields of a service account key file the client needs; the rest of the file is accepted as is. */
-const serviceAccountSchema = z.looseObject({
-  type: z.literal('service_account'),
-  client_email: z.string().min(1),
-  private_key: z.string().min(1),
-  private_key_id: z.string().optional(),
-  project_id: z.string().optional(),
-  universe_domain: z.string().optional(),
-});
+const serviceAccountSchema = googleServiceAccountSchema;
 export type GcsCredentials = z.infer<typeof serviceAccountSchema>;
 
 const GOOGLE_HOST = /(^|\.)googleapis\.com$/i;
 
-function parseCredentials(
+function gcsCredentials(
   config: GcsConfig,
   credentials: Record<string, unknown> | null,
 ): GcsCredentials | null {
@@ -51,40 +43,10 @@ function parseCredentials(
       );
     return null;
   }
-  const parsed = serviceAccountSchema.safeParse(credentials);
-  if (!parsed.success)
-    throw new ProviderError(
-      `gcs credentials must be {type: "service_account", client_email, private_key, …}: ${parsed.error.issues
-        .map((i) => `${i.path.join('.') || 'credentials'} ${i.message}`)
-        .join('; ')}`,
-      'invalid',
-      false,
-    );
-  try {
-    createPrivateKey(parsed.data.private_key);
-  } catch (err) {
-    throw new ProviderError('gcs credentials: private_key is not a PEM private key', 'invalid', false, {
-      cause: err,
-    });
-  }
-  return parsed.data;
+  const parsed = parseCredentials(serviceAccountSchema, credentials, 'gcs', 'service_account');
+  checkPrivateKey(parsed.private_key, 'gcs');
+  return parsed;
 }
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /** Classifies an error of the client (ApiError), of google-auth-library (GaxiosError) or of the socket. */
 export function gcsError(err: unknown, what: string): ProviderError {
@@ -121,23 +83,12 @@ export function gcsError(err: unknown, what: string): ProviderError {
   )
     return make('auth', false);
   if (status !== undefined && status >= 400) return make('invalid', false);
-  if (code && NETWORK_CODES.has(code)) return make('unavailable', true);
-  if (code?.startsWith('ERR_OSSL')) return make('auth', false); // a private key that cannot sign
+  if (codeClass(code) === 'network') return make('unavailable', true);
+  if (codeClass(code) === 'key') return make('auth', false);
   if (/Could not load the default credentials|Could not refresh access token/i.test(reason))
     return make('auth', false);
   // Checksum mismatches of a download, sockets closed mid-body and the like: worth another attempt.
   return make('unavailable', true);
-}
-
-/** Forwards a client stream, turning its errors into ProviderErrors; destroying it ends the download. */
-function classifiedStream(src: Readable, what: string): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  src.once('error', (err) => out.destroy(gcsError(err, what)));
-  out.once('close', () => {
-    if (!src.destroyed) src.destroy();
-  });
-  src.pipe(out);
-  return out;
 }
 
 /** `bucket/prefix` (a leading `gs://` or `/` is accepted) -> bucket and a `/`-terminated prefix. */
@@ -159,7 +110,7 @@ export class GcsProvider implements StorageProvider {
     private readonly config: GcsConfig,
     credentials: Record<string, unknown> | null,
   ) {
-    this.credentials = parseCredentials(config, credentials);
+    this.credentials = gcsCredentials(config, credentials);
     const options: StorageOptions = {
       // The engine's Temporal activity owns retries: one attempt per call here.
       retryOptions: { autoRetry: false },
@@ -175,7 +126,7 @@ export class GcsProvider implements StorageProvider {
         ...(this.credentials.universe_domain ? { universe_domain: this.credentials.universe_domain } : {}),
       };
     if (config.endpoint_url) {
-      options.apiEndpoint = config.endpoint_url.replace(/\/+$/, '');
+      options.apiEndpoint = withoutTrailingSlash(config.endpoint_url);
       // With a custom apiEndpoint the client sends no Authorization unless asked to. Emulators
       // (fake-gcs-server) take anonymous requests; a private Google endpoint with credentials needs them.
       options.useAuthWithCustomEndpoint = this.credentials !== null;
@@ -227,7 +178,9 @@ export class GcsProvider implements StorageProvider {
     const name = entry.sourceObjectId.slice(slash + 1);
     const what = `gcs object gs://${bucket}/${name}`;
     try {
-      return classifiedStream(this.storage.bucket(bucket).file(name).createReadStream(), what);
+      return classifiedStream(this.storage.bucket(bucket).file(name).createReadStream(), (err) =>
+        gcsError(err, what),
+      );
     } catch (err) {
       throw gcsError(err, what);
     }
@@ -259,8 +212,7 @@ export class GcsProvider implements StorageProvider {
       await this.storage.getBuckets({ maxResults: 1, autoPaginate: false });
       return { success: true, message: `${endpoint} answers`, details: { endpoint } };
     } catch (err) {
-      const e = gcsError(err, sourcePath ? `gcs ${sourcePath}` : 'gcs');
-      return { success: false, message: e.message, details: { kind: e.kind, retryable: e.retryable } };
+      return failedTest(gcsError(err, sourcePath ? `gcs ${sourcePath}` : 'gcs'));
     }
   }
 }

@@ -17,18 +17,20 @@
 // extension is appended to the name, size is 0 (unknown before the export) and Drive caps exports
 // at 10 MB (larger ones fail as `invalid`). Other Google types (forms, sites, maps, shortcuts) are
 // not files and are skipped. A `/` inside a Drive name becomes `／` in paths.
-import { createPrivateKey } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { google, type drive_v3 } from 'googleapis';
 import { z } from 'zod';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+  checkPrivateKey,
+  classifiedStream,
+  codeClass,
+  failedTest,
+  googleServiceAccountSchema,
+  httpUrlSchema,
+  parseCredentials,
+} from './shared';
 
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive.readonly';
@@ -58,11 +60,6 @@ const EXPORTS: Record<string, { office: { mime: string; ext: string }; pdf: { mi
   };
 const EXPORT_MIMES = new Set(Object.values(EXPORTS).flatMap((e) => [e.office.mime, e.pdf.mime]));
 
-const httpUrl = (what: string) =>
-  z
-    .url({ protocol: /^https?$/ })
-    .refine((u) => !/[?#]/.test(u), `${what} must not carry a query or fragment`);
-
 export const googleDriveConfigSchema = z.strictObject({
   /** List a shared drive (corpora=drive); its root is the default source_path root. */
   shared_drive_id: z.string().min(1).nullish(),
@@ -72,25 +69,17 @@ export const googleDriveConfigSchema = z.strictObject({
    * The API root instead of https://www.googleapis.com/ (a proxy, a private endpoint, a test server).
    * Only its origin counts: the client puts `/drive/v3/…` right after it.
    */
-  endpoint_url: httpUrl('endpoint_url')
+  endpoint_url: httpUrlSchema('endpoint_url')
     .refine((u) => new URL(u).pathname === '/', 'endpoint_url must be an origin (no path)')
     .nullish(),
   /** The OAuth 2.0 token endpoint; default: the key's token_uri, else https://oauth2.googleapis.com/token. */
-  token_url: httpUrl('token_url').nullish(),
+  token_url: httpUrlSchema('token_url').nullish(),
   /** What Docs, Sheets and Slides are exported as: Office files (default) or PDF. */
   google_docs_export: z.enum(['office', 'pdf']).default('office'),
 });
 export type GoogleDriveConfig = z.infer<typeof googleDriveConfigSchema>;
 
-const serviceAccountSchema = z.looseObject({
-  type: z.literal('service_account'),
-  client_email: z.string().min(1),
-  private_key: z.string().min(1),
-  private_key_id: z.string().optional(),
-  project_id: z.string().optional(),
-  client_id: z.string().optional(),
-  token_uri: httpUrl('token_uri').optional(),
-});
+const serviceAccountSchema = googleServiceAccountSchema;
 const oauthSchema = z.looseObject({
   type: z.literal('oauth'),
   client_id: z.string().min(1),
@@ -100,53 +89,14 @@ const oauthSchema = z.looseObject({
 const credentialsSchema = z.discriminatedUnion('type', [serviceAccountSchema, oauthSchema]);
 export type GoogleDriveCredentials = z.infer<typeof credentialsSchema>;
 
-function parseCredentials(credentials: Record<string, unknown> | null): GoogleDriveCredentials {
-  if (!credentials)
-    throw new ProviderError(
-      'google_drive connections need provider_config.credentials (type service_account or oauth)',
-      'invalid',
-      false,
-    );
-  const r = credentialsSchema.safeParse(credentials);
-  if (!r.success)
-    // Name the fields only: values are secrets.
-    throw new ProviderError(
-      `invalid google_drive credentials: ${r.error.issues
-        .map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`)
-        .join('; ')}`,
-      'invalid',
-      false,
-    );
-  if (r.data.type === 'service_account')
-    try {
-      createPrivateKey(r.data.private_key);
-    } catch {
-      throw new ProviderError(
-        'google_drive credentials: private_key is not a PEM private key',
-        'invalid',
-        false,
-      );
-    }
-  return r.data;
+function driveCredentials(credentials: Record<string, unknown> | null): GoogleDriveCredentials {
+  const c = parseCredentials(credentialsSchema, credentials, 'google_drive', 'service_account or oauth');
+  if (c.type === 'service_account') checkPrivateKey(c.private_key, 'google_drive');
+  return c;
 }
 
 // --- errors ------------------------------------------------------------------------------------------
 
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'TimeoutError',
-  'AbortError',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
 /** 403 reasons that are rate limits (Drive answers them with 403 as well as 429). */
 const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded', 'dailyLimitExceeded']);
 /** 403 reasons about one file that no retry or credential fixes. */
@@ -220,21 +170,9 @@ export function driveError(err: unknown, what: string): ProviderError {
   if (status === 404) return make('not_found', false);
   if (status === 408 || (status !== undefined && status >= 500)) return make('unavailable', true);
   if (status !== undefined && status >= 400) return make('invalid', false);
-  if (code?.startsWith('ERR_OSSL')) return make('auth', false); // a private key that cannot sign
-  if (code && NETWORK_CODES.has(code)) return make('unavailable', true);
+  if (codeClass(code) === 'key') return make('auth', false);
   // No HTTP answer at all (a socket closed mid-body and the like): worth another attempt.
   return make('unavailable', true);
-}
-
-/** Forwards a download, turning its errors into ProviderErrors; destroying it ends the download. */
-function classifiedStream(src: Readable, what: string): Readable {
-  const out = new PassThrough({ highWaterMark: 1 << 20 });
-  src.once('error', (err) => out.destroy(driveError(err, what)));
-  out.once('close', () => {
-    if (!src.destroyed) src.destroy();
-  });
-  src.pipe(out);
-  return out;
 }
 
 // --- the cursor --------------------------------------------------------------------------------------
@@ -325,7 +263,7 @@ export class GoogleDriveProvider implements StorageProvider {
     private readonly config: GoogleDriveConfig,
     credentials: Record<string, unknown> | null,
   ) {
-    this.credentials = parseCredentials(credentials);
+    this.credentials = driveCredentials(credentials);
     this.sharedDrive = config.shared_drive_id ?? null;
     const c = this.credentials;
     const tokenUrl =
@@ -745,7 +683,7 @@ export class GoogleDriveProvider implements StorageProvider {
             { fileId, alt: 'media', supportsAllDrives: true },
             { responseType: 'stream' },
           );
-      return classifiedStream(res.data, what);
+      return classifiedStream(res.data, (err) => driveError(err, what));
     } catch (err) {
       throw driveError(err, what);
     }
@@ -790,12 +728,7 @@ export class GoogleDriveProvider implements StorageProvider {
         details: { ...details, user },
       };
     } catch (err) {
-      const e = driveError(err, 'google_drive');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(driveError(err, 'google_drive'), details);
     }
   }
 }

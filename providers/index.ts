@@ -25,56 +25,27 @@ interface ProviderDefinition<C> {
   create(config: C, credentials: Record<string, unknown> | null): StorageProvider;
 }
 
-const local: ProviderDefinition<LocalConfig> = {
-  configSchema: localConfigSchema,
-  create: (config) => new LocalProvider(config),
-};
-
-const gcs: ProviderDefinition<GcsConfig> = {
-  configSchema: gcsConfigSchema,
-  create: (config, credentials) => new GcsProvider(config, credentials),
-};
-
-const azure_blob: ProviderDefinition<AzureConfig> = {
-  configSchema: azureConfigSchema,
-  create: (config, credentials) => new AzureBlobProvider(config, credentials),
-};
-
-const s3: ProviderDefinition<S3Config> = {
-  configSchema: s3ConfigSchema,
-  create: (config, credentials) => createS3Provider(config, credentials),
-};
-
-const tigris: ProviderDefinition<TigrisConfig> = {
-  configSchema: tigrisConfigSchema,
-  create: (config, credentials) => createTigrisProvider(config, credentials),
-};
-
-const snowflake: ProviderDefinition<SnowflakeConfig> = {
-  configSchema: snowflakeConfigSchema,
-  create: (config, credentials) => new SnowflakeProvider(config, credentials),
-};
-
-const sharepoint: ProviderDefinition<SharePointConfig> = {
-  configSchema: sharepointConfigSchema,
-  create: (config, credentials) => new SharePointProvider(config, credentials),
-};
-
-const google_drive: ProviderDefinition<GoogleDriveConfig> = {
-  configSchema: googleDriveConfigSchema,
-  create: (config, credentials) => new GoogleDriveProvider(config, credentials),
-};
+const define = <C>(
+  configSchema: z.ZodType<C>,
+  create: (config: C, credentials: Record<string, unknown> | null) => StorageProvider,
+): ProviderDefinition<C> => ({ configSchema, create });
 
 /** Every provider_type of the contract: the compiler refuses a missing one. */
 const registry: Record<ProviderType, ProviderDefinition<unknown>> = {
-  local,
-  s3,
-  tigris,
-  gcs,
-  azure_blob,
-  snowflake,
-  sharepoint,
-  google_drive,
+  local: define(localConfigSchema, (c: LocalConfig) => new LocalProvider(c)),
+  s3: define(s3ConfigSchema, (c: S3Config, creds) => createS3Provider(c, creds)),
+  tigris: define(tigrisConfigSchema, (c: TigrisConfig, creds) => createTigrisProvider(c, creds)),
+  gcs: define(gcsConfigSchema, (c: GcsConfig, creds) => new GcsProvider(c, creds)),
+  azure_blob: define(azureConfigSchema, (c: AzureConfig, creds) => new AzureBlobProvider(c, creds)),
+  snowflake: define(snowflakeConfigSchema, (c: SnowflakeConfig, creds) => new SnowflakeProvider(c, creds)),
+  sharepoint: define(
+    sharepointConfigSchema,
+    (c: SharePointConfig, creds) => new SharePointProvider(c, creds),
+  ),
+  google_drive: define(
+    googleDriveConfigSchema,
+    (c: GoogleDriveConfig, creds) => new GoogleDriveProvider(c, creds),
+  ),
 };
 
 export function providerDefinition(type: ProviderType): ProviderDefinition<unknown> {

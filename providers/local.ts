@@ -5,13 +5,8 @@ import { readdir, stat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider } from './types';
 
 export const localConfigSchema = z.strictObject({
   root: z

@@ -18,14 +18,9 @@ import {
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const TIGRIS_ENDPOINT = 'https://fly.storage.tigris.dev';
 /** HeadObject requests in flight per listed page. */
@@ -77,27 +72,6 @@ const iamRoleSchema = z.object({
 export const s3CredentialsSchema = z.discriminatedUnion('type', [accessKeySchema, iamRoleSchema]);
 export const tigrisCredentialsSchema = accessKeySchema;
 export type S3Credentials = z.infer<typeof s3CredentialsSchema>;
-
-/** Validates `provider_config.credentials`; a bad shape is an `invalid` ProviderError naming the fields. */
-export function parseCredentials<T>(
-  schema: z.ZodType<T>,
-  credentials: Record<string, unknown> | null,
-  providerType: string,
-): T {
-  if (!credentials)
-    throw new ProviderError(
-      `${providerType} connections need provider_config.credentials (type access_key${
-        providerType === 's3' ? ' or iam_role' : ''
-      })`,
-      'invalid',
-      false,
-    );
-  const r = schema.safeParse(credentials);
-  if (r.success) return r.data;
-  // Name the fields only: values are secrets.
-  const issues = r.error.issues.map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`);
-  throw new ProviderError(`invalid ${providerType} credentials: ${issues.join('; ')}`, 'invalid', false);
-}
 
 /** Settings the engine does not expose: where to reach STS, and as whom (tests point these at fakes). */
 export interface S3ProviderOptions {
@@ -153,29 +127,6 @@ const UNAVAILABLE_CODES = new Set([
   'TimeoutError',
   'IDPCommunicationError',
 ]);
-const NETWORK_CODES = new Set([
-  'ECONNABORTED',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-
-/** The server's certificate was refused: a setting to change (verify_ssl, the endpoint), not a retry. */
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-]);
-
 interface SdkError {
   name?: string;
   code?: string;
@@ -192,7 +143,7 @@ export function s3Error(err: unknown, what: string): ProviderError {
   const status = e.$metadata?.httpStatusCode;
   const code =
     e.Code ??
-    (e.code && (NETWORK_CODES.has(e.code) || TLS_CODES.has(e.code)) ? e.code : undefined) ??
+    (codeClass(e.code) === 'network' || codeClass(e.code) === 'tls' ? e.code : undefined) ??
     e.name ??
     'Error';
   const detail = [code, status ? `HTTP ${status}` : null].filter(Boolean).join(', ');
@@ -202,11 +153,12 @@ export function s3Error(err: unknown, what: string): ProviderError {
 
   // An archived (Glacier) object cannot be read until restored; the other files still can.
   if (code === 'InvalidObjectState') return make('invalid', false, ' (archived: restore it first)');
-  if (TLS_CODES.has(code)) return make('invalid', false, ' (a self-signed server needs verify_ssl: false)');
+  if (codeClass(code) === 'tls')
+    return make('invalid', false, ' (a self-signed server needs verify_ssl: false)');
   if (AUTH_CODES.has(code)) return make('auth', false);
   if (NOT_FOUND_CODES.has(code)) return make('not_found', false);
   if (THROTTLE_CODES.has(code) || status === 429) return make('throttled', true);
-  if (UNAVAILABLE_CODES.has(code) || NETWORK_CODES.has(code) || (status !== undefined && status >= 500))
+  if (UNAVAILABLE_CODES.has(code) || codeClass(code) === 'network' || (status !== undefined && status >= 500))
     return make('unavailable', true);
   if (status === 401 || status === 403) return make('auth', false);
   if (status === 404) return make('not_found', false);
@@ -491,12 +443,7 @@ export class S3Provider implements StorageProvider {
         details,
       };
     } catch (err) {
-      const e = s3Error(err, 'test');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(s3Error(err, 'test'), details);
     }
   }
 }
@@ -510,7 +457,7 @@ export function createS3Provider(
   credentials: Record<string, unknown> | null,
   options: S3ProviderOptions = {},
 ): S3Provider {
-  const creds = parseCredentials(s3CredentialsSchema, credentials, 's3');
+  const creds = parseCredentials(s3CredentialsSchema, credentials, 's3', 'access_key or iam_role');
   const endpoint = config.endpoint_url
     ? hasScheme(config.endpoint_url)
       ? config.endpoint_url
@@ -534,7 +481,7 @@ export function createTigrisProvider(
   config: TigrisConfig,
   credentials: Record<string, unknown> | null,
 ): S3Provider {
-  const creds = parseCredentials(tigrisCredentialsSchema, credentials, 'tigris');
+  const creds = parseCredentials(tigrisCredentialsSchema, credentials, 'tigris', 'access_key');
   return new S3Provider(
     {
       region: config.region,

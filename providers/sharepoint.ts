@@ -39,14 +39,9 @@ import {
 } from '@microsoft/microsoft-graph-client';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
-import {
-  ProviderError,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+import { ProviderError } from './types';
+import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 export const AUTHORITY_HOST = 'https://login.microsoftonline.com';
@@ -107,42 +102,10 @@ export const sharepointCredentialsSchema = z.discriminatedUnion('type', [
 ]);
 export type SharePointCredentials = z.infer<typeof sharepointCredentialsSchema>;
 
-function parseCredentials(credentials: Record<string, unknown> | null): SharePointCredentials {
-  if (!credentials)
-    throw new ProviderError(
-      'sharepoint connections need provider_config.credentials (type client_credentials or delegated)',
-      'invalid',
-      false,
-    );
-  const r = sharepointCredentialsSchema.safeParse(credentials);
-  if (r.success) return r.data;
-  // Name the fields only: values are secrets.
-  const issues = r.error.issues.map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`);
-  throw new ProviderError(`invalid sharepoint credentials: ${issues.join('; ')}`, 'invalid', false);
-}
+const sharepointCredentials = (credentials: Record<string, unknown> | null): SharePointCredentials =>
+  parseCredentials(sharepointCredentialsSchema, credentials, 'sharepoint', 'client_credentials or delegated');
 
 // --- errors ------------------------------------------------------------------------------------------
-
-const NETWORK_CODES = new Set([
-  'ECONNABORTED',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-]);
 
 /** Classifies by HTTP status as Graph documents its errors; `retryAfter` is the server's Retry-After. */
 function byStatus(
@@ -166,7 +129,7 @@ function byStatus(
 /** A socket-level failure (no HTTP answer). */
 function networkError(err: unknown, what: string, code = (err as { code?: string })?.code): ProviderError {
   const reason = (err as Error)?.message || code || String(err);
-  if (code && TLS_CODES.has(code))
+  if (codeClass(code) === 'tls')
     return new ProviderError(
       `${what}: ${reason} (the server's certificate is not trusted; a private CA goes in provider_config.ca_cert)`,
       'invalid',
@@ -196,7 +159,7 @@ export function sharepointError(err: unknown, what: string, tokens?: TokenSource
     return networkError(err, what, err.code ?? undefined);
   }
   const code = (err as { code?: string })?.code;
-  if (code && (NETWORK_CODES.has(code) || TLS_CODES.has(code))) return networkError(err, what);
+  if (codeClass(code) === 'network' || codeClass(code) === 'tls') return networkError(err, what);
   return new ProviderError(`${what}: ${(err as Error)?.message ?? String(err)}`, 'unavailable', true, {
     cause: err,
   });
@@ -567,7 +530,7 @@ export class SharePointProvider implements StorageProvider {
     private readonly config: SharePointConfig,
     credentials: Record<string, unknown> | null,
   ) {
-    const creds = parseCredentials(credentials);
+    const creds = sharepointCredentials(credentials);
     this.graph = config.graph_endpoint ?? GRAPH_ENDPOINT;
     const agent = new https.Agent({
       keepAlive: true,
@@ -1016,12 +979,7 @@ export class SharePointProvider implements StorageProvider {
         details,
       };
     } catch (err) {
-      const e = sharepointError(err, 'sharepoint test', this.tokens);
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(sharepointError(err, 'sharepoint test', this.tokens), details);
     }
   }
 }

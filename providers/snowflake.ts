@@ -24,15 +24,9 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
 import snowflake from 'snowflake-sdk';
 import { z } from 'zod';
-import {
-  ProviderError,
-  type Capabilities,
-  type ListOptions,
-  type ListPage,
-  type SourceEntry,
-  type StorageProvider,
-  type TestResult,
-} from './types';
+import { ProviderError } from './types';
+import type { Capabilities, ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import { endpointUrlSchema, failedTest, parseCredentials, withoutTrailingSlash } from './shared';
 
 snowflake.configure({ logLevel: 'OFF', additionalLogToConsole: false });
 
@@ -152,10 +146,7 @@ export const snowflakeConfigSchema = z.strictObject({
   query_timeout_seconds: z.number().int().min(30).max(3600).default(300),
   fetch_size: z.number().int().min(100).max(10000).default(1000),
   /** (ours) Where the driver connects (its `accessUrl`): a proxy, PrivateLink or test server. */
-  endpoint_url: z
-    .url({ protocol: /^https?$/ })
-    .refine((u) => !/[?#]/.test(u), 'must not carry a query or fragment')
-    .optional(),
+  endpoint_url: endpointUrlSchema.optional(),
 });
 export type SnowflakeConfig = z.infer<typeof snowflakeConfigSchema>;
 
@@ -178,24 +169,8 @@ type Auth =
   | { username: string; authenticator: 'SNOWFLAKE_JWT'; privateKey: string }
   | { username: string; authenticator: 'SNOWFLAKE'; password: string };
 
-function parseCredentials(credentials: Record<string, unknown> | null): Auth {
-  if (!credentials)
-    throw new ProviderError(
-      'snowflake connections need provider_config.credentials (type key_pair or username_password)',
-      'invalid',
-      false,
-    );
-  const r = credentialsSchema.safeParse(credentials);
-  if (!r.success)
-    // Name the fields only: the values are secrets.
-    throw new ProviderError(
-      `invalid snowflake credentials: ${r.error.issues
-        .map((i) => `${['credentials', ...i.path].join('.')}: ${i.message}`)
-        .join('; ')}`,
-      'invalid',
-      false,
-    );
-  const c = r.data;
+function snowflakeAuth(credentials: Record<string, unknown> | null): Auth {
+  const c = parseCredentials(credentialsSchema, credentials, 'snowflake', 'key_pair or username_password');
   if (c.type === 'username_password')
     return { username: c.username, authenticator: 'SNOWFLAKE', password: c.password };
   // The driver takes an unencrypted PKCS#8 PEM; decrypt (and convert a PKCS#1 key) here.
@@ -386,7 +361,7 @@ export class SnowflakeProvider implements StorageProvider {
     private readonly config: SnowflakeConfig,
     credentials: Record<string, unknown> | null,
   ) {
-    this.auth = parseCredentials(credentials);
+    this.auth = snowflakeAuth(credentials);
   }
 
   get capabilities(): Capabilities {
@@ -414,7 +389,7 @@ export class SnowflakeProvider implements StorageProvider {
       ...(c.database ? { database: c.database } : {}),
       ...(c.schema ? { schema: c.schema } : {}),
       ...(c.role ? { role: c.role } : {}),
-      ...(c.endpoint_url ? { accessUrl: c.endpoint_url.replace(/\/+$/, '') } : {}),
+      ...(c.endpoint_url ? { accessUrl: withoutTrailingSlash(c.endpoint_url) } : {}),
       // No login retries in the driver: the engine's activity retries (with its own backoff).
       sfRetryMaxLoginRetries: 0,
       clientSessionKeepAlive: false,
@@ -788,12 +763,7 @@ export class SnowflakeProvider implements StorageProvider {
         details: { ...details, key: keys },
       };
     } catch (err) {
-      const e = snowflakeError(err, 'snowflake test');
-      return {
-        success: false,
-        message: e.message,
-        details: { ...details, kind: e.kind, retryable: e.retryable },
-      };
+      return failedTest(snowflakeError(err, 'snowflake test'), details);
     } finally {
       this.scheduleIdleClose();
     }

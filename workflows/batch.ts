@@ -7,7 +7,8 @@
 // COMPLETED, COMPLETED_WITH_ERRORS (some documents failed), FAILED or CANCELED.
 import { CancellationScope, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { BatchWorkflowInput, CollectionPlan } from './batch-messages';
+import { errorMessage } from '../core/failures';
+import type { BatchWorkflowInput, CollectionPlan } from '../core/batch-workflow';
 
 const { planBatch, startTier, finishBatch } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -24,12 +25,6 @@ const { runMapStep } = proxyActivities<Activities>({
     maximumAttempts: 10,
   },
 });
-
-function errorMessage(err: unknown): string {
-  let e: unknown = err;
-  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
-  return e instanceof Error ? e.message : String(err);
-}
 
 async function runCollection(batchId: string, plan: CollectionPlan): Promise<void> {
   const chunks = Array.from({ length: plan.chunks }, (_, i) => i);

@@ -11,10 +11,10 @@ import {
   syncUpdateRequestSchema,
   triggerQuerySchema,
 } from '../../core/request-schemas';
-import { syncStatusOf } from '../../core/status';
+import type { SyncState } from '../../core/sync-state';
 import type { SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
-import type { SyncState } from '../../workflows/messages';
+import { deletedFields, initialSyncDocument, liveFields, releaseStuckLock } from '../../store/sync-document';
 import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema, publicFields } from '../list';
 import {
@@ -33,29 +33,8 @@ import { findBucket } from '../tenancy';
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
   const out = publicFields(d, ['deleted']);
   if (live) {
-    // The workflow's live state wins over the projection for what it owns. Its status is refreshed
-    // at its next step; derived here by the workflow's own rule, so a pause shows at once.
-    const status =
-      live.status === 'COMPLETED' || live.status === 'FAILED'
-        ? live.status
-        : syncStatusOf({
-            started: live.runCounter > 0 || !!live.pass?.inRun,
-            paused: live.paused,
-            completed: false,
-            failed: false,
-          });
-    Object.assign(out, {
-      status,
-      paused: live.paused,
-      pause_reason: live.pauseReason,
-      paused_at: live.pausedAt,
-      paused_by_user_id: live.pausedBy,
-      pending_full_sync: live.pendingFullSync,
-      consecutive_failures: live.consecutiveFailures,
-      last_error: live.lastError,
-      sync_run_counter: live.runCounter,
-      next_sync_at: live.nextSyncAt,
-    });
+    // The workflow's live state wins over the projection for what it owns.
+    Object.assign(out, liveFields(live));
   }
   out.is_active = out.status !== 'SUSPENDED' && d.is_active;
   return out;
@@ -165,60 +144,14 @@ export function syncRoutes({ store, control }: AppDeps): Router {
       if (!conn) throw notFound('connection', body.connection_id);
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
-      const now = new Date();
-      const doc: SyncConfigDoc = {
-        ...body,
-        file_filters: body.file_filters ?? null,
-        schema_mapping: body.schema_mapping ?? null,
-        description: body.description ?? null,
-        connection_id: conn.connection_id,
-        sync_config_id: newId('sync'),
-        bucket_id: bucket.bucket_id,
-        internal_id: t.internal_id,
-        namespace_id: t.namespace_id,
-        source_type: conn.provider_type,
-        created_by_user_id: t.user_id,
-        status: 'PENDING',
-        is_active: true,
-        deleted: false,
-        total_files_discovered: 0,
-        total_files_synced: 0,
-        total_files_failed: 0,
-        total_bytes_synced: 0,
-        consecutive_failures: 0,
-        created_at: now,
-        updated_at: now,
-        last_sync_at: null,
-        next_sync_at: null,
-        last_error: null,
-        locked: false,
-        locked_by_worker_id: null,
-        locked_at: null,
-        lock_expires_at: null,
-        pending_full_sync: false,
-        paused: false,
-        pause_reason: null,
-        paused_at: null,
-        paused_by_user_id: null,
-        current_sync_run_id: null,
-        sync_run_counter: 0,
-        batch_ids: [],
-        task_ids: [],
-        batches_created: 0,
-        resume_cursor: null,
-        resume_last_primary_key: null,
-        resume_objects_processed: 0,
-        current_cursor: null,
-        per_shard_last_sync_at: {},
-        sync_checkpoints: {},
-        schedule: {
-          mode: body.sync_mode,
-          interval_seconds: body.polling_interval_seconds,
-          next_run_at: null,
-          last_successful_run_at: null,
-        },
-        sync_progress: {},
-      };
+      const doc = initialSyncDocument({
+        body,
+        syncConfigId: newId('sync'),
+        bucketId: bucket.bucket_id,
+        tenant: t,
+        connection: conn,
+        now: new Date(),
+      });
       await store.syncs.insertOne({ ...doc });
       try {
         await control.start(doc);
@@ -314,11 +247,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
       await control.stop(cfg.sync_config_id);
-      await setSync(cfg.sync_config_id, { deleted: true, is_active: false, updated_at: new Date() });
-      await store.syncs.updateOne(
-        { sync_config_id: cfg.sync_config_id },
-        { $set: { deleted: true, is_active: false, updated_at: new Date() } },
-      );
+      await setSync(cfg.sync_config_id, deletedFields());
       return { success: true, message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket` };
     },
   });
@@ -421,11 +350,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
       await control.forceUnlock(cfg);
-      // Releases the lock that was stuck, not the one the redone page may have taken meanwhile.
-      await store.syncs.updateOne(
-        { sync_config_id: cfg.sync_config_id, locked_at: cfg.locked_at ?? null },
-        { $set: { locked: false, locked_by_worker_id: null, locked_at: null, lock_expires_at: null } },
-      );
+      await releaseStuckLock(store.syncs, cfg);
       return current(cfg.sync_config_id);
     },
   });

@@ -195,6 +195,57 @@ for (const make of fixtures) {
       else assert.deepEqual(names(later.entries), ['old.txt']);
     });
 
+    // Only providers whose capabilities say they keep a delta cursor (google_drive, sharepoint).
+    it('delta cursor: a listing ends with a token; listing since it gives what changed and what went', async function () {
+      if (!p.capabilities.deltaCursor) this.skip();
+      const sp = await fx.freshPath();
+      await fx.put(sp, 'keep.txt', Buffer.from('keep'));
+      await fx.put(sp, 'change.txt', Buffer.from('one'));
+      await fx.put(sp, 'gone.txt', Buffer.from('soon gone'));
+      /** Every page of a listing (pageSize 1: the cursor carries the delta position too). */
+      const listing = async (deltaToken: string | null) => {
+        const entries: SourceEntry[] = [];
+        const removed: string[] = [];
+        let cursor: string | null = null;
+        for (let pages = 1; ; pages++) {
+          const page = await p.list(sp, { cursor, pageSize: 1, ...(deltaToken ? { deltaToken } : {}) });
+          entries.push(...page.entries);
+          removed.push(...(page.removed ?? []));
+          if (page.nextCursor === null) return { entries, removed, token: page.deltaToken };
+          assert.ok(
+            page.deltaToken === undefined || page.deltaToken === null,
+            'a token only on the last page',
+          );
+          assert.ok(pages < 1000, 'listing never ends');
+          cursor = page.nextCursor;
+        }
+      };
+      const full = await listing(null);
+      assert.deepEqual(names(full.entries), ['change.txt', 'gone.txt', 'keep.txt']);
+      assert.ok(
+        typeof full.token === 'string' && full.token.length > 0,
+        'the full listing ends with a token',
+      );
+      const goneId = full.entries.find((e) => e.path === 'gone.txt')!.sourceObjectId;
+
+      await new Promise((r) => setTimeout(r, 20));
+      await fx.put(sp, 'change.txt', Buffer.from('version two'));
+      await fx.put(sp, 'new.txt', Buffer.from('new'));
+      await fx.remove(sp, 'gone.txt');
+      const delta = await listing(full.token);
+      const changed = names(delta.entries);
+      assert.ok(changed.includes('change.txt'), `changed: ${changed.join(', ')}`);
+      assert.ok(changed.includes('new.txt'), `changed: ${changed.join(', ')}`);
+      assert.ok(!changed.includes('keep.txt'), 'an unchanged file is not listed again');
+      assert.ok(!changed.includes('gone.txt'));
+      assert.ok(delta.removed.includes(goneId), 'the deleted file is reported removed');
+      assert.ok(
+        typeof delta.token === 'string' && delta.token.length > 0,
+        'a delta listing ends with a token',
+      );
+      assert.equal(delta.entries.find((e) => e.path === 'change.txt')!.size, 'version two'.length);
+    });
+
     it('a file deleted between list and open gives a clear, non-retryable not_found', async () => {
       const sp = await fx.freshPath();
       await fx.put(sp, 'gone.txt', Buffer.from('soon gone'));

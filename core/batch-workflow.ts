@@ -1,4 +1,4 @@
-// What the batch workflow takes and how it is named. Pure, imported by the API and the activities.
+// What the batch workflow takes and how it is named: pure, shared by workflow, pipeline and activities.
 
 export interface BatchWorkflowInput {
   batchId: string;
