@@ -18,6 +18,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/api/ui ./api/ui
 # Files stay owned by root (read-only for the app); the processes run unprivileged.
 USER node
 EXPOSE 8080

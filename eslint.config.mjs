@@ -19,6 +19,28 @@ const forbiddenInWorkflows = [
   '@microsoft/*',
 ];
 
+// The dashboard (api/ui): plain browser modules, no types to check.
+const browserGlobals = Object.fromEntries(
+  [
+    'window',
+    'document',
+    'fetch',
+    'Node',
+    'setTimeout',
+    'clearTimeout',
+    'console',
+    'JSON',
+    'String',
+    'Math',
+    'Object',
+    'Promise',
+    'Set',
+    'Error',
+    'Date',
+    'Number',
+  ].map((g) => [g, 'readonly']),
+);
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'eslint.config.mjs', 'scripts/*.js'] },
   js.configs.recommended,
@@ -99,6 +121,15 @@ export default tseslint.config(
     rules: {
       // Workflows import activity *types* only.
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports' }],
+    },
+  },
+  {
+    files: ['api/ui/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      globals: browserGlobals,
+      parserOptions: { projectService: false },
     },
   },
 );

@@ -82,7 +82,13 @@ export function createBatchActivities(deps: BatchActivityDeps) {
     task: Record<string, unknown>,
   ) => {
     const now = new Date();
-    await store.batches.updateOne({ _id: batch._id, task_id: taskId }, { $set: { ...set, updated_at: now } });
+    // Only while the batch is still this task's (a retry or cancel may have moved it on).
+    await store.updateIfMatches(
+      store.batches,
+      batch._id,
+      { task_id: taskId },
+      { $set: { ...set, updated_at: now } },
+    );
     await store.tasks.updateOne({ _id: taskId }, { $set: { ...task, updated_at: now } });
   };
 

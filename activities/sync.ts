@@ -3,11 +3,20 @@
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { compileFilters } from '../core/filters';
+import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
-import { createProvider, ProviderError, type StorageProvider } from '../providers';
+import { createProvider, ProviderError, type ListPage, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
-import { findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
+import { dlqKey, findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
+import {
+  checksumsToCheck,
+  noCounts,
+  planPage,
+  retryEntries,
+  type PageCounts,
+  type StoredObject,
+} from '../core/sync-plan';
 import type { BlobStore } from '../store/blobs';
 import type { SecretBox } from '../store/secrets';
 import {
@@ -19,10 +28,11 @@ import {
   type IngestOutcome,
   type Prepared,
 } from '../engine/ingest';
-import { addBatches, type BatchTotals, type SyncState, type Totals } from '../workflows/messages';
+import type { BatchTotals, SyncState, Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
+import { runRecordFigures, type RunFiles } from '../core/progress';
 import type { BatchRunner } from '../pipeline/submit';
-import { lockForPage, writePageProgress, writeSyncState } from '../store/sync-document';
+import { lockForPage, writeSyncState } from '../store/sync-document';
 
 export interface SyncActivityDeps {
   store: Store;
@@ -31,8 +41,10 @@ export interface SyncActivityDeps {
   log: Logger;
   workerId: string;
   pageSize: number;
-  /** Files copied at once within a page. */
+  /** Files copied at once within a page (a sync's sync_concurrency overrides it, up to the max). */
   fileConcurrency: number;
+  /** SYNC_FILE_CONCURRENCY_MAX: the most a sync's sync_concurrency gets. */
+  fileConcurrencyMax?: number;
   autoSuspendThreshold: number;
   /** Submits batches to the processing pipeline (starts batch workflows). */
   batches: BatchRunner;
@@ -62,36 +74,29 @@ export interface SyncPageInput {
    * over modifiedSince there). Absent in histories from before delta cursors.
    */
   deltaToken?: string | null;
-  /** Cumulative totals before this page; the projection written is totals + this page. */
-  totals: Totals;
-  /** This run's counts before this page. */
-  run: Totals;
-  objectsProcessed: number;
+  /**
+   * Ignored: sent by workflows from before the workflow wrote the totals itself (recordSyncState).
+   * The page returns its counts and needs no running totals.
+   */
+  totals?: Totals;
+  run?: Totals;
+  objectsProcessed?: number;
   /** Objects this run may still create (max_objects_per_run minus what it created). */
   remaining: number;
   /** The sync's first pass: files are assumed new (insert first, look up only conflicts). */
   assumeNew?: boolean;
-  /** The sync's batch counters before this page (absent in histories from before batches). */
+  /** Ignored, like `totals`. */
   batches?: BatchTotals;
+  /**
+   * A targeted pass (event-driven syncs): look up these announced source object ids instead of listing;
+   * `cursor` is the offset into them. Removed ids delete their objects (and, for a folder, the objects
+   * under it) as a delta listing's do.
+   */
+  targets?: string[];
 }
 
-export interface SyncPageResult {
+export interface SyncPageResult extends PageCounts {
   found: boolean;
-  listed: number;
-  discovered: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  duplicates: number;
-  /** Files that went to the DLQ (pending retry or failed for good) on this page. */
-  dlq: number;
-  /** Files that reached FAILED on this page (counted in total_files_failed). */
-  failed: number;
-  /** Objects removed because they no longer match the filters (on_filter_drift). */
-  drifted: number;
-  /** Objects deleted because a delta listing reported their files removed (on_delete). */
-  removed: number;
-  bytes: number;
   /** The provider listed everything (no server-side modified filter applied). */
   listedAll: boolean;
   nextCursor: string | null;
@@ -102,6 +107,8 @@ export interface SyncPageResult {
   deltaToken?: string | null;
   /** Batches of this page's new (and re-extracted) objects. */
   batches: BatchTotals;
+  /** A targeted page could not resolve every id exactly: the workflow lists next. */
+  incomplete?: boolean;
 }
 
 export interface FinishPassInput {
@@ -115,6 +122,8 @@ export interface FinishPassInput {
   run: Totals;
   /** Objects this run's pages deleted for files a delta listing reported removed (run record only). */
   removed?: number;
+  /** This run's files by outcome (absent in older histories). */
+  files?: RunFiles;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
   sweep: boolean;
@@ -126,13 +135,30 @@ const LOCK_TTL_MS = 60_000;
 export const MAX_DELTA_TOKEN_LENGTH = 1024;
 const HEARTBEAT_MS = 3_000;
 
-function add(a: Totals, b: Totals): Totals {
-  return {
-    discovered: a.discovered + b.discovered,
-    synced: a.synced + b.synced,
-    failed: a.failed + b.failed,
-    bytes: a.bytes + b.bytes,
-  };
+/** Adds the outcomes of a page's files to its counts. */
+function tally(counts: PageCounts, outcomes: IngestOutcome[]): void {
+  for (const outcome of outcomes) {
+    switch (outcome.kind) {
+      case 'created':
+        counts.created++;
+        counts.bytes += outcome.bytes;
+        break;
+      case 'updated':
+        counts.updated++;
+        counts.bytes += outcome.bytes;
+        break;
+      case 'duplicate':
+        counts.duplicates++;
+        break;
+      case 'raced':
+        counts.unchanged++;
+        break;
+      case 'failed':
+        counts.dlq++;
+        if (outcome.final) counts.failed++;
+        break;
+    }
+  }
 }
 
 function toFailure(err: unknown): never {
@@ -150,6 +176,28 @@ function toFailure(err: unknown): never {
 /** Deletes on filter drift: `reconcile.on_filter_drift`, or the legacy `reconcile_on_sync` switch. */
 export function driftDeletesEnabled(cfg: Pick<SyncConfigDoc, 'reconcile' | 'reconcile_on_sync'>): boolean {
   return cfg.reconcile_on_sync || cfg.reconcile?.on_filter_drift !== false;
+}
+
+/** One page of a targeted pass: the ids from offset `cursor`, looked up by the provider. */
+async function lookupPage(
+  provider: StorageProvider,
+  sourcePath: string,
+  targets: string[],
+  cursor: string | null,
+  pageSize: number,
+): Promise<ListPage & { incomplete?: boolean }> {
+  if (!provider.lookup)
+    throw ApplicationFailure.nonRetryable('this provider cannot look up announced changes', 'NoChangeFeed');
+  const from = Math.max(0, Number(cursor ?? 0) || 0);
+  const ids = targets.slice(from, from + pageSize);
+  const found = await provider.lookup(sourcePath, ids, pageSize);
+  const next = from + ids.length;
+  return {
+    entries: found.entries,
+    removed: found.removed,
+    nextCursor: next < targets.length ? String(next) : null,
+    ...(found.incomplete ? { incomplete: true } : {}),
+  };
 }
 
 export function createSyncActivities(deps: SyncActivityDeps) {
@@ -180,32 +228,198 @@ export function createSyncActivities(deps: SyncActivityDeps) {
   }
 
   /**
-   * A provider that filters by modification time server-side does not list an unchanged file
-   * again, so files waiting in the DLQ would never be retried by incremental passes: at the end of
-   * such a pass they are retried from their stored entries (a page's worth per run).
+   * Files a delta listing reports deleted, trashed or moved out: their objects go (on_delete). The
+   * set is written down first (one `_id`-keyed ledger per page), so a retried page deletes what is
+   * left of it and counts it once.
    */
-  async function dlqToRetry(
+  async function applyRemovals(
     cfg: SyncConfigDoc,
-    provider: StorageProvider,
     input: SyncPageInput,
-    page: { entries: SourceEntry[]; nextCursor: string | null },
-  ): Promise<SourceEntry[]> {
-    if (page.nextCursor !== null || input.modifiedSince === null) return [];
-    if (!provider.capabilities.serverSideModifiedFilter) return [];
-    const listed = new Set(page.entries.map((e) => e.sourceObjectId));
-    const waiting = await store.dlq
-      .find({
-        sync_config_id: cfg.sync_config_id,
-        status: 'PENDING',
-        last_attempt_run_id: { $ne: input.runId },
-      })
-      .limit(deps.pageSize)
-      .toArray();
-    return waiting.filter((d) => d.entry && !listed.has(d.source_object_id)).map((d) => d.entry);
+    pageKey: string,
+    doomed: Pick<StoredObject, '_id'>[],
+    removedIds: string[],
+  ): Promise<number> {
+    if (removedIds.length === 0) return 0;
+    const ledgerId = `${cfg.sync_config_id}|${pageKey}`;
+    let ledger = await store.pageRemovals.findOne({ _id: ledgerId });
+    if (!ledger) {
+      await store.pageRemovals.updateOne(
+        { _id: ledgerId },
+        {
+          $setOnInsert: {
+            sync_config_id: cfg.sync_config_id,
+            pass_id: input.passId,
+            object_keys: doomed.map((d) => d._id),
+            created_at: new Date(),
+          },
+        },
+        { upsert: true },
+      );
+      ledger = await store.pageRemovals.findOne({ _id: ledgerId });
+    }
+    const keys = ledger?.object_keys ?? [];
+    if (keys.length > 0) {
+      const left = await store.lookupByIds(store.objects, keys, {
+        object_id: 1,
+        bucket_id: 1,
+        blobs: 1,
+        content_hash: 1,
+        source_checksum: 1,
+      });
+      await deleteObjects(store, deps.blobs, [...left.values()]);
+    }
+    await forEachLimit(removedIds, 16, async (id) => {
+      await store.dlq.deleteOne({ _id: dlqKey(cfg.sync_config_id, id) });
+    });
+    return keys.length;
+  }
+
+  /**
+   * A removed id with no object of its own may have been a folder (moved or deleted whole): the
+   * objects under it. A key range on the idempotency index, so it costs what it finds on MongoDB.
+   */
+  async function objectsUnderFolders(cfg: SyncConfigDoc, ids: string[]): Promise<{ _id: string }[]> {
+    const out: { _id: string }[] = [];
+    for (const id of ids) {
+      out.push(
+        ...(await store.objects
+          .find(
+            {
+              bucket_id: cfg.bucket_id,
+              source_provider: cfg.source_type,
+              source_object_id: { $gt: `${id}/`, $lt: `${id}0` },
+              sync_config_id: cfg.sync_config_id,
+            },
+            { projection: { _id: 1 } },
+          )
+          .toArray()),
+      );
+    }
+    return out;
   }
 
   const loadConfig = (syncConfigId: string) =>
     store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
+
+  /**
+   * The page's lease on the sync: the lock fields, refreshed with each heartbeat. The lock is this
+   * attempt's while the document still shows its locked_at (or an older one): once a newer attempt
+   * took it (a force-unlock redo) or the workflow released it, an abandoned attempt that is still
+   * running must not take it back. FerretDB rewrites whole documents, so two concurrent $sets on the
+   * sync can lose one: the refresh never overlaps another write of the page to the sync.
+   */
+  async function takeLease(cfg: SyncConfigDoc, input: SyncPageInput, progress: () => unknown) {
+    const ctx = Context.current();
+    const lockedAt = new Date();
+    const refreshLock = (initial = false) =>
+      lockForPage(store.syncs, {
+        syncConfigId: cfg.sync_config_id,
+        workerId: deps.workerId,
+        lockedAt,
+        ttlMs: LOCK_TTL_MS,
+        runId: input.runId,
+        initial,
+      });
+    await refreshLock(true);
+    let refreshing: Promise<unknown> = Promise.resolve();
+    // Heartbeats carry the position; the lock's expiry follows them.
+    const ticker = setInterval(() => {
+      ctx.heartbeat(progress());
+      refreshing = refreshLock().catch(() => undefined);
+    }, HEARTBEAT_MS);
+    // Cancelled (force-unlock abandons the page and the workflow redoes it at once, without waiting
+    // for this attempt): stop heartbeating and refreshing the lock, and write nothing more.
+    const stop = () => clearInterval(ticker);
+    ctx.cancellationSignal.addEventListener('abort', stop);
+    return {
+      /** Stops refreshing; resolves once no refresh is in flight. */
+      async settle() {
+        stop();
+        await refreshing;
+      },
+      release() {
+        stop();
+        ctx.cancellationSignal.removeEventListener('abort', stop);
+      },
+    };
+  }
+
+  /** Stage 1: the provider's page, and (on the last page of an incremental pass) DLQ files to retry. */
+  async function listEntries(cfg: SyncConfigDoc, provider: StorageProvider, input: SyncPageInput) {
+    const targeted = input.targets !== undefined;
+    const delta = provider.capabilities.deltaCursor && !targeted;
+    // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
+    const pageSize = Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency));
+    let page: ListPage & { incomplete?: boolean };
+    try {
+      page = targeted
+        ? await lookupPage(provider, cfg.source_path, input.targets!, input.cursor, pageSize)
+        : await provider.list(cfg.source_path, {
+            cursor: input.cursor,
+            modifiedSince: input.modifiedSince,
+            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
+            providerFilters: cfg.provider_filters,
+            pageSize,
+          });
+    } catch (err) {
+      toFailure(err);
+    }
+    const removed = delta || targeted ? [...new Set(page.removed ?? [])] : [];
+    // A provider that filters by modification time server-side does not list an unchanged file
+    // again, so files waiting in the DLQ would never be retried by incremental passes: at the end
+    // of such a pass they are retried from their stored entries (a page's worth per run). One
+    // query over the sync's DLQ, once per pass.
+    let retries: SourceEntry[] = [];
+    if (
+      !targeted &&
+      page.nextCursor === null &&
+      input.modifiedSince !== null &&
+      provider.capabilities.serverSideModifiedFilter
+    ) {
+      const waiting = await store.dlq
+        .find({
+          sync_config_id: cfg.sync_config_id,
+          status: 'PENDING',
+          last_attempt_run_id: { $ne: input.runId },
+        })
+        .limit(deps.pageSize)
+        .toArray();
+      retries = retryEntries(page.entries, removed, waiting);
+    }
+    return { page, delta, targeted, removed, entries: [...page.entries, ...retries] };
+  }
+
+  /** Stage 2: what the plan needs to know, by `_id` lookups only (see store.lookupByIds). */
+  async function lookUp(
+    cfg: SyncConfigDoc,
+    input: SyncPageInput,
+    entries: SourceEntry[],
+    removed: string[],
+    matches: (e: SourceEntry) => boolean,
+  ) {
+    const ids = [...new Set([...entries.map((e) => e.sourceObjectId), ...removed])];
+    // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
+    // commitNew insert first (conflicts are looked up there).
+    const stored = input.assumeNew
+      ? new Map<string, ObjectDoc>()
+      : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
+    // The plan reads DLQ entries only for files without an object (did this version fail for
+    // good? clear the entry once it is in); an update clears its file's entry by `_id` itself. So
+    // a pass that changes nothing looks up no DLQ entries.
+    const dlqDocs = await store.lookupByIds(
+      store.dlq,
+      entries
+        .filter((e) => !stored.has(e.sourceObjectId))
+        .map((e) => dlqKey(cfg.sync_config_id, e.sourceObjectId)),
+    );
+    const dlq = new Map([...dlqDocs.values()].map((d) => [d.source_object_id, d]));
+    const checksums = checksumsToCheck(entries, matches, stored);
+    const knownChecksums =
+      cfg.skip_duplicates && checksums.length > 0 && !input.assumeNew
+        ? await knownContent(store, cfg.bucket_id, checksums)
+        : new Set<string>();
+    return { stored, dlq, knownChecksums };
+  }
 
   return {
     async loadSyncSettings(syncConfigId: string): Promise<SyncSettings> {
@@ -222,56 +436,21 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       };
     },
 
-    /** One page: list -> filter -> register objects under the idempotency key -> save progress. */
+    /**
+     * One page: list -> look up (by `_id`) -> plan (core/sync-plan.ts, pure) -> apply. Returns this
+     * page's counts; the workflow adds them to its totals and records them.
+     */
     async syncPage(input: SyncPageInput): Promise<SyncPageResult> {
       const cfg = await loadConfig(input.syncConfigId);
-      const counts = {
-        listed: 0,
-        discovered: 0,
-        created: 0,
-        updated: 0,
-        unchanged: 0,
-        duplicates: 0,
-        dlq: 0,
-        failed: 0,
-        drifted: 0,
-        removed: 0,
-        bytes: 0,
-      };
       const noBatches: BatchTotals = { created: 0, batchIds: [], taskIds: [], held: 0 };
-      if (!cfg) return { found: false, ...counts, listedAll: false, nextCursor: null, batches: noBatches };
+      if (!cfg)
+        return { found: false, ...noCounts(), listedAll: false, nextCursor: null, batches: noBatches };
       const ctx = Context.current();
-
-      // The lock is this attempt's while the document still shows its locked_at (or an older one):
-      // once a newer attempt took it (a force-unlock redo) or the workflow released it, an
-      // abandoned attempt that is still running must not take it back.
-      const refreshLock = (initial = false) =>
-        lockForPage(store.syncs, {
-          syncConfigId: cfg.sync_config_id,
-          workerId: deps.workerId,
-          lockedAt,
-          ttlMs: LOCK_TTL_MS,
-          runId: input.runId,
-          initial,
-        });
-      const lockedAt = new Date();
-      await refreshLock(true);
       let done = 0;
-      // Heartbeats carry the position; the lock's expiry follows them.
-      // FerretDB rewrites whole documents, so two concurrent $sets on the sync can lose one: the
-      // lock refresh never overlaps the page's own projection write below.
-      let refreshing: Promise<unknown> = Promise.resolve();
-      const ticker = setInterval(() => {
-        ctx.heartbeat({ cursor: input.cursor, done });
-        refreshing = refreshLock().catch(() => undefined);
-      }, HEARTBEAT_MS);
-      // Cancelled (force-unlock abandons the page and the workflow redoes it at once, without waiting
-      // for this attempt): stop heartbeating and refreshing the lock, and write nothing more. A
-      // provider call that is stuck cannot always be interrupted, so the page also checks before
-      // each write.
-      const stopTicker = () => clearInterval(ticker);
-      ctx.cancellationSignal.addEventListener('abort', stopTicker);
+      const lease = await takeLease(cfg, input, () => ({ cursor: input.cursor, done }));
       const prepared: Prepared[] = [];
+      // A provider call that is stuck cannot always be interrupted, so the page also checks before
+      // each write.
       const abandonIfCancelled = async () => {
         if (!ctx.cancellationSignal.aborted) return;
         // The bytes copied stay: the redo of this page writes the same keys (page-scoped ids, see
@@ -280,118 +459,69 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       };
       try {
         const provider = await providerFor(cfg);
-        const delta = provider.capabilities.deltaCursor;
-        let page;
-        try {
-          page = await provider.list(cfg.source_path, {
-            cursor: input.cursor,
-            modifiedSince: input.modifiedSince,
-            ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
-            providerFilters: cfg.provider_filters,
-            // A page is also a checkpoint: never more entries than resume_checkpoint_frequency.
-            pageSize: Math.max(1, Math.min(deps.pageSize, input.remaining, cfg.resume_checkpoint_frequency)),
-          });
-        } catch (err) {
-          toFailure(err);
-        }
+        const listing = await listEntries(cfg, provider, input);
         await abandonIfCancelled();
         ctx.heartbeat({ cursor: input.cursor, done });
-        counts.listed = page.entries.length;
 
-        const keep = compileFilters(cfg.file_filters);
-        const removedIds = delta ? [...new Set(page.removed ?? [])] : [];
-        const gone = new Set(removedIds);
-        const entries = [
-          ...page.entries,
-          ...(await dlqToRetry(cfg, provider, input, page)).filter((e) => !gone.has(e.sourceObjectId)),
-        ];
-        const matching: SourceEntry[] = [];
-        const notMatching: SourceEntry[] = [];
-        for (const e of entries) (keep(e).keep ? matching : notMatching).push(e);
-        counts.discovered = matching.length;
-
-        const ids = entries.map((e) => e.sourceObjectId);
-        // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
-        // commitNew insert first (conflicts are looked up there).
-        const existing = input.assumeNew
-          ? new Map<string, ObjectDoc>()
-          : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
-        // The DLQ is small: one query for the page.
-        const given = new Map(
-          (
-            await store.dlq
-              .find({ sync_config_id: cfg.sync_config_id, source_object_id: { $in: ids } })
-              .toArray()
-          ).map((d) => [d.source_object_id, d]),
+        const keep = compileFilters(cfg.file_filters, cfg.sync_from);
+        const concurrency = fileConcurrencyOf(
+          cfg.sync_concurrency,
+          deps.fileConcurrency,
+          deps.fileConcurrencyMax,
         );
-        const checksums = matching
-          .filter((e) => e.checksum && !existing.has(e.sourceObjectId))
-          .map((e) => e.checksum!);
-        const knownChecksums =
-          cfg.skip_duplicates && checksums.length > 0 && !input.assumeNew
-            ? await knownContent(store, cfg.bucket_id, checksums)
-            : new Set<string>();
-
-        // Filter drift: objects this sync made whose files no longer match the filters.
-        if (driftDeletesEnabled(cfg)) {
-          const drifted = notMatching
-            .map((e) => existing.get(e.sourceObjectId))
-            .filter(
-              (d): d is NonNullable<typeof d> => d !== undefined && d.sync_config_id === cfg.sync_config_id,
-            );
-          counts.drifted = await deleteObjects(store, deps.blobs, drifted);
-        }
-
+        const matches = (e: SourceEntry) => keep(e).keep;
+        const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
         const pageKey = `${input.runId}|${input.cursor ?? ''}`;
-
-        // Files the delta listing reports deleted, trashed or moved out: their objects go
-        // (reconcile.on_delete). The set is written down before deleting, so a retried page deletes
-        // what is left of it and counts it once.
-        if (removedIds.length > 0 && cfg.reconcile?.on_delete !== false) {
-          const ledgerId = `${cfg.sync_config_id}|${pageKey}`;
-          let ledger = await store.pageRemovals.findOne({ _id: ledgerId });
-          if (!ledger) {
-            const doomed = await store.objects
-              .find(
-                {
-                  sync_config_id: cfg.sync_config_id,
-                  source_object_id: { $in: removedIds },
-                },
-                { projection: { _id: 1 } },
-              )
-              .toArray();
-            await store.pageRemovals.updateOne(
-              { _id: ledgerId },
+        const plan = planPage({
+          entries: listing.entries,
+          removed: listing.removed,
+          matches,
+          stored: found.stored,
+          dlq: new Map(
+            [...found.dlq].map(([id, d]) => [
+              id,
               {
-                $setOnInsert: {
-                  sync_config_id: cfg.sync_config_id,
-                  pass_id: input.passId,
-                  object_keys: doomed.map((d) => d._id),
-                  created_at: new Date(),
-                },
+                status: d.status,
+                version: d.entry?.version ?? null,
+                last_attempt_run_id: d.last_attempt_run_id,
               },
-              { upsert: true },
-            );
-            ledger = await store.pageRemovals.findOne({ _id: ledgerId });
-          }
-          const keys = ledger?.object_keys ?? [];
-          if (keys.length > 0) {
-            const left = await store.objects
-              .find(
-                { _id: { $in: keys } },
-                {
-                  projection: { object_id: 1, bucket_id: 1, blobs: 1, content_hash: 1, source_checksum: 1 },
-                },
-              )
-              .toArray();
-            await deleteObjects(store, deps.blobs, left);
-          }
-          counts.removed = keys.length;
-          await store.dlq.deleteMany({
-            sync_config_id: cfg.sync_config_id,
-            source_object_id: { $in: removedIds },
-          });
-        }
+            ]),
+          ),
+          knownChecksums: found.knownChecksums,
+          settings: {
+            syncConfigId: cfg.sync_config_id,
+            runId: input.runId,
+            passId: input.passId,
+            pageKey,
+            onUpdate: cfg.reconcile?.on_update !== false,
+            driftDeletes: driftDeletesEnabled(cfg),
+            deleteRemoved: cfg.reconcile?.on_delete !== false,
+            skipDuplicates: cfg.skip_duplicates,
+          },
+        });
+        const counts: PageCounts = { ...noCounts(), listed: listing.page.entries.length };
+        counts.discovered = plan.discovered;
+
+        // Stage 3: apply. Deletes first (drift, removals), then the copies, the inserts, the marks.
+        const drifted = plan.decisions.flatMap((d) =>
+          d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
+        );
+        counts.drifted = await deleteObjects(store, deps.blobs, drifted);
+        // A targeted pass's removed id with no object of its own may have been a folder moved out.
+        const underFolders = listing.targeted
+          ? await objectsUnderFolders(
+              cfg,
+              plan.removedIds.filter((id) => !found.stored.has(id)),
+            )
+          : [];
+        counts.removed = await applyRemovals(
+          cfg,
+          input,
+          pageKey,
+          [...plan.removed, ...underFolders],
+          plan.removedIds,
+        );
+
         const ictx: IngestContext = {
           store,
           blobs: deps.blobs,
@@ -404,42 +534,45 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const seen: string[] = [];
         const outcomes: IngestOutcome[] = [];
         const fresh: SourceEntry[] = [];
-        for (const entry of matching) {
-          const prior = existing.get(entry.sourceObjectId);
-          const failedBefore = given.get(entry.sourceObjectId);
-          if (prior && prior.created_by_page === pageKey) {
-            // Created by an earlier attempt of this same run (a retried page): still ours to count.
-            outcomes.push({
-              kind: 'created',
-              bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
-              key: prior._id,
-              objectId: prior.object_id,
-            });
-          } else if (
-            prior &&
-            (prior.source_version === entry.version || cfg.reconcile?.on_update === false)
-          ) {
-            seen.push(entry.sourceObjectId);
-            counts.unchanged++;
-          } else if (prior) {
-            fresh.push(entry); // changed: handled below with the new ones
-          } else if (failedBefore?.status === 'FAILED' && failedBefore.entry?.version === entry.version) {
-            // Gave up on this version after 3 attempts; a new version is tried afresh.
-            if (failedBefore.last_attempt_run_id === input.runId)
-              outcomes.push({ kind: 'failed', final: true });
-          } else if (cfg.skip_duplicates && entry.checksum && knownChecksums.has(entry.checksum)) {
-            outcomes.push({ kind: 'duplicate' });
-          } else {
-            fresh.push(entry);
+        const retried = new Set<string>();
+        for (const d of plan.decisions) {
+          switch (d.kind) {
+            case 'created-by-page': {
+              const prior = found.stored.get(d.entry.sourceObjectId)!;
+              outcomes.push({
+                kind: 'created',
+                bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+                key: prior._id,
+                objectId: prior.object_id,
+              });
+              break;
+            }
+            case 'unchanged':
+              counts.unchanged++;
+              if (d.mark) seen.push(d.prior._id);
+              break;
+            case 'gave-up':
+              if (d.count) outcomes.push({ kind: 'failed', final: true });
+              break;
+            case 'duplicate':
+              outcomes.push({ kind: 'duplicate' });
+              break;
+            case 'new':
+              if (d.inDlq) retried.add(d.entry.sourceObjectId);
+              fresh.push(d.entry);
+              break;
+            case 'changed':
+              fresh.push(d.entry);
+              break;
           }
         }
 
         // Copy the bytes of new and changed files, a few at a time.
-        await forEachLimit(fresh, deps.fileConcurrency, async (entry) => {
-          const prior = existing.get(entry.sourceObjectId);
+        await forEachLimit(fresh, concurrency, async (entry) => {
+          const prior = found.stored.get(entry.sourceObjectId);
           if (prior) {
             const o = await ingestUpdate(ictx, entry, prior);
-            if (o.kind === 'failed') seen.push(entry.sourceObjectId); // keep the object; retry the update
+            if (o.kind === 'failed' && prior.last_seen_pass_id !== input.passId) seen.push(prior._id); // keep the object; retry the update
             outcomes.push(o);
           } else {
             const p = await prepareNew(ictx, entry);
@@ -452,21 +585,18 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
         // Insert-first found these already registered (from before this sync's first pass).
-        await forEachLimit(committed.existing, deps.fileConcurrency, async ({ entry, prior }) => {
-          existing.set(entry.sourceObjectId, prior);
+        await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
-            seen.push(entry.sourceObjectId);
+            if (prior.last_seen_pass_id !== input.passId) seen.push(prior._id);
             outcomes.push({ kind: 'raced' });
           } else outcomes.push(await ingestUpdate(ictx, entry, prior));
         });
         const recovered = [...committed.outcomes.entries()]
-          .filter(([id, o]) => o.kind === 'created' && given.has(id))
-          .map(([id]) => id);
-        if (recovered.length > 0)
-          await store.dlq.deleteMany({
-            sync_config_id: cfg.sync_config_id,
-            source_object_id: { $in: recovered },
-          });
+          .filter(([id, o]) => o.kind === 'created' && retried.has(id))
+          .map(([id]) => dlqKey(cfg.sync_config_id, id));
+        await forEachLimit(recovered, 16, async (_id) => {
+          await store.dlq.deleteOne({ _id });
+        });
 
         // New objects, and changed ones with re_extract_on_update, go to the processing pipeline.
         const reExtract = cfg.reconcile?.re_extract_on_update !== false;
@@ -477,56 +607,16 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         );
         const batched =
           toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches;
+        tally(counts, outcomes);
+        await markSeen(store, { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey }, seen);
 
-        for (const outcome of outcomes) {
-          switch (outcome.kind) {
-            case 'created':
-              counts.created++;
-              counts.bytes += outcome.bytes;
-              break;
-            case 'updated':
-              counts.updated++;
-              counts.bytes += outcome.bytes;
-              break;
-            case 'duplicate':
-              counts.duplicates++;
-              break;
-            case 'raced':
-              counts.unchanged++;
-              break;
-            case 'failed':
-              counts.dlq++;
-              if (outcome.final) counts.failed++;
-              break;
-          }
-        }
-        await markSeen(
-          store,
-          { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey },
-          seen
-            .map((id) => existing.get(id)!)
-            .filter((d) => d.last_seen_pass_id !== input.passId)
-            .map((d) => d._id),
-        );
-
-        const pageTotals: Totals = {
-          discovered: counts.discovered,
-          synced: counts.created,
-          failed: counts.failed,
-          bytes: counts.bytes,
-        };
-        const totals = add(input.totals, pageTotals);
-        const run = add(input.run, pageTotals);
-        const processed = input.objectsProcessed + counts.listed;
-        const batches = addBatches(input.batches, batched);
-        clearInterval(ticker);
-        await refreshing;
+        await lease.settle();
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure('page abandoned: the activity was cancelled');
         // The token for the next pass: only at the end of a listing, and only a short one.
         let nextDeltaToken: string | null | undefined;
-        if (delta && page.nextCursor === null) {
-          nextDeltaToken = page.deltaToken ?? null;
+        if (listing.delta && listing.page.nextCursor === null) {
+          nextDeltaToken = listing.page.deltaToken ?? null;
           if (nextDeltaToken && nextDeltaToken.length > MAX_DELTA_TOKEN_LENGTH) {
             deps.log.warn(
               { syncConfigId: cfg.sync_config_id, length: nextDeltaToken.length },
@@ -535,31 +625,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             nextDeltaToken = null;
           }
         }
-        await writePageProgress(store.syncs, cfg.sync_config_id, {
-          runId: input.runId,
-          passId: input.passId,
-          modifiedSince: input.modifiedSince,
-          deltaToken: input.deltaToken ?? null,
-          nextDeltaToken: nextDeltaToken ?? null,
-          nextCursor: page.nextCursor,
-          objectsProcessed: processed,
-          totals,
-          run,
-          batches,
-        });
         return {
           found: true,
           ...counts,
           listedAll:
-            !(delta && input.deltaToken) &&
+            !listing.targeted &&
+            !(listing.delta && input.deltaToken) &&
             (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
-          nextCursor: page.nextCursor,
+          nextCursor: listing.page.nextCursor,
           ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
           batches: batched,
+          ...(listing.page.incomplete ? { incomplete: true } : {}),
         };
       } finally {
-        clearInterval(ticker);
-        ctx.cancellationSignal.removeEventListener('abort', stopTicker);
+        lease.release();
       }
     },
 
@@ -595,6 +674,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         {
           $set: {
             sync_run_id: input.recordId,
+            run_id: input.runId,
             sync_config_id: cfg.sync_config_id,
             bucket_id: cfg.bucket_id,
             internal_id: cfg.internal_id,
@@ -611,6 +691,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             bytes_synced: input.run.bytes,
             objects_deleted: deleted + (input.removed ?? 0),
             throughput_mbps: Math.round(((input.run.bytes * 8) / 1e6 / seconds) * 1000) / 1000,
+            ...runRecordFigures(input.files, input.run, seconds),
             status: input.status,
             error: input.error,
           },
@@ -625,7 +706,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       return releaseHeld(store, deps.batches, syncConfigId);
     },
 
-    /** Writes the workflow's state to the sync's MongoDB projection (what the API shows). */
+    /**
+     * Writes the workflow's state to the sync's MongoDB projection (what the API shows): totals,
+     * and, while a pass is in flight, its checkpoint (cursor, counts so far) and progress, in one
+     * write, so a workflow restarted from MongoDB resumes with totals that match its cursor.
+     */
     async recordSyncState(syncConfigId: string, state: SyncState): Promise<void> {
       await writeSyncState(store.syncs, syncConfigId, state);
     },

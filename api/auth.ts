@@ -17,6 +17,10 @@ export function tenantOf(req: Request): AuthContext {
   return t;
 }
 
+/** Routes under /v1 that are organization-wide, so a namespace is optional (a path below /v1). */
+export const isOrganizationLevel = (path: string) =>
+  path === '/organizations' || path.startsWith('/organizations/');
+
 export function authenticate(store: Store): RequestHandler {
   return async (req, _res, next) => {
     try {
@@ -32,7 +36,17 @@ export function authenticate(store: Store): RequestHandler {
       if (!key) throw new ApiError(401, 'unknown API key', 'AuthenticationError');
       const nsParam = req.headers['x-namespace'] ?? req.query.namespace;
       const nsName = Array.isArray(nsParam) ? nsParam[0] : nsParam;
-      if (typeof nsName !== 'string' || nsName.trim() === '')
+      const noName = typeof nsName !== 'string' || nsName.trim() === '';
+      if (noName && isOrganizationLevel(req.path)) {
+        // Organization-level routes (storage connections) need no namespace: Mixpeek's clients send none.
+        (req as Request & { tenant?: AuthContext }).tenant = {
+          internal_id: key.internal_id,
+          namespace_id: '',
+          user_id: key.user_id,
+        };
+        return next();
+      }
+      if (noName)
         throw new ApiError(
           400,
           'missing namespace: send X-Namespace (id or name) or ?namespace=',

@@ -24,13 +24,40 @@ export const listQuerySchema = z.object({
     .max(200)
     .refine((c) => decodeCursor(c) !== null, 'not a cursor this API handed out')
     .optional()
-    .meta({ description: 'next_cursor of the previous page (wins over offset)' }),
+    .meta({ description: 'next_cursor of the previous page (wins over offset and page)' }),
   include_total: z
     .enum(['true', 'false', '1', '0'])
     .transform((v) => v === 'true' || v === '1')
     .default(false)
-    .meta({ default: 'false', description: 'fill total, total_pages (costs a count)' }),
+    .meta({ default: 'false', description: 'accepted for Mixpeek’s clients: total is always counted' }),
+  // Mixpeek's SDK sends these names too.
+  page_size: z.coerce.number().int().min(1).max(1000).optional().meta({ description: 'alias of limit' }),
+  page: z.coerce.number().int().min(1).max(10001).optional().meta({
+    type: 'integer',
+    minimum: 1,
+    description: '1-based page of `limit` results (instead of offset)',
+  }),
+  next_cursor: z
+    .string()
+    .max(200)
+    .refine((c) => decodeCursor(c) !== null, 'not a cursor this API handed out')
+    .optional()
+    .meta({ description: 'alias of cursor' }),
+  after: z
+    .string()
+    .max(200)
+    .refine((c) => decodeCursor(c) !== null, 'not a cursor this API handed out')
+    .optional()
+    .meta({ description: 'alias of cursor' }),
 });
+
+/** Paging given in a list request's body (Mixpeek's list requests carry it there too). */
+export interface BodyPaging {
+  limit?: number | null;
+  page_size?: number | null;
+  offset?: number | null;
+  page?: number | null;
+}
 
 export async function listPage<T extends Document>(
   coll: Collection<T>,
@@ -38,29 +65,53 @@ export async function listPage<T extends Document>(
   rawQuery: unknown,
   serialize: (doc: T) => unknown,
   sort: Sort = { created_at: -1, _id: -1 },
+  body: BodyPaging = {},
 ) {
-  const q = parse(listQuerySchema, rawQuery, 'query');
-  const offset = q.cursor ? decodeCursor(q.cursor)! : q.offset;
+  const { limit, offset } = pagingOf(rawQuery, body);
   const docs = (await coll
     .find(filter as Filter<T>)
     .sort(sort)
     .skip(offset)
-    .limit(q.limit)
+    .limit(limit)
     .toArray()) as T[];
-  const total = q.include_total ? await coll.countDocuments(filter as Filter<T>) : null;
-  const page = Math.floor(offset / q.limit) + 1;
-  const totalPages = total === null ? null : Math.ceil(total / q.limit);
-  const hasNext = total === null ? docs.length === q.limit : offset + docs.length < total;
+  // Always counted: Mixpeek's clients require an integer total.
+  const total = await coll.countDocuments(filter as Filter<T>);
+  return pageOf(docs.map(serialize), total, limit, offset);
+}
+
+/** limit and offset of a list request: query first, then its body; a cursor wins over offset/page. */
+export function pagingOf(rawQuery: unknown, body: BodyPaging = {}): { limit: number; offset: number } {
+  const q = parse(listQuerySchema, rawQuery, 'query');
+  const given = rawQuery as Record<string, unknown>;
+  const limit =
+    given.limit !== undefined ? q.limit : (q.page_size ?? body.limit ?? body.page_size ?? q.limit);
+  const cursor = q.cursor ?? q.next_cursor ?? q.after;
+  const page = q.page ?? body.page ?? null;
+  const offset = cursor
+    ? decodeCursor(cursor)!
+    : given.offset !== undefined
+      ? q.offset
+      : page !== null
+        ? (page - 1) * limit
+        : (body.offset ?? q.offset);
+  return { limit, offset };
+}
+
+/** The list envelope for one page of already-serialized results. */
+export function pageOf(results: unknown[], total: number, limit: number, offset: number) {
+  const page = Math.floor(offset / limit) + 1;
+  const hasNext = offset + results.length < total;
   return {
-    results: docs.map(serialize),
+    results,
     pagination: {
       total,
       page,
-      page_size: q.limit,
-      total_pages: totalPages,
-      next_page: hasNext ? page + 1 : null,
-      previous_page: page > 1 ? page - 1 : null,
-      next_cursor: hasNext ? encodeCursor(offset + docs.length) : null,
+      page_size: limit,
+      total_pages: Math.ceil(total / limit),
+      // Page numbers as text: Mixpeek's PaginationResponse types them as strings.
+      next_page: hasNext ? String(page + 1) : null,
+      previous_page: page > 1 ? String(page - 1) : null,
+      next_cursor: hasNext ? encodeCursor(offset + results.length) : null,
     },
     total,
   };

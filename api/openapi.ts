@@ -47,7 +47,9 @@ export function openApiDocument(app: Express): Record<string, unknown> {
         name: 'X-Namespace',
         in: 'header',
         required: false,
-        description: 'Namespace id (ns_…) or name; or send ?namespace=',
+        description:
+          'Namespace id (ns_…) or name; or send ?namespace=. Required on every /v1 route but the ' +
+          'organization-level /v1/organizations/… ones (storage connections), where it is ignored.',
       },
     }),
   );
@@ -131,9 +133,10 @@ export function openApiDocument(app: Express): Record<string, unknown> {
       version: '1.0.0',
       description:
         'Mixpeek-compatible Bucket Syncs API: buckets, storage connections, syncs, objects and analytics. ' +
-        'Every /v1 request needs `Authorization: Bearer <api key>` and a namespace (X-Namespace or ' +
-        '?namespace=). Errors: {success: false, status, error: {message, type, details}}. Lists: ' +
-        'limit (1–1000, 100), offset (0–10000), cursor, include_total -> {results, pagination, total}.',
+        'Every /v1 request needs `Authorization: Bearer <api key>` and, except /v1/organizations/…, a ' +
+        'namespace (X-Namespace or ?namespace=). Creates answer 200, as Mixpeek does. Errors: {success: ' +
+        'false, status, error: {message, type, details}}. Lists: limit / page_size (1–1000, 100), offset ' +
+        '(0–10000) or page, cursor -> {results, pagination, total} (total always counted).',
     },
     servers: [{ url: '/' }],
   }) as unknown as Record<string, unknown>;

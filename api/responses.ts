@@ -7,12 +7,13 @@ import {
   collectionSourceSchema,
   connectionCreateSchema,
   fileFiltersSchema,
-  OBJECT_BLOB_TYPES,
   PROVIDER_TYPES,
+  SYNC_JOB_STATUSES,
   reconcileSchema,
   schemaMappingSchema,
   syncCreateSchema,
 } from '../core/request-schemas';
+import { MIXPEEK_BLOB_TYPES } from '../core/mapping';
 import { TASK_STATUSES } from '../core/status';
 
 // Name the shared request parts so the document refers to them instead of repeating them (the
@@ -58,15 +59,15 @@ export const paginationModel = z
     page: z.number().int().min(1),
     page_size: z.number().int().min(1),
     total_pages: count.nullable(),
-    next_page: z.number().int().nullable(),
-    previous_page: z.number().int().nullable(),
+    next_page: z.string().nullable().meta({ description: 'the next page number, as text (Mixpeek’s type)' }),
+    previous_page: z.string().nullable().meta({ description: 'the previous page number, as text' }),
     next_cursor: z.string().nullable(),
   })
-  .meta({ id: 'Pagination', description: 'total and total_pages are filled only with include_total=true.' });
+  .meta({ id: 'Pagination', description: 'total and total_pages are always counted.' });
 
 export function listModel(item: z.ZodType, name: string) {
   return z
-    .object({ results: z.array(item), pagination: paginationModel, total: count.nullable() })
+    .object({ results: z.array(item), pagination: paginationModel, total: count })
     .meta({ id: `${name}List` });
 }
 
@@ -83,10 +84,18 @@ export const bucketModel = z
     description: z.string().nullable(),
     bucket_schema: json.nullable(),
     metadata: json,
+    object_count: count.meta({ description: 'objects in the bucket, counted when answering' }),
+    total_size_bytes: count.meta({ description: 'sum of the objects’ blob sizes' }),
+    stats_updated_at: time.meta({ description: 'when object_count and total_size_bytes were counted' }),
     created_at: time,
     updated_at: time,
   })
-  .meta({ id: 'BucketModel' });
+  .meta({ id: 'BucketResponse' });
+
+/** Mixpeek's ListBucketsResponse: total_count (not total), besides our pagination. */
+export const bucketListModel = z
+  .object({ results: z.array(bucketModel), pagination: paginationModel, total_count: count, total: count })
+  .meta({ id: 'ListBucketsResponse' });
 
 export const connectionModel = z
   .object({
@@ -95,6 +104,7 @@ export const connectionModel = z
     name: connectionCreateSchema.shape.name,
     provider_type: z.enum(PROVIDER_TYPES),
     provider_config: json.meta({ description: 'provider settings; credentials answered as "[redacted]"' }),
+    write_enabled: z.boolean(),
     description: z.string().nullable(),
     status: taskStatus,
     is_active: z.boolean(),
@@ -152,6 +162,10 @@ export const syncConfigModel = z
     resume_checkpoint_frequency: c.resume_checkpoint_frequency,
     description: z.string().nullable(),
     metadata: json,
+    sync_concurrency: c.sync_concurrency,
+    batch_collection_ids: c.batch_collection_ids.meta({ description: 'collection ids (names resolved)' }),
+    ingest_filter: z.null().meta({ description: 'always null: ingest filters are refused (no retrievers)' }),
+    sync_from: nullableTime,
     status: taskStatus,
     is_active: z.boolean(),
     total_files_discovered: count,
@@ -186,6 +200,24 @@ export const syncConfigModel = z
     sync_checkpoints: z.record(z.string(), checkpointModel),
     schedule: json.meta({ description: '{mode, interval_seconds, next_run_at, last_successful_run_at}' }),
     sync_progress: json,
+    event_driven: z
+      .boolean()
+      .meta({ description: 'listens to the provider’s change feed; polling stays the safety net' }),
+    event_feed: z
+      .object({
+        kind: z.enum(['filesystem', 'bucket_notifications', 'drive_channels', 'graph_subscriptions']),
+        enabled_at: time,
+        receives_notifications: z.boolean(),
+        notification_path: z
+          .string()
+          .optional()
+          .meta({
+            description:
+              'where the storage service posts notifications (bucket_notifications), with the channel’s ' +
+              'secret: in the response of the call that switched event_driven on only, never again',
+          }),
+      })
+      .nullable(),
   })
   .meta({ id: 'SyncConfigurationModel' });
 
@@ -217,6 +249,13 @@ export const syncRunModel = z
     throughput_mbps: z.number().min(0),
     status: taskStatus,
     provider_type: z.string(),
+    files_listed: count.optional().meta({ description: 'entries listed by the run (before filters)' }),
+    files_created: count.optional(),
+    files_updated: count.optional(),
+    files_unchanged: count.optional(),
+    files_duplicate: count.optional().meta({ description: 'skipped by skip_duplicates' }),
+    files_dlq: count.optional().meta({ description: 'sent to the DLQ (including those failed for good)' }),
+    files_per_second: z.number().min(0).optional(),
   })
   .meta({ id: 'SyncRunMetric' });
 
@@ -247,7 +286,9 @@ export const objectModel = z
           blob_id: z.string(),
           property: z.string(),
           key_prefix: z.string(),
-          type: z.union([z.enum(OBJECT_BLOB_TYPES), z.string()]),
+          type: z.enum(MIXPEEK_BLOB_TYPES).meta({
+            description: 'Mixpeek’s BucketSchemaFieldType; a synced file’s type follows its MIME type',
+          }),
           properties: json,
           details: z.object({
             filename: z.string(),
@@ -258,10 +299,22 @@ export const objectModel = z
         })
         .meta({ id: 'BlobModel' }),
     ),
-    source_details: z.array(z.object({ type: z.string(), source_id: z.string() })),
+    source_details: z.array(
+      z.object({
+        type: z.enum(['bucket', 'direct_upsert']).meta({
+          description:
+            'bucket: brought in by a sync (source_id: the file’s id at the source); direct_upsert: created over the API',
+        }),
+        source_id: z.string(),
+      }),
+    ),
+    source_provider: z.string().meta({ description: 'the sync’s provider_type, or "api"' }),
     metadata: json,
     status: taskStatus,
     error: z.string().nullable(),
+    document_count: count.optional().meta({
+      description: 'collection documents made from the object (get, unless include_document_count=false)',
+    }),
     created_at: time,
     updated_at: time,
   })
@@ -397,3 +450,88 @@ export const failedDocumentModel = z
     updated_at: time,
   })
   .meta({ id: 'FailedDocument' });
+
+export const syncJobModel = z
+  .object({
+    sync_job_id: z.string().meta({ description: 'the run record’s id (the run id while it runs)' }),
+    sync_config_id: z.string(),
+    internal_id: z.string(),
+    namespace_id: z.string(),
+    bucket_id: z.string(),
+    status: z.enum(SYNC_JOB_STATUSES).meta({
+      description:
+        'running; completed (also COMPLETED_WITH_ERRORS: see files_failed); failed; interrupted (canceled)',
+    }),
+    trigger: z.null().meta({ description: 'not recorded here (always null)' }),
+    phase: z.string().nullable(),
+    full_sync: z.boolean(),
+    total_files: count.nullable(),
+    files_synced: count,
+    files_failed: count,
+    bytes_synced: count,
+    started_at: time,
+    completed_at: nullableTime,
+    updated_at: time,
+    error: z.string().max(1000).nullable(),
+    throughput_files_per_min: z.number().min(0).nullable(),
+    current_cursor: z.string().nullable(),
+    progress: json.nullable(),
+  })
+  .meta({ id: 'SyncJobModel' });
+
+export const syncMetricsModel = z
+  .object({
+    sync_config_id: z.string(),
+    status: taskStatus,
+    is_active: z.boolean(),
+    paused: z.boolean(),
+    total_files_discovered: count,
+    total_files_synced: count,
+    total_files_failed: count,
+    batches_created: count,
+    sync_run_counter: count,
+    consecutive_failures: count,
+    last_error: z.string().nullable(),
+    last_sync_at: nullableTime,
+    next_sync_at: nullableTime,
+    seconds_since_last_sync: count.nullable(),
+    is_stale: z.boolean().meta({ description: 'no run finished for more than two polling intervals' }),
+    intervals_since_last_sync: z.number().min(0).nullable(),
+    stale_after_seconds: count,
+    failure_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .meta({ description: 'failed runs / runs, over the recorded runs' }),
+    healthy: z.boolean().meta({ description: 'active, not stale, no consecutive failures' }),
+    dlq_total: count,
+    dlq_by_error: z.record(z.string(), count),
+    running_job: z.boolean(),
+    stalled: z.boolean().meta({ description: 'a run holds a lock that has expired' }),
+    stalled_reason: z.string().nullable(),
+    last_job: json.nullable().meta({ description: 'the newest finished run, as a SyncJobModel' }),
+  })
+  .meta({ id: 'SyncMetricsResponse' });
+
+export const dlqObjectModel = z
+  .object({
+    dlq_id: z.string(),
+    sync_config_id: z.string(),
+    sync_job_id: z.string().nullable(),
+    source_object_id: z.string(),
+    source_path: z.string(),
+    error_type: z.string().meta({ description: 'not_found, auth, invalid, throttled, unavailable or error' }),
+    error_message: z.string(),
+    first_seen_at: time,
+    last_seen_at: time,
+    retry_count: count,
+    max_retries_reached: z.boolean(),
+    internal_id: z.string(),
+    namespace_id: z.string(),
+    bucket_id: z.string(),
+  })
+  .meta({ id: 'SyncDeadLetterObjectModel' });
+
+export const dlqObjectListModel = z
+  .object({ results: z.array(dlqObjectModel), total: count })
+  .meta({ id: 'DLQListResponse' });

@@ -66,6 +66,8 @@ if (require.main === module) {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Started with an IPC channel (`npm run dev`): the parent's death closes it; stop then too.
+      if (process.send) process.once('disconnect', stop);
     })
     .catch((err) => {
       process.stderr.write(`api failed to start: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -385,7 +385,7 @@ async function benchSource(
     };
 
     const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `bench-${kind}` });
-    if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+    if (bucket.status !== 200) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
     const bucketId: string = bucket.body.bucket_id;
     const connBody =
       kind === 'local'
@@ -401,7 +401,7 @@ async function benchSource(
       name: `bench-${kind}`,
       ...connBody,
     });
-    if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+    if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
     const n = set.rels.length;
 
     // --- bucket-syncs: initial full sync (create the sync -> its first run finished)
@@ -415,7 +415,7 @@ async function benchSource(
       // The longest interval allowed: the passes below are triggered, a scheduled one would interfere.
       polling_interval_seconds: 900,
     });
-    if (created.status !== 201) throw new Error(`sync: ${JSON.stringify(created.body)}`);
+    if (created.status !== 200) throw new Error(`sync: ${JSON.stringify(created.body)}`);
     const syncId: string = created.body.sync_config_id;
     let st = await waitSync(l, bucketId, syncId, (x) => idleAfter(1)(x), 3_600_000);
     let wall = secondsSince(t0);

@@ -20,6 +20,8 @@ export const envSchema = z.object({
   TASK_QUEUE: z.string().min(1).default('bucket-syncs'),
   /** HTTP port of the REST API. */
   PORT: port.default(8080),
+  /** Port of the worker's Prometheus endpoint (`/metrics`); 0: any free port. */
+  WORKER_METRICS_PORT: port.default(9464),
   /** 32-byte key (64 hex chars or base64) that encrypts connection credentials at rest. */
   SECRETS_KEY: z
     .string()
@@ -78,7 +80,9 @@ export const envSchema = z.object({
   /** Secret of BLOB_S3_ACCESS_KEY_ID. Never logged or echoed. */
   BLOB_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Files copied at once within a page. */
-  SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  SYNC_FILE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** The most files one sync may process at once (a sync's sync_concurrency above it is refused). */
+  SYNC_FILE_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(100).default(100),
   /** Consecutive failed runs after which a sync suspends itself. */
   AUTO_SUSPEND_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   /**

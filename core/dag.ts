@@ -9,10 +9,23 @@ export interface CollectionSource {
   source: { type: 'bucket'; bucket_ids: string[] } | { type: 'collection'; collection_ids: string[] };
 }
 
-export function planTiers(collections: CollectionSource[], bucketId: string): string[][] {
+export function planTiers(
+  collections: CollectionSource[],
+  bucketId: string,
+  /**
+   * A sync's batch_collection_ids: only these of the collections reading the bucket run (tier 0);
+   * collections downstream of them still follow. null / absent: every one.
+   */
+  only?: readonly string[] | null,
+): string[][] {
   const tierOf = new Map<string, number>();
   for (const c of collections)
-    if (c.source.type === 'bucket' && c.source.bucket_ids.includes(bucketId)) tierOf.set(c.collection_id, 0);
+    if (
+      c.source.type === 'bucket' &&
+      c.source.bucket_ids.includes(bucketId) &&
+      (!only || only.includes(c.collection_id))
+    )
+      tierOf.set(c.collection_id, 0);
   // Relax until stable; bounded by the number of collections, so a cycle cannot loop forever.
   for (let round = 0; round < collections.length; round++) {
     let changed = false;

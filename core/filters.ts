@@ -119,8 +119,11 @@ export function metadataFilterMatches(
 /** Compiled once per page: regexes and lowered lists are built once, then applied to every entry. */
 export function compileFilters(
   filters: FileFilters | null | undefined,
+  /** The sync's sync_from: only files modified after it are kept (the backlog before it is skipped). */
+  syncFrom?: string | null,
 ): (entry: SourceEntry) => FilterDecision {
   const f = filters ?? {};
+  const from = syncFrom ? Date.parse(syncFrom) : undefined;
   const patterns = (f.patterns ?? []).map((p) => new RegExp(p));
   const extensions = (f.extensions ?? []).map((e) => (e.startsWith('.') ? e : `.${e}`).toLowerCase());
   const after = f.modified_after ? Date.parse(f.modified_after) : undefined;
@@ -136,6 +139,7 @@ export function compileFilters(
     if (f.max_size_bytes !== undefined && entry.size > f.max_size_bytes)
       return { keep: false, reason: 'max_size_bytes' };
     const mtime = Date.parse(entry.modifiedAt);
+    if (from !== undefined && !(mtime > from)) return { keep: false, reason: 'sync_from' };
     if (after !== undefined && !(mtime >= after)) return { keep: false, reason: 'modified_after' };
     if (before !== undefined && !(mtime <= before)) return { keep: false, reason: 'modified_before' };
     if (f.mime_types?.length) {

@@ -129,3 +129,46 @@ export function applyMapping(mapping: SchemaMapping | null | undefined, entry: S
   }
   return { fields, blobs: blobs.length > 0 ? blobs : [DEFAULT_BLOB] };
 }
+
+/** Mixpeek's BucketSchemaFieldType: the blob types its clients accept. */
+export const MIXPEEK_BLOB_TYPES = [
+  'string',
+  'number',
+  'integer',
+  'float',
+  'boolean',
+  'object',
+  'array',
+  'date',
+  'datetime',
+  'text',
+  'image',
+  'audio',
+  'video',
+  'pdf',
+  'excel',
+] as const;
+export type MixpeekBlobType = (typeof MIXPEEK_BLOB_TYPES)[number];
+
+const SPREADSHEET_MIME =
+  /^(application\/vnd\.ms-excel|application\/vnd\.openxmlformats-officedocument\.spreadsheetml\.|application\/vnd\.oasis\.opendocument\.spreadsheet|text\/csv|text\/tab-separated-values)/;
+
+/**
+ * A blob's type as Mixpeek's clients read it. `auto` (a synced file's default) follows the MIME
+ * type: image/video/audio/pdf/excel, else `text` for text-like content (text/*, JSON, XML) and
+ * `string` for other bytes (Mixpeek has no binary type). Our own `json` is `object`, `document` is
+ * `text`; Mixpeek's types pass through.
+ */
+export function mixpeekBlobType(type: string, mimeType: string): MixpeekBlobType {
+  if ((MIXPEEK_BLOB_TYPES as readonly string[]).includes(type)) return type as MixpeekBlobType;
+  if (type === 'json') return 'object';
+  if (type === 'document') return 'text';
+  const m = mimeType.toLowerCase();
+  if (m.startsWith('image/')) return 'image';
+  if (m.startsWith('video/')) return 'video';
+  if (m.startsWith('audio/')) return 'audio';
+  if (m === 'application/pdf') return 'pdf';
+  if (SPREADSHEET_MIME.test(m)) return 'excel';
+  if (m.startsWith('text/') || /[/+](json|xml|yaml|x-yaml|javascript)$/.test(m)) return 'text';
+  return 'string';
+}

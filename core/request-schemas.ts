@@ -143,13 +143,39 @@ export const reconcileSchema = z.strictObject({
   re_extract_fields: z.array(z.string()).default([]),
 });
 
+/** Longest polling interval (Mixpeek's: one day). */
+export const MAX_POLLING_INTERVAL_SECONDS = 86400;
+
+/** Mixpeek's bounds for `sync_concurrency` (files of one sync processed at once). */
+export const MAX_SYNC_CONCURRENCY = 100;
+
+/**
+ * Mixpeek's IngestFilter: a saved retriever every candidate object runs through. Accepted as a shape
+ * (so the SDK's requests parse), refused when set: this service has no retrievers (see
+ * `ingestFilterUnsupported`).
+ */
+export const ingestFilterSchema = z.strictObject({
+  retriever_id: z.string().min(1),
+  retriever_version: z.number().int().min(1).nullable().optional(),
+  action: z.enum(['keep', 'drop', 'tag']).nullable().optional(),
+  on_error: z.enum(['keep', 'drop']).nullable().optional(),
+  timeout_seconds: z.number().int().min(1).max(300).default(30),
+});
+
+export const INGEST_FILTER_UNSUPPORTED =
+  'not supported here: an ingest_filter runs a saved Mixpeek retriever on every candidate object, and this ' +
+  'service has no retrievers; filter files with file_filters or sync_from instead';
+
+/** `batch_collection_ids`: collections (ids or names) the sync's batches go to; null = every one. */
+const batchCollectionIdsSchema = z.array(z.string().min(1).max(100)).max(100).nullable();
+
 export const syncCreateSchema = z.strictObject({
   connection_id: z.string().min(1).max(100),
   source_path: z.string().min(1).max(2000),
   sync_mode: z.enum(['continuous', 'initial_only']).default('continuous'),
   file_filters: fileFiltersSchema.nullable().optional(),
   schema_mapping: schemaMappingSchema.nullable().optional(),
-  polling_interval_seconds: z.number().int().min(30).max(900).default(300),
+  polling_interval_seconds: z.number().int().min(30).max(MAX_POLLING_INTERVAL_SECONDS).default(300),
   batch_size: z.number().int().min(1).max(100).default(50),
   skip_duplicates: z.boolean().default(true),
   create_object_on_confirm: z.boolean().default(true),
@@ -165,6 +191,14 @@ export const syncCreateSchema = z.strictObject({
   resume_checkpoint_frequency: z.number().int().min(100).max(10000).default(1000),
   description: z.string().max(500).nullable().optional(),
   metadata: metadataSchema.default({}),
+  /** Files of this sync processed at once; null: the worker's SYNC_FILE_CONCURRENCY. */
+  sync_concurrency: z.number().int().min(1).max(MAX_SYNC_CONCURRENCY).nullable().default(null),
+  batch_collection_ids: batchCollectionIdsSchema.default(null),
+  ingest_filter: ingestFilterSchema.nullable().default(null),
+  /** Only files modified after this instant are ingested (the historical backlog is skipped). */
+  sync_from: isoDate.nullable().default(null),
+  /** Listen to the provider's change feed (core/change-feed.ts) as well as polling (ours). */
+  event_driven: z.boolean().default(false),
 });
 
 export type SyncCreateRequest = z.infer<typeof syncCreateSchema>;
@@ -175,13 +209,18 @@ export const syncUpdateSchema = z
     metadata: metadataSchema,
     status: taskStatusSchema,
     is_active: z.boolean(),
-    polling_interval_seconds: z.number().int().min(30).max(900),
+    polling_interval_seconds: z.number().int().min(30).max(MAX_POLLING_INTERVAL_SECONDS),
     batch_size: z.number().int().min(1).max(100),
     schema_mapping: schemaMappingSchema.nullable(),
     file_filters: fileFiltersSchema.nullable(),
     skip_batch_submission: z.boolean(),
     reconcile: reconcileSchema,
     max_objects_per_run: z.number().int().min(1),
+    sync_concurrency: z.number().int().min(1).max(MAX_SYNC_CONCURRENCY).nullable(),
+    batch_collection_ids: batchCollectionIdsSchema,
+    ingest_filter: ingestFilterSchema.nullable(),
+    provider_filters: z.record(z.string(), z.unknown()),
+    event_driven: z.boolean(),
   })
   .partial()
   .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');
@@ -214,6 +253,8 @@ export const connectionCreateSchema = z.strictObject({
   description: z.string().max(500).nullable().optional(),
   metadata: metadataSchema.default({}),
   test_before_save: z.boolean().default(true),
+  /** Mixpeek: the connection may be written to (export destinations). Stored and shown. */
+  write_enabled: z.boolean().default(false),
 });
 
 export type ConnectionCreateRequest = z.infer<typeof connectionCreateSchema>;
@@ -327,9 +368,11 @@ function checkFileFilters(filters: FileFilters | null | undefined, ctx: FilterRe
 }
 
 /** SyncCreateRequest as the API validates it: syncCreateSchema plus well-formed globs and dates. */
-export const syncCreateRequestSchema = syncCreateSchema.superRefine((b, ctx) =>
-  checkFileFilters(b.file_filters, ctx),
-);
+export const syncCreateRequestSchema = syncCreateSchema.superRefine((b, ctx) => {
+  checkFileFilters(b.file_filters, ctx);
+  if (b.ingest_filter)
+    ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
+});
 
 /** Sync statuses a client may set through PATCH (the others are the workflow's to decide). */
 export const SETTABLE_SYNC_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
@@ -340,6 +383,8 @@ export const SETTABLE_SYNC_STATUSES = ['ACTIVE', 'SUSPENDED'] as const;
  */
 export const syncUpdateRequestSchema = syncUpdateSchema.superRefine((b, ctx) => {
   checkFileFilters(b.file_filters, ctx);
+  if (b.ingest_filter)
+    ctx.addIssue({ code: 'custom', path: ['ingest_filter'], message: INGEST_FILTER_UNSUPPORTED });
   if (b.status !== undefined && !(SETTABLE_SYNC_STATUSES as readonly string[]).includes(b.status))
     ctx.addIssue({
       code: 'custom',
@@ -379,9 +424,33 @@ export const bucketUpdateSchema = z
   .partial()
   .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');
 
+/** Paging a list request may carry in its body (Mixpeek's list requests do); the query's win. */
+const bodyPaging = {
+  limit: z.number().int().min(1).max(1000).nullable().optional(),
+  page_size: z.number().int().min(1).max(1000).nullable().optional(),
+  offset: z.number().int().min(0).max(10000).nullable().optional(),
+  page: z.number().int().min(1).nullable().optional(),
+};
+
+/** What this service cannot do with a list request's `filters` / `sort` / `sorts` (yet). */
+export const LIST_FILTERS_UNSUPPORTED = 'not supported here: filter with the named fields of this request';
+
 export const bucketListFilterSchema = z
-  .strictObject({ bucket_name: z.string().min(1).max(100).optional() })
-  .default({});
+  .strictObject({
+    bucket_name: z.string().min(1).max(100).optional(),
+    ...bodyPaging,
+    /** Free-text search over bucket names (a substring; case_sensitive decides the case). */
+    search: z.string().max(200).nullable().optional(),
+    case_sensitive: z.boolean().default(false),
+    filters: z.record(z.string(), z.unknown()).nullable().optional(),
+    sort: z.record(z.string(), z.unknown()).nullable().optional(),
+    sorts: z.array(z.record(z.string(), z.unknown())).nullable().optional(),
+  })
+  .superRefine((b, ctx) => {
+    for (const k of ['filters', 'sort', 'sorts'] as const)
+      if (b[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: LIST_FILTERS_UNSUPPORTED });
+  })
+  .default({ case_sensitive: false });
 
 export const connectionUpdateSchema = z
   .strictObject({
@@ -394,6 +463,9 @@ export const connectionUpdateSchema = z
      */
     provider_config: z.record(z.string(), z.unknown()),
     is_active: z.boolean(),
+    write_enabled: z.boolean(),
+    /** Only ACTIVE (with is_active true); archiving is DELETE. */
+    status: taskStatusSchema,
     /** Test the connection before saving; defaults to true when provider_config changes. */
     test_before_save: z.boolean(),
   })
@@ -425,6 +497,16 @@ export const OBJECT_BLOB_TYPES = [
   'excel',
   'json',
   'document',
+  // Mixpeek's other BucketSchemaFieldType values.
+  'string',
+  'number',
+  'integer',
+  'float',
+  'boolean',
+  'object',
+  'array',
+  'date',
+  'datetime',
 ] as const;
 
 export const objectBlobCreateSchema = z.strictObject({
@@ -450,14 +532,40 @@ export const objectCreateSchema = z.strictObject({
   metadata: metadataSchema.default({}),
 });
 
+export const PRESIGNED_URLS_UNSUPPORTED =
+  'not supported here: this service does not hand out blob download URLs (return_presigned_urls must be false)';
+
 export const objectListFilterSchema = z
   .strictObject({
     /** Objects whose key_prefix starts with this. */
     key_prefix: z.string().max(1000).optional(),
     status: taskStatusSchema.optional(),
     sync_config_id: z.string().min(1).max(100).optional(),
+    return_presigned_urls: z.boolean().default(false),
+    filters: z.record(z.string(), z.unknown()).nullable().optional(),
+    sort: z.record(z.string(), z.unknown()).nullable().optional(),
+    search: z.string().max(200).nullable().optional(),
+    select: z.array(z.string()).nullable().optional(),
   })
-  .default({});
+  .superRefine((b, ctx) => {
+    if (b.return_presigned_urls)
+      ctx.addIssue({ code: 'custom', path: ['return_presigned_urls'], message: PRESIGNED_URLS_UNSUPPORTED });
+    for (const k of ['filters', 'sort', 'search', 'select'] as const)
+      if (b[k] != null) ctx.addIssue({ code: 'custom', path: [k], message: LIST_FILTERS_UNSUPPORTED });
+  })
+  .default({ return_presigned_urls: false });
+
+const queryFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const objectGetQuerySchema = z.object({
+  return_presigned_urls: queryFlag
+    .refine((v) => !v, PRESIGNED_URLS_UNSUPPORTED)
+    .default(false)
+    .meta({ default: 'false', description: 'must be false: no blob download URLs here' }),
+  include_document_count: queryFlag
+    .default(true)
+    .meta({ default: 'true', description: 'count the collection documents made from the object' }),
+});
 
 export const syncPerformanceQuerySchema = z.object({
   sync_config_id: z.string().min(1).max(100).optional(),
@@ -532,3 +640,33 @@ export const taskListFilterSchema = z
     task_type: z.literal('BATCH_PROCESSING').optional(),
   })
   .default({});
+
+// ---------------------------------------------------------------------------------------------
+// Mixpeek's sync job and DLQ list requests.
+
+export const SYNC_JOB_STATUSES = ['running', 'completed', 'failed', 'interrupted', 'skipped'] as const;
+
+export const syncJobListFilterSchema = z
+  .strictObject({ status: z.enum(SYNC_JOB_STATUSES).nullable().optional() })
+  .default({});
+
+export const dlqListRequestSchema = z
+  .strictObject({
+    /** Only the files given up on (status FAILED, after 3 attempts). */
+    only_max_retries: z.boolean().default(false),
+    /** Only these error types (`error_type` of an entry). */
+    error_types: z.array(z.string().min(1).max(100)).max(50).nullable().optional(),
+  })
+  .default({ only_max_retries: false });
+
+/**
+ * Files of one sync processed at once: its sync_concurrency, else the worker's default
+ * (SYNC_FILE_CONCURRENCY), never above the worker's cap (SYNC_FILE_CONCURRENCY_MAX).
+ */
+export function fileConcurrencyOf(
+  syncConcurrency: number | null | undefined,
+  workerDefault: number,
+  workerMax: number = MAX_SYNC_CONCURRENCY,
+): number {
+  return Math.max(1, Math.min(syncConcurrency ?? workerDefault, workerMax));
+}

@@ -5,7 +5,9 @@
 //
 //   PENDING --run--> ACTIVE --pause / auto-suspend--> SUSPENDED --resume--> ACTIVE
 //   ACTIVE (initial_only, pass completed) --> COMPLETED
+import type { PendingChanges } from './change-feed';
 import { syncStatusOf, type TaskStatus } from './status';
+import { addRunFiles, type RunFiles } from './progress';
 
 export { errorMessage } from './failures';
 
@@ -70,6 +72,13 @@ export interface PassState {
   nextDeltaToken?: string | null;
   /** Objects this run deleted for files the delta listing reported removed (for the run record). */
   removedInRun?: number;
+  /** This run's files by outcome besides `run` (live progress, run record); absent in older histories. */
+  runFiles?: RunFiles;
+  /**
+   * A targeted pass (event-driven syncs, core/change-feed.ts): only these announced source object ids
+   * are looked up, through the same page activity; the cursor is the offset into them.
+   */
+  targets?: string[];
 }
 
 export interface SyncState {
@@ -97,6 +106,15 @@ export interface SyncState {
    * pass lists the changes since it. Absent in state from before delta cursors: modifiedSince is used.
    */
   deltaToken?: string | null;
+  /** Entries the last completed full pass listed: the next full pass's expected total (progress ETA). */
+  lastFullPassListed?: number | null;
+  /** Announced changes not yet covered by a pass (event-driven syncs): one pending trigger. */
+  announced?: PendingChanges | null;
+  /**
+   * When the current polling wait started: targeted passes do not re-time the poll (the safety net),
+   * so a steady stream of events never postpones it. Null: the next wait starts afresh.
+   */
+  pollCycleStart?: string | null;
 }
 
 /** Where time and fresh ids come from: the workflow's deterministic Date and uuid4, or a test's. */
@@ -295,6 +313,10 @@ export interface PageOutcome {
   dlq: number;
   drifted: number;
   removed?: number;
+  /** By outcome, for live progress (core/progress.ts). */
+  updated?: number;
+  unchanged?: number;
+  duplicates?: number;
   listedAll: boolean;
   nextCursor: string | null;
   deltaToken?: string | null;
@@ -327,6 +349,7 @@ export function pageApplied(
     listedAll: pass.listedAll && page.listedAll,
     fileErrors: pass.fileErrors + page.dlq,
     deleted: pass.deleted + page.drifted + (page.removed ?? 0),
+    runFiles: addRunFiles(pass.runFiles, page),
   };
   if (page.removed) p.removedInRun = (pass.removedInRun ?? 0) + page.removed;
   if (page.deltaToken !== undefined) p.nextDeltaToken = page.deltaToken;
@@ -418,6 +441,7 @@ export function passFinished(s: SyncState, end: RunEnd, deleted: number, mint: M
     const done: SyncState = {
       ...s,
       lastCompletedPassStartedAt: p.startedAt,
+      ...(p.full ? { lastFullPassListed: p.objectsProcessed } : {}),
       // Only a token the provider gave at the end of this very pass: else the next pass falls back
       // to modifiedSince (or lists everything).
       deltaToken: p.nextDeltaToken ?? null,
@@ -433,7 +457,7 @@ export function passFinished(s: SyncState, end: RunEnd, deleted: number, mint: M
       ...s,
       lastSyncAt: mint.now(),
       consecutiveFailures: 0,
-      pass: { ...p, runId: mintRunId(mint.uuid()), run: zeroTotals(), removedInRun: 0 },
+      pass: { ...p, runId: mintRunId(mint.uuid()), run: zeroTotals(), removedInRun: 0, runFiles: undefined },
     };
   }
   return { ...s, pass: p };

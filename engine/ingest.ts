@@ -8,7 +8,7 @@ import type { SourceEntry } from '../core/entry';
 import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
 import { newId } from '../store/ids';
-import { contentKey, indexContent, objectKey, unindexContent } from '../store/objects';
+import { contentKey, dlqKey, indexContent, objectKey, unindexContent } from '../store/objects';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 
@@ -47,12 +47,13 @@ function isFileError(err: unknown): boolean {
 }
 
 /**
- * Ids of a new file's object and blobs, the same in every attempt of one page (`pageKey`): a
- * retried page (after a killed worker) writes its copies over the ones the lost attempt left,
- * instead of leaving them behind as blobs without an object.
+ * Ids of a new file's blobs, the same in every attempt of one page (`pageKey`): a retried page
+ * (after a killed worker) writes its copies over the ones the lost attempt left, instead of
+ * leaving them behind as blobs without an object. Another page's copies of the same file (a
+ * concurrent pass) get other keys, so they never overwrite the bytes a winner's object holds.
  */
-function pageScopedId(prefix: 'obj' | 'blob', ...parts: string[]): string {
-  return `${prefix}_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16)}`;
+function pageScopedBlobId(...parts: string[]): string {
+  return `blob_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16)}`;
 }
 
 async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: string, scoped = false) {
@@ -64,7 +65,7 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
     let bytes = 0;
     for (const spec of mapped.blobs) {
       const blobId = scoped
-        ? pageScopedId('blob', objectId, spec.property, String(blobs.length))
+        ? pageScopedBlobId(ctx.pageKey, objectId, spec.property, String(blobs.length))
         : newId('obj').replace('obj_', 'blob_');
       const mime = spec.mimeTypeOverride ?? mimeTypeOf(entry);
       if (spec.fromFile) {
@@ -100,35 +101,53 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
   }
 }
 
+/** The DLQ's error_type: a provider error's kind, `mapping` for schema mapping errors, else `error`. */
+function errorTypeOf(err: unknown): string {
+  const kind = (err as { kind?: unknown })?.kind;
+  if (typeof kind === 'string') return kind;
+  return (err as Error)?.name === 'MappingError' ? 'mapping' : 'error';
+}
+
 async function recordFailure(ctx: IngestContext, entry: SourceEntry, err: unknown): Promise<IngestOutcome> {
   const now = new Date();
   const message = (err instanceof Error ? err.message : String(err)).slice(0, 1000);
-  const prior = await ctx.store.dlq.findOne({
-    sync_config_id: ctx.cfg.sync_config_id,
-    source_object_id: entry.sourceObjectId,
-  });
+  const { sync_config_id } = ctx.cfg;
+  const _id = dlqKey(sync_config_id, entry.sourceObjectId);
+  const prior = await ctx.store.dlq.findOne({ _id });
   // One attempt per run: a retried page does not burn the file's attempts.
   if (prior && prior.last_attempt_run_id === ctx.runId)
     return { kind: 'failed', final: prior.status === 'FAILED' };
   const attempts = (prior?.attempts ?? 0) + 1;
   const status = attempts >= MAX_FILE_ATTEMPTS ? 'FAILED' : 'PENDING';
-  await ctx.store.dlq.updateOne(
-    { sync_config_id: ctx.cfg.sync_config_id, source_object_id: entry.sourceObjectId },
-    {
-      $set: {
-        bucket_id: ctx.cfg.bucket_id,
-        path: entry.path,
-        entry,
-        attempts,
-        last_error: message,
-        last_failed_at: now,
-        status,
-        last_attempt_run_id: ctx.runId,
+  const write = () =>
+    ctx.store.dlq.updateOne(
+      { _id },
+      {
+        $set: {
+          sync_config_id,
+          source_object_id: entry.sourceObjectId,
+          bucket_id: ctx.cfg.bucket_id,
+          path: entry.path,
+          entry,
+          attempts,
+          last_error: message,
+          error_type: errorTypeOf(err),
+          last_failed_at: now,
+          status,
+          last_attempt_run_id: ctx.runId,
+        },
+        $setOnInsert: { first_failed_at: now },
       },
-      $setOnInsert: { first_failed_at: now },
-    },
-    { upsert: true },
-  );
+      { upsert: true },
+    );
+  try {
+    await write();
+  } catch (e) {
+    if ((e as { code?: number }).code !== 11000) throw e;
+    // An entry stored before DLQ entries were keyed by dlqKey holds the (sync, file) pair: replace it.
+    await ctx.store.dlq.deleteOne({ sync_config_id, source_object_id: entry.sourceObjectId });
+    await write();
+  }
   return { kind: 'failed', final: status === 'FAILED' };
 }
 
@@ -143,11 +162,13 @@ export interface Prepared {
 export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
   const { cfg } = ctx;
   try {
-    const objectId = pageScopedId('obj', ctx.pageKey, entry.sourceObjectId);
+    // Derived from the idempotency key: the object's `_id` and its public id (the same in every
+    // attempt, so a retried page writes the same blob keys, see copyBlobs).
+    const objectId = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
     const copied = await copyBlobs(ctx, entry, objectId, true);
     const now = new Date();
     const doc: ObjectDoc = {
-      _id: objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId),
+      _id: objectId,
       object_id: objectId,
       bucket_id: cfg.bucket_id,
       internal_id: cfg.internal_id,
@@ -316,10 +337,7 @@ export async function ingestUpdate(
       .map((b) => b.properties?.storage_key)
       .filter((k): k is string => typeof k === 'string');
     await Promise.all(oldKeys.map((k) => ctx.blobs.delete(k)));
-    await ctx.store.dlq.deleteOne({
-      sync_config_id: ctx.cfg.sync_config_id,
-      source_object_id: entry.sourceObjectId,
-    });
+    await ctx.store.dlq.deleteOne({ _id: dlqKey(ctx.cfg.sync_config_id, entry.sourceObjectId) });
     return { kind: 'updated', bytes: copied.bytes, key: prior._id, objectId: prior.object_id };
   } catch (err) {
     if (!isFileError(err)) throw err;

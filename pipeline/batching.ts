@@ -56,6 +56,7 @@ export async function batchPage(
       metadata: { sync_config_id: cfg.sync_config_id },
       chunk_size: Math.max(1, Math.min(cfg.batch_chunk_size, cfg.max_batch_chunk_size)),
       sync_config_id: cfg.sync_config_id,
+      only_collection_ids: cfg.batch_collection_ids ?? null,
       held: cfg.skip_batch_submission,
       page_key: pageKey,
       created_at: now,

@@ -33,7 +33,7 @@ const hash16 = (s: string) => createHash('sha256').update(s).digest('hex').slice
 /** The tiers of collections a batch of this bucket's objects runs through, now. */
 export async function tiersFor(
   store: Store,
-  batch: Pick<BatchDoc, 'bucket_id' | 'internal_id' | 'namespace_id'>,
+  batch: Pick<BatchDoc, 'bucket_id' | 'internal_id' | 'namespace_id' | 'only_collection_ids'>,
 ) {
   const collections = await store.collections
     .find(
@@ -41,7 +41,7 @@ export async function tiersFor(
       { projection: { collection_id: 1, source: 1 } },
     )
     .toArray();
-  return planTiers(collections, batch.bucket_id);
+  return planTiers(collections, batch.bucket_id, batch.only_collection_ids);
 }
 
 /**
@@ -92,8 +92,10 @@ export async function submitBatch(
     updated_at: now,
   };
   await insertIfAbsent(store.tasks, task);
-  const moved = await store.batches.updateOne(
-    { _id: batch._id, status: batch.status, task_id: batch.task_id },
+  const moved = await store.updateIfMatches(
+    store.batches,
+    batch._id,
+    { status: batch.status, task_id: batch.task_id },
     {
       $set: {
         status,
@@ -109,9 +111,10 @@ export async function submitBatch(
       },
     },
   );
-  if (moved.modifiedCount === 0) {
+  if (!moved) {
     // Someone else moved it first (a concurrent submit): answer what they made.
-    await store.tasks.deleteOne({ _id: taskId, status });
+    const ours = await store.tasks.findOne({ _id: taskId });
+    if (ours?.status === status) await store.tasks.deleteOne({ _id: taskId });
     const current = await store.batches.findOne({ _id: batch._id });
     if (current?.task_id) {
       const theirs = await store.tasks.findOne({ _id: current.task_id });
@@ -124,8 +127,10 @@ export async function submitBatch(
     await startWorkflow(runner, batch.batch_id, taskId);
   } catch (err) {
     // Nothing half-written: the batch goes back to where it was.
-    await store.batches.updateOne(
-      { _id: batch._id, task_id: taskId },
+    await store.updateIfMatches(
+      store.batches,
+      batch._id,
+      { task_id: taskId },
       {
         $set: {
           status: batch.status,

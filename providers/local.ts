@@ -1,12 +1,13 @@
 // `local`: a folder the server may read. Walked in sorted order; the cursor is the last relative
 // path returned, so a listing resumes after it.
 import { createReadStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { readdir, stat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ProviderError } from './types';
-import type { ListOptions, ListPage, SourceEntry, StorageProvider } from './types';
+import type { ListOptions, ListPage, LookupResult, SourceEntry, StorageProvider } from './types';
 
 export const localConfigSchema = z.strictObject({
   root: z
@@ -36,7 +37,12 @@ function cmp(a: string, b: string): number {
 }
 
 export class LocalProvider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: false, deltaCursor: false, checksums: false };
+  readonly capabilities = {
+    serverSideModifiedFilter: false,
+    deltaCursor: false,
+    checksums: false,
+    changeFeed: 'filesystem' as const,
+  };
 
   constructor(private readonly config: LocalConfig) {}
 
@@ -109,21 +115,86 @@ export class LocalProvider implements StorageProvider {
         } catch {
           continue; // deleted between readdir and stat
         }
-        out.push({
-          sourceObjectId: fromRoot ? `${fromRoot}/${relPath}` : relPath,
-          path: relPath,
-          name: item.name,
-          size: st.size,
-          modifiedAt: st.mtime.toISOString(),
-          version: `${Math.trunc(st.mtimeMs)}-${st.size}`,
-          metadata: {},
-        });
+        out.push(fileEntry(fromRoot, relPath, st));
         if (out.length >= options.pageSize) return false;
       }
       return true;
     };
     const exhausted = await walk('');
     return { entries: out, nextCursor: exhausted ? null : (out.at(-1)?.path ?? null) };
+  }
+
+  /** The folder a sync watches: source_path under root, symlinks resolved (what the watcher subscribes). */
+  async watchedFolder(sourcePath: string): Promise<{ folder: string; idPrefix: string }> {
+    const base = await this.base(sourcePath);
+    const fromRoot = path
+      .relative(await realpath(this.config.root), base)
+      .split(path.sep)
+      .join('/');
+    return { folder: base, idPrefix: fromRoot ? `${fromRoot}/` : '' };
+  }
+
+  /**
+   * Announced ids (paths relative to root, from the filesystem watcher): a file's entry, a folder's
+   * files (a folder moved in), or removed when the path is gone.
+   */
+  async lookup(sourcePath: string, ids: string[], limit: number): Promise<LookupResult> {
+    const { folder: base, idPrefix } = await this.watchedFolder(sourcePath);
+    const found = new Map<string, SourceEntry>();
+    const removed: string[] = [];
+    let incomplete = false;
+    const fromRoot = idPrefix.replace(/\/$/, '');
+    const add = (relPath: string, st: Stats) => {
+      const e = fileEntry(fromRoot, relPath, st);
+      found.set(e.sourceObjectId, e);
+    };
+    const walk = async (rel: string): Promise<void> => {
+      let dirents;
+      try {
+        dirents = await readdir(path.join(base, rel), { withFileTypes: true });
+      } catch {
+        return; // gone meanwhile
+      }
+      for (const d of dirents) {
+        if (found.size >= limit) {
+          incomplete = true;
+          return;
+        }
+        const relPath = `${rel}/${d.name}`;
+        let st;
+        try {
+          st = await stat(path.join(base, relPath));
+        } catch {
+          continue;
+        }
+        if (st.isDirectory()) await walk(relPath);
+        else if (st.isFile()) add(relPath, st);
+      }
+    };
+    for (const id of ids) {
+      if (found.size >= limit) {
+        incomplete = true;
+        break;
+      }
+      if (!id.startsWith(idPrefix) || id.length === idPrefix.length) continue; // not under source_path
+      const rel = id.slice(idPrefix.length);
+      if (rel.split('/').some((p) => p === '' || p === '.' || p === '..')) continue;
+      const file = path.join(base, ...rel.split('/'));
+      let st;
+      try {
+        st = await stat(file);
+        const real = await realpath(file);
+        if (real !== base && !real.startsWith(base + path.sep)) continue; // a link out of the folder
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException)?.code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') removed.push(id);
+        else throw fsError(err, `file ${rel}`);
+        continue;
+      }
+      if (st.isFile()) add(rel, st);
+      else if (st.isDirectory()) await walk(rel);
+    }
+    return { entries: [...found.values()], removed, incomplete };
   }
 
   async open(entry: SourceEntry): Promise<Readable> {
@@ -149,4 +220,16 @@ export class LocalProvider implements StorageProvider {
       return { success: false, message: (err as Error).message, details: {} };
     }
   }
+}
+
+function fileEntry(fromRoot: string, relPath: string, st: Stats): SourceEntry {
+  return {
+    sourceObjectId: fromRoot ? `${fromRoot}/${relPath}` : relPath,
+    path: relPath,
+    name: relPath.split('/').at(-1)!,
+    size: st.size,
+    modifiedAt: st.mtime.toISOString(),
+    version: `${Math.trunc(st.mtimeMs)}-${st.size}`,
+    metadata: {},
+  };
 }

@@ -19,7 +19,15 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { forEachLimit } from '../lib/pool';
 import { ProviderError } from './types';
-import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
+import type {
+  Capabilities,
+  ListOptions,
+  ListPage,
+  LookupResult,
+  SourceEntry,
+  StorageProvider,
+  TestResult,
+} from './types';
 import { codeClass, failedTest, parseCredentials } from './shared';
 
 export const TIGRIS_ENDPOINT = 'https://fly.storage.tigris.dev';
@@ -42,7 +50,7 @@ const endpointUrl = z
   }, 'must be an http(s) URL or host[:port]');
 
 export const s3ConfigSchema = z.strictObject({
-  region: z.string().min(1),
+  region: z.string().min(1).default('us-east-1'),
   /** An S3-compatible endpoint; AWS S3 when absent. A scheme in it wins over use_ssl (as in boto3). */
   endpoint_url: endpointUrl.nullish(),
   use_ssl: z.boolean().default(true),
@@ -241,7 +249,7 @@ function unquote(etag: string | undefined): string {
 }
 
 export class S3Provider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: false, deltaCursor: false, checksums: true };
+  readonly capabilities: Capabilities;
   private readonly client: S3Client;
   private readonly settings: ClientSettings;
 
@@ -252,6 +260,13 @@ export class S3Provider implements StorageProvider {
     options: S3ProviderOptions = {},
   ) {
     this.settings = settings;
+    // Tigris and other look-alikes: polling only. s3 (AWS, MinIO): bucket notifications.
+    this.capabilities = {
+      serverSideModifiedFilter: false,
+      deltaCursor: false,
+      checksums: true,
+      ...(providerType === 's3' ? { changeFeed: 'bucket_notifications' as const } : {}),
+    };
     const config: S3ClientConfig = {
       region: settings.region,
       // One flaky request (a 5xx, a throttle, a reset connection) is retried by the SDK (standard mode:
@@ -343,37 +358,62 @@ export class S3Provider implements StorageProvider {
 
     const entries: (SourceEntry | null)[] = new Array(listed.length).fill(null);
     await forEachLimit(listed, HEAD_CONCURRENCY, async (o, i) => {
-      const key = o.Key!;
-      let head;
-      try {
-        head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      } catch (err) {
-        const e = s3Error(err, `head s3://${bucket}/${key}`);
-        if (e.kind === 'not_found') return; // deleted since the listing
-        throw e;
-      }
-      const etag = unquote(head.ETag ?? o.ETag);
-      const encrypted =
-        head.ServerSideEncryption === 'aws:kms' ||
-        head.ServerSideEncryption === 'aws:kms:dsse' ||
-        head.SSECustomerAlgorithm !== undefined;
-      const rel = key.slice(prefix.length);
-      entries[i] = {
-        sourceObjectId: S3Provider.objectId(bucket, key),
-        path: rel,
-        name: rel.split('/').at(-1)!,
-        size: head.ContentLength ?? o.Size ?? 0,
-        modifiedAt: (head.LastModified ?? o.LastModified ?? new Date(0)).toISOString(),
-        version: etag,
-        ...(head.ContentType ? { contentType: head.ContentType } : {}),
-        // An ETag is the content's MD5 only for single-part uploads without KMS / customer-key encryption.
-        ...(/^[0-9a-f]{32}$/i.test(etag) && !encrypted ? { checksum: `md5:${etag.toLowerCase()}` } : {}),
-        metadata: { ...(head.Metadata ?? {}) },
-      };
+      entries[i] = await this.head(bucket, prefix, o.Key!, o); // null: deleted since the listing
     });
     return {
       entries: entries.filter((e): e is SourceEntry => e !== null),
       nextCursor: truncated && after ? after.slice(prefix.length) : null,
+    };
+  }
+
+  /** Event-driven syncs: the announced `bucket/key` ids under the source path, or removed when gone. */
+  async lookup(sourcePath: string, ids: string[], limit: number): Promise<LookupResult> {
+    const { bucket, prefix } = this.locate(sourcePath);
+    const mine = [...new Set(ids)].filter((id) => {
+      const key = id.startsWith(`${bucket}/`) ? id.slice(bucket.length + 1) : null;
+      return key !== null && key.startsWith(prefix) && key.length > prefix.length && !key.endsWith('/');
+    });
+    const take = mine.slice(0, Math.max(1, limit));
+    const entries: (SourceEntry | null)[] = new Array(take.length).fill(null);
+    const removed: string[] = [];
+    await forEachLimit(take, HEAD_CONCURRENCY, async (id, i) => {
+      entries[i] = await this.head(bucket, prefix, id.slice(bucket.length + 1));
+      if (!entries[i]) removed.push(id);
+    });
+    return {
+      entries: entries.filter((e): e is SourceEntry => e !== null),
+      removed,
+      incomplete: take.length < mine.length,
+    };
+  }
+
+  /** The entry of one key (HeadObject), or null when it does not exist. */
+  private async head(bucket: string, prefix: string, key: string, o?: _Object): Promise<SourceEntry | null> {
+    let head;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (err) {
+      const e = s3Error(err, `head s3://${bucket}/${key}`);
+      if (e.kind === 'not_found') return null;
+      throw e;
+    }
+    const etag = unquote(head.ETag ?? o?.ETag);
+    const encrypted =
+      head.ServerSideEncryption === 'aws:kms' ||
+      head.ServerSideEncryption === 'aws:kms:dsse' ||
+      head.SSECustomerAlgorithm !== undefined;
+    const rel = key.slice(prefix.length);
+    return {
+      sourceObjectId: S3Provider.objectId(bucket, key),
+      path: rel,
+      name: rel.split('/').at(-1)!,
+      size: head.ContentLength ?? o?.Size ?? 0,
+      modifiedAt: (head.LastModified ?? o?.LastModified ?? new Date(0)).toISOString(),
+      version: etag,
+      ...(head.ContentType ? { contentType: head.ContentType } : {}),
+      // An ETag is the content's MD5 only for single-part uploads without KMS / customer-key encryption.
+      ...(/^[0-9a-f]{32}$/i.test(etag) && !encrypted ? { checksum: `md5:${etag.toLowerCase()}` } : {}),
+      metadata: { ...(head.Metadata ?? {}) },
     };
   }
 

@@ -1,6 +1,7 @@
 // The one small contract every storage provider implements (cf. rclone's backend interface).
 // Providers list and open files; they know nothing of filters, buckets or Temporal.
 import type { Readable } from 'node:stream';
+import type { ChangeFeedKind } from '../core/change-feed';
 import type { SourceEntry } from '../core/entry';
 
 export type { SourceEntry };
@@ -53,6 +54,21 @@ export interface Capabilities {
   deltaCursor: boolean;
   /** Entries carry a content checksum. */
   checksums: boolean;
+  /**
+   * How the provider announces changes for event-driven syncs (core/change-feed.ts); absent: polling
+   * only. The feeds themselves run outside the provider (worker/change-feeds.ts, api/notifications.ts).
+   */
+  changeFeed?: ChangeFeedKind;
+}
+
+/** What `lookup` found for announced ids. */
+export interface LookupResult {
+  /** Entries of the ids that are files under the source path (a folder's files, for a folder id). */
+  entries: SourceEntry[];
+  /** Ids that no longer exist (deleted, renamed away). Ids the caller never saw may appear. */
+  removed: string[];
+  /** Some id could not be resolved exactly (a folder with too many files...): list instead. */
+  incomplete: boolean;
 }
 
 export interface StorageProvider {
@@ -61,6 +77,11 @@ export interface StorageProvider {
   /** A stream of the file's bytes; never the whole file in memory. */
   open(entry: SourceEntry): Promise<Readable>;
   test(sourcePath?: string): Promise<TestResult>;
+  /**
+   * Event-driven syncs whose feed names what changed: the current entries of these source object ids
+   * (ids outside the source path are ignored), at most `limit` entries.
+   */
+  lookup?(sourcePath: string, sourceObjectIds: string[], limit: number): Promise<LookupResult>;
 }
 
 /**

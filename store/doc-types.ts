@@ -1,5 +1,6 @@
 // Documents as stored in MongoDB. Field names follow the API contract so responses are projections.
 import type { FileFilters, ProviderType, SchemaMapping, SyncCreateRequest } from '../core/request-schemas';
+import type { ChangeFeedKind } from '../core/change-feed';
 import type { StepName } from '../core/pipeline';
 import type { TaskStatus } from '../core/status';
 import type { Sealed } from './secrets';
@@ -50,6 +51,8 @@ export interface ConnectionDoc {
   provider_config: Record<string, unknown>;
   /** provider_config.credentials, sealed; never returned, never handed to Temporal. */
   credentials_sealed: Sealed | null;
+  /** Mixpeek's write_enabled (stored and shown; absent on connections made before it). */
+  write_enabled?: boolean;
   description: string | null;
   status: TaskStatus;
   is_active: boolean;
@@ -103,8 +106,31 @@ export interface PageRemovalDoc {
   created_at: Date;
 }
 
-export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping'> {
+/**
+ * A notification channel of an event-driven sync (issue 14): `_id` is the SHA-256 of the secret the
+ * storage service presents (the token in the webhook URL), so a notification costs one `_id` lookup.
+ */
+export interface EventChannelDoc {
+  _id: string;
   sync_config_id: string;
+  kind: ChangeFeedKind;
+  created_at: Date;
+}
+
+/** What a sync's change feed is (absent / null: none). The secret itself is never stored. */
+export interface EventFeedState {
+  kind: ChangeFeedKind;
+  /** `_id` of its EventChannelDoc, for feeds that receive notifications. */
+  channel_id: string | null;
+  enabled_at: Date;
+}
+
+export interface SyncConfigDoc
+  extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping' | 'event_driven'> {
+  sync_config_id: string;
+  /** Absent in syncs from before event-driven syncs: false. */
+  event_driven?: boolean;
+  event_feed?: EventFeedState | null;
   bucket_id: string;
   source_type: ProviderType;
   created_by_user_id: string;
@@ -148,7 +174,7 @@ export interface SyncConfigDoc extends Tenant, Omit<SyncCreateRequest, 'file_fil
 }
 
 export interface ObjectDoc extends Tenant {
-  /** objectKey(bucket_id, source_provider, source_object_id) for synced objects (see store/objects.ts). */
+  /** = object_id: objectKey(bucket_id, source_provider, source_object_id) for synced objects (see store/objects.ts). */
   _id: string;
   object_id: string;
   bucket_id: string;
@@ -196,6 +222,8 @@ export interface ContentIndexDoc {
 }
 
 export interface DlqDoc {
+  /** dlqKey(sync_config_id, source_object_id) (see store/objects.ts). */
+  _id: string;
   sync_config_id: string;
   bucket_id: string;
   source_object_id: string;
@@ -209,10 +237,14 @@ export interface DlqDoc {
   /** PENDING: retried by later runs; FAILED: gave up after 3 attempts (counted in total_files_failed). */
   status: 'PENDING' | 'FAILED';
   last_attempt_run_id: string;
+  /** The provider's error kind (not_found, auth, …), `mapping`, or `error` (absent before it was kept). */
+  error_type?: string;
 }
 
 export interface SyncRunDoc {
   sync_run_id: string;
+  /** The pass's run id (what the trigger answer and the live state call the run; absent before it was kept). */
+  run_id?: string;
   sync_config_id: string;
   bucket_id: string;
   internal_id: string;
@@ -231,6 +263,14 @@ export interface SyncRunDoc {
   throughput_mbps: number;
   status: 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED' | 'CANCELED';
   error: string | null;
+  /** By outcome (core/progress.ts runRecordFigures); absent on records from before them. */
+  files_listed?: number;
+  files_created?: number;
+  files_updated?: number;
+  files_unchanged?: number;
+  files_duplicate?: number;
+  files_dlq?: number;
+  files_per_second?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +318,8 @@ export interface BatchDoc extends Tenant {
   chunk_size: number;
   /** Set when a sync made the batch. */
   sync_config_id: string | null;
+  /** The sync's batch_collection_ids (resolved ids): only these of the bucket's collections run it. */
+  only_collection_ids?: string[] | null;
   /** Created by a sync with skip_batch_submission: submitted when the flag is switched off. */
   held: boolean;
   /** `<run id>|<cursor>` of the sync page that made it. */

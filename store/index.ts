@@ -1,6 +1,15 @@
 // MongoDB access: one client, typed collections, indexes. Works on MongoDB >= 6 and on FerretDB
 // (no transactions, change streams, TTL or partial indexes are used).
-import { MongoClient, type Collection, type Db } from 'mongodb';
+//
+// What each server does cheaply differs, and the hot paths (a sync page, the batch activities)
+// pick by `store.kind` in the few functions below, never inline:
+// - MongoDB: every filter can use an index; `$in` on `_id` is one round trip for a page.
+// - FerretDB 1.24 on SQLite: only a filter that is exactly `{_id: <string>}` reaches SQLite (and
+//   uses the `_id` index only with scripts/patches/ferretdb-sqlite-id-index.patch); any other
+//   filter, `$in` included, decodes every document of the collection. So a page's lookups are
+//   point lookups, a few in flight, and conditional updates read by `_id` first.
+import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { forEachLimit } from '../lib/pool';
 import type {
   ApiKeyDoc,
   BatchDoc,
@@ -10,6 +19,7 @@ import type {
   ContentIndexDoc,
   DlqDoc,
   DocumentDoc,
+  EventChannelDoc,
   NamespaceDoc,
   ObjectDoc,
   OrganizationDoc,
@@ -21,6 +31,14 @@ import type {
 } from './doc-types';
 
 export * from './doc-types';
+
+/** `ferretdb`: FerretDB (SQLite or PostgreSQL backend); `mongodb`: MongoDB itself. */
+export type StoreKind = 'mongodb' | 'ferretdb';
+
+/** Point lookups in flight at once on FerretDB. */
+const POINT_CONCURRENCY = 16;
+/** `_id`s per `$in` query on MongoDB. */
+const IN_CHUNK = 1000;
 
 export class Store {
   readonly organizations: Collection<OrganizationDoc>;
@@ -39,10 +57,12 @@ export class Store {
   readonly documents: Collection<DocumentDoc>;
   readonly pageRemovals: Collection<PageRemovalDoc>;
   readonly passSeen: Collection<PassSeenDoc>;
+  readonly eventChannels: Collection<EventChannelDoc>;
 
   private constructor(
     readonly client: MongoClient,
     readonly db: Db,
+    readonly kind: StoreKind,
   ) {
     this.organizations = db.collection('organizations');
     this.namespaces = db.collection('namespaces');
@@ -60,12 +80,16 @@ export class Store {
     this.documents = db.collection('documents');
     this.pageRemovals = db.collection('sync_page_removals');
     this.passSeen = db.collection('sync_pass_seen');
+    this.eventChannels = db.collection('sync_event_channels');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
     const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, ignoreUndefined: true });
     await client.connect();
-    const store = new Store(client, client.db(dbName));
+    const db = client.db(dbName);
+    // FerretDB answers buildInfo with its own version besides the MongoDB one it emulates.
+    const info = await db.admin().command({ buildInfo: 1 });
+    const store = new Store(client, db, 'ferretdbVersion' in info ? 'ferretdb' : 'mongodb');
     await store.ensureIndexes();
     return store;
   }
@@ -102,7 +126,65 @@ export class Store {
     ]);
   }
 
+  /**
+   * The documents with these `_id`s (missing ones are absent), by `_id`: one `$in` query per
+   * thousand on MongoDB, point lookups a few at a time on FerretDB (where `$in` scans).
+   */
+  async lookupByIds<T extends { _id: string }>(
+    coll: Collection<T>,
+    ids: readonly string[],
+    projection?: Document,
+  ): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    const unique = [...new Set(ids)];
+    if (this.kind === 'mongodb') {
+      for (let i = 0; i < unique.length; i += IN_CHUNK) {
+        const part = unique.slice(i, i + IN_CHUNK);
+        const docs = await coll
+          .find({ _id: { $in: part } } as Filter<T>, projection ? { projection } : {})
+          .toArray();
+        for (const d of docs) found.set(d._id, d as T);
+      }
+      return found;
+    }
+    await forEachLimit(unique, POINT_CONCURRENCY, async (id) => {
+      const d = await coll.findOne({ _id: id } as Filter<T>, projection ? { projection } : {});
+      if (d) found.set(id, d as T);
+    });
+    return found;
+  }
+
+  /**
+   * Updates the document with this `_id` if its fields still hold `expect`; true when it did. On
+   * MongoDB one conditional update. On FerretDB a read by `_id`, a check, and an update by `_id`
+   * (a filter with more fields would scan the collection): not atomic, which FerretDB's updates are
+   * not either (it rewrites whole documents; see README, Limits).
+   */
+  async updateIfMatches<T extends { _id: string }>(
+    coll: Collection<T>,
+    id: string,
+    expect: Partial<Record<keyof T & string, unknown>>,
+    update: Document,
+  ): Promise<boolean> {
+    if (this.kind === 'mongodb') {
+      const res = await coll.updateOne({ _id: id, ...expect } as Filter<T>, update);
+      return res.matchedCount > 0;
+    }
+    const current = (await coll.findOne({ _id: id } as Filter<T>)) as Record<string, unknown> | null;
+    if (!current) return false;
+    for (const [k, v] of Object.entries(expect)) if (!sameValue(current[k], v)) return false;
+    const res = await coll.updateOne({ _id: id } as Filter<T>, update);
+    return res.matchedCount > 0;
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+/** Equality as a MongoDB filter `{field: value}` means it for the values used here (scalars, null). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (b === null) return a === null || a === undefined;
+  return a === b;
 }

@@ -1,15 +1,25 @@
-// Object lookups by key. An object's MongoDB `_id` is derived from its idempotency key
-// (bucket_id, source provider, source_object_id), and a content index maps (bucket, hash) to the
-// object holding those bytes. Every per-file lookup is then an `_id` lookup: an index hit on
-// MongoDB, and the one lookup FerretDB's SQLite backend pushes down instead of scanning.
+// Object lookups by key. An object's MongoDB `_id` is its public `object_id`; a synced object's is
+// derived from its idempotency key (bucket_id, source provider, source_object_id), so a page finds
+// the objects of its files by `_id`, and the API finds an object by its id with one `_id` lookup.
+// A content index maps (bucket, hash) to the object holding those bytes. Every per-file lookup is
+// then an `_id` lookup: an index hit on MongoDB, and the one lookup FerretDB's SQLite backend
+// pushes down instead of scanning (see store/index.ts).
 import { createHash } from 'node:crypto';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store } from '.';
 
 const LOOKUP_CONCURRENCY = 16;
 
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A synced object's `_id` and `object_id`: `obj_` + 24 hex digits of its idempotency key's hash. */
 export function objectKey(bucketId: string, provider: string, sourceObjectId: string): string {
-  return `o_${createHash('sha256').update(`${bucketId}\u0000${provider}\u0000${sourceObjectId}`).digest('hex')}`;
+  return `obj_${sha256(`${bucketId}\u0000${provider}\u0000${sourceObjectId}`).slice(0, 24)}`;
+}
+
+/** A DLQ entry's `_id`: one entry per (sync, source file). */
+export function dlqKey(syncConfigId: string, sourceObjectId: string): string {
+  return `dlq_${sha256(`${syncConfigId}\u0000${sourceObjectId}`).slice(0, 32)}`;
 }
 
 /** Key of a content-index entry: `sha256:<hex>` or a provider checksum such as `md5:<hex>`. */
@@ -24,22 +34,18 @@ export async function findBySource(
   provider: string,
   sourceObjectIds: string[],
 ): Promise<Map<string, ObjectDoc>> {
+  const keyOf = new Map(sourceObjectIds.map((id) => [objectKey(bucketId, provider, id), id]));
+  const docs = await store.lookupByIds(store.objects, [...keyOf.keys()]);
   const found = new Map<string, ObjectDoc>();
-  await forEachLimit(sourceObjectIds, LOOKUP_CONCURRENCY, async (id) => {
-    const doc = await store.objects.findOne({ _id: objectKey(bucketId, provider, id) });
-    if (doc) found.set(id, doc);
-  });
+  for (const [key, doc] of docs) found.set(keyOf.get(key)!, doc);
   return found;
 }
 
 /** Which of these content hashes the bucket already holds. */
 export async function knownContent(store: Store, bucketId: string, hashes: string[]): Promise<Set<string>> {
-  const known = new Set<string>();
-  await forEachLimit([...new Set(hashes)], LOOKUP_CONCURRENCY, async (h) => {
-    if (await store.contentIndex.findOne({ _id: contentKey(bucketId, h) }, { projection: { _id: 1 } }))
-      known.add(h);
-  });
-  return known;
+  const hashOf = new Map(hashes.map((h) => [contentKey(bucketId, h), h]));
+  const found = await store.lookupByIds(store.contentIndex, [...hashOf.keys()], { _id: 1 });
+  return new Set([...found.keys()].map((k) => hashOf.get(k)!));
 }
 
 function contentHashesOf(doc: Pick<ObjectDoc, 'content_hash' | 'source_checksum'>): string[] {
@@ -67,26 +73,26 @@ export async function indexContent(store: Store, docs: ObjectDoc[]): Promise<voi
   }
 }
 
-/** Drops the objects' content-index entries (only those that point at these objects). */
+/**
+ * Drops the objects' content-index entries (only those that point at these objects): read by `_id`,
+ * deleted by `_id` (a filter on `_id` and `object_id` would scan on FerretDB). An entry is only
+ * ever inserted when absent, so one that points at an object cannot change hands before it goes.
+ */
 export async function unindexContent(
   store: Store,
   docs: Pick<ObjectDoc, 'bucket_id' | 'object_id' | 'content_hash' | 'source_checksum'>[],
 ): Promise<void> {
-  await forEachLimit(
-    docs.flatMap((d) =>
-      contentHashesOf(d).map((h) => ({ _id: contentKey(d.bucket_id, h), object_id: d.object_id })),
-    ),
-    LOOKUP_CONCURRENCY,
-    async (e) => {
-      await store.contentIndex.deleteOne(e);
-    },
-  );
+  const owner = new Map<string, string>();
+  for (const d of docs)
+    for (const h of contentHashesOf(d)) owner.set(contentKey(d.bucket_id, h), d.object_id);
+  if (owner.size === 0) return;
+  const entries = await store.lookupByIds(store.contentIndex, [...owner.keys()], { object_id: 1 });
+  const ours = [...entries.values()].filter((e) => e.object_id === owner.get(e._id)).map((e) => e._id);
+  await forEachLimit(ours, LOOKUP_CONCURRENCY, async (id) => {
+    await store.contentIndex.deleteOne({ _id: id });
+  });
 }
 
-/**
- * Marks objects as seen by a pass: one `_id` update each, a few in flight. (Not bulkWrite: FerretDB
- * 1.24's SQLite backend hangs on an `update` command carrying several statements.)
- */
 /** Marks objects a page saw unchanged: one document per page (see PassSeenDoc). */
 export async function markSeen(
   store: Store,
@@ -101,7 +107,10 @@ export async function markSeen(
   );
 }
 
-/** Objects of a sync that a pass neither created, changed nor saw (the sweep's candidates). */
+/**
+ * Objects of a sync that a pass neither created, changed nor saw (the sweep's candidates). Scans
+ * the sync's objects (the whole collection on FerretDB): once per pass, at its end.
+ */
 export async function unseenObjects(store: Store, syncConfigId: string, passId: string) {
   const seen = new Set<string>();
   for await (const d of store.passSeen.find({ sync_config_id: syncConfigId, pass_id: passId }))

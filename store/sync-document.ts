@@ -1,7 +1,7 @@
 // The sync document (collection sync_configs): the stored config plus the API's projection of the
 // workflow's state. This module is the one place that maps between the two and writes the
-// projection's fields: the initial document, state -> document (the workflow's records and a page's
-// progress), document -> state (to restart a workflow), the live state as the API shows it, the run
+// projection's fields: the initial document, state -> document (the workflow's records, a pass's
+// checkpoint with them), document -> state (to restart a workflow), the live state as the API shows it, the run
 // lock, and the deleted mark.
 import type { Collection } from 'mongodb';
 import {
@@ -162,10 +162,12 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
     next_sync_at: toDate(state.nextSyncAt),
     sync_run_counter: state.runCounter,
     current_sync_run_id: state.pass?.runId ?? null,
-    resume_cursor: state.pass?.cursor ?? null,
-    current_cursor: state.pass?.cursor ?? null,
+    // A targeted pass's cursor is an offset into announced ids, not a listing position.
+    resume_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
+    current_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
     // Between runs nothing holds the lock.
     ...(state.pass?.inRun ? {} : UNLOCKED),
+    ...(state.pass ? passFields(state.pass, now) : {}),
     schedule: {
       mode: state.syncMode,
       interval_seconds: state.pollingIntervalSeconds,
@@ -173,6 +175,43 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
       last_successful_run_at: toDate(state.lastSyncAt),
     },
     updated_at: now,
+  };
+}
+
+/**
+ * A pass in flight: its checkpoint and progress. Written with the totals (the workflow's, after a
+ * page), so a workflow restarted from the document resumes with totals that match its cursor.
+ */
+function passFields(pass: PassState, now: Date): Record<string, unknown> {
+  // The listing ended (its last page is done; the sweep and the run record follow).
+  const listed = pass.pages > 0 && pass.cursor === null;
+  // A targeted pass (event-driven syncs) walks announced ids, not a listing: it writes no checkpoint.
+  const checkpoint = pass.targets
+    ? {}
+    : {
+        resume_objects_processed: pass.objectsProcessed,
+        'sync_checkpoints.default': {
+          pass_id: pass.passId,
+          cursor: pass.cursor,
+          objects_processed: pass.objectsProcessed,
+          modified_since: pass.modifiedSince,
+          delta_token: pass.deltaToken ?? null,
+          next_delta_token: pass.nextDeltaToken ?? null,
+          completed_at: listed ? now : null,
+          updated_at: now,
+        } satisfies SyncCheckpoint,
+      };
+  return {
+    ...checkpoint,
+    sync_progress: {
+      sync_run_id: pass.runId,
+      phase: listed ? 'finishing' : 'listing',
+      files_listed: pass.objectsProcessed,
+      files_synced: pass.run.synced,
+      files_failed: pass.run.failed,
+      bytes_synced: pass.run.bytes,
+      updated_at: now,
+    },
   };
 }
 
@@ -193,58 +232,6 @@ const batchFields = (b: BatchTotals) => ({
   batch_ids: b.batchIds,
   task_ids: b.taskIds,
 });
-
-/** What one page of a pass wrote: its totals, checkpoint and progress. */
-export interface PageProgress {
-  runId: string;
-  passId: string;
-  modifiedSince: string | null;
-  deltaToken: string | null;
-  /** The token for the next pass (the listing ended); null: none. */
-  nextDeltaToken: string | null;
-  nextCursor: string | null;
-  /** Objects listed in the pass so far, this page included. */
-  objectsProcessed: number;
-  /** The sync's totals and this run's, this page included. */
-  totals: Totals;
-  run: Totals;
-  batches: BatchTotals;
-}
-
-/** A page's progress: totals, the resume checkpoint and sync_progress, in one write. */
-export function pageProgressToDocument(p: PageProgress, now = new Date()): Record<string, unknown> {
-  return {
-    ...totalsFields(p.totals),
-    ...batchFields(p.batches),
-    resume_cursor: p.nextCursor,
-    current_cursor: p.nextCursor,
-    resume_objects_processed: p.objectsProcessed,
-    'sync_checkpoints.default': {
-      pass_id: p.passId,
-      cursor: p.nextCursor,
-      objects_processed: p.objectsProcessed,
-      modified_since: p.modifiedSince,
-      delta_token: p.deltaToken,
-      next_delta_token: p.nextDeltaToken,
-      completed_at: p.nextCursor === null ? now : null,
-      updated_at: now,
-    } satisfies SyncCheckpoint,
-    sync_progress: {
-      sync_run_id: p.runId,
-      phase: p.nextCursor === null ? 'finishing' : 'listing',
-      files_listed: p.objectsProcessed,
-      files_synced: p.run.synced,
-      files_failed: p.run.failed,
-      bytes_synced: p.run.bytes,
-      updated_at: now,
-    },
-    updated_at: now,
-  };
-}
-
-export async function writePageProgress(syncs: Syncs, syncConfigId: string, p: PageProgress): Promise<void> {
-  await syncs.updateOne(byId(syncConfigId), { $set: pageProgressToDocument(p) });
-}
 
 // --- the deleted mark -----------------------------------------------------------------------------
 

@@ -60,13 +60,13 @@ export async function bucketWithFolder(s: Stack, files: Record<string, string | 
   const folder = mkdtempSync(path.join(s.tmp, 'src-'));
   writeFiles(folder, files);
   const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: `b-${path.basename(folder)}` });
-  if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+  if (bucket.status !== 200) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
   const conn = await http(s, 'POST', '/v1/organizations/connections', {
     name: `local-${path.basename(folder)}`,
     provider_type: 'local',
     provider_config: { root: folder },
   });
-  if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+  if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
   return {
     folder,
     bucketId: bucket.body.bucket_id as string,
@@ -79,7 +79,7 @@ export async function createSync(s: Stack, bucketId: string, body: Record<string
     polling_interval_seconds: 900,
     ...body,
   });
-  if (r.status !== 201) throw new Error(`create sync: ${r.status} ${JSON.stringify(r.body)}`);
+  if (r.status !== 200) throw new Error(`create sync: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.sync_config_id as string;
 }
 

@@ -3,18 +3,41 @@ import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { SyncMetrics } from '../activities/metrics';
 import { decodeKey, type Env } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
+import { freshWorkflowBundle } from './bundle';
+import { startMetricsServer, type MetricsServer } from './metrics-server';
+import { Announcer, temporalSender } from '../lib/announcer';
+import { ChangeFeeds } from './change-feeds';
 
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
   /** The start-up sweep of the blob store's leftovers (BLOB_PARTIAL_MAX_AGE_SECONDS): files removed. */
   swept: Promise<number>;
+  /** The sync metrics the activities count into. */
+  metrics: SyncMetrics;
+  /** The /metrics endpoint, when a port was given (and free). */
+  metricsServer: MetricsServer | null;
+  /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
+  feeds: ChangeFeeds;
   close: () => Promise<void>;
+}
+
+/** The given bundle, else the one `npm run build` made (when fresh), else bundle at start. */
+function workflowCode(
+  given: WorkerOptions['workflowBundle'] | undefined,
+  log: ReturnType<typeof createLogger>,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (given) return { workflowBundle: given };
+  const codePath = freshWorkflowBundle();
+  if (codePath) return { workflowBundle: { codePath } };
+  log.info('no up-to-date prebuilt workflow bundle (npm run build makes one): bundling at start');
+  return { workflowsPath: require.resolve('../workflows') };
 }
 
 /**
@@ -23,7 +46,14 @@ export interface WorkerHandle {
  */
 export async function createSyncWorker(
   env: Env,
-  opts: { workflowBundle?: WorkerOptions['workflowBundle']; store?: Store } = {},
+  opts: {
+    workflowBundle?: WorkerOptions['workflowBundle'];
+    store?: Store;
+    /** Serve /metrics on this port (0: any free one); absent: no endpoint. */
+    metricsPort?: number;
+    /** The Temporal core's Prometheus endpoint, appended to /metrics. */
+    temporalMetricsUrl?: string;
+  } = {},
 ): Promise<WorkerHandle> {
   const log = createLogger(env.LOG_LEVEL, 'worker');
   const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
@@ -50,6 +80,20 @@ export async function createSyncWorker(
   const swept = sweep();
   const sweeper = setInterval(() => void sweep(), Math.max(1000, maxAgeMs / 2));
   sweeper.unref();
+  const metrics = new SyncMetrics(store);
+  let metricsServer: MetricsServer | null = null;
+  if (opts.metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer({
+        port: opts.metricsPort,
+        registry: metrics.registry,
+        temporalMetricsUrl: opts.temporalMetricsUrl,
+      });
+    } catch (err) {
+      // A second worker on one host: it runs without an endpoint rather than not at all.
+      log.error({ err, port: opts.metricsPort }, 'cannot serve /metrics (set WORKER_METRICS_PORT)');
+    }
+  }
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -59,9 +103,7 @@ export async function createSyncWorker(
     // redone from its checkpoint by the next worker; nothing is lost).
     shutdownGraceTime: '10 seconds',
     shutdownForceTime: '30 seconds',
-    ...(opts.workflowBundle
-      ? { workflowBundle: opts.workflowBundle }
-      : { workflowsPath: require.resolve('../workflows') }),
+    ...workflowCode(opts.workflowBundle, log),
     activities: createActivities({
       store,
       secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),
@@ -69,17 +111,29 @@ export async function createSyncWorker(
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
+      fileConcurrencyMax: env.SYNC_FILE_CONCURRENCY_MAX,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,
       blobs,
       batches: { client, taskQueue: env.TASK_QUEUE },
+      metrics,
     }),
   });
+  // Change feeds run beside the worker's polling loop; they only signal workflows.
+  const announcer = new Announcer(temporalSender(client), log);
+  const feeds = new ChangeFeeds(store, announcer, log);
+  feeds.start();
   return {
     worker,
     store,
     swept,
+    metrics,
+    metricsServer,
+    feeds,
     close: async () => {
       clearInterval(sweeper);
+      await metricsServer?.close();
+      await feeds.close();
+      await announcer.close();
       await connection.close();
       await clientConnection.close();
       if (!opts.store) await store.close();

@@ -2,6 +2,7 @@
 // Pure definitions, imported by both sides.
 // The state they carry and change is core/sync-state.ts.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { ChangesAnnounced } from '../core/change-feed';
 import type { PauseRequest, SyncState, TriggerRequest } from '../core/sync-state';
 
 // The state's types, for the modules that know them from here.
@@ -22,6 +23,11 @@ export const triggerSignal = defineSignal<[TriggerRequest]>('trigger');
 export const configUpdatedSignal = defineSignal<[]>('configUpdated');
 /** Operator recovery: cancel the page in flight (a stuck run) and redo it from the last checkpoint. */
 export const forceUnlockSignal = defineSignal<[]>('forceUnlock');
+/**
+ * Event-driven syncs: the source announced changes (coalesced by the announcer: at most one signal per
+ * sync per ANNOUNCE_WINDOW_MS). A trigger for a pass over the announced ids, or an incremental one.
+ */
+export const changesAnnouncedSignal = defineSignal<[ChangesAnnounced]>('changesAnnounced');
 
 export const stateQuery = defineQuery<SyncState>('state');
 

@@ -15,6 +15,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { SyncSettings } from '../activities/sync';
+import { afterPass, changesAnnounced, passForAnnouncements } from '../core/change-feed';
 import { SA_SYNC_STATUS } from '../core/search-attributes';
 import {
   configChanged,
@@ -46,6 +48,7 @@ import {
   type SyncState,
 } from '../core/sync-state';
 import {
+  changesAnnouncedSignal,
   configUpdatedSignal,
   forceUnlockSignal,
   pauseSignal,
@@ -57,6 +60,9 @@ import {
 
 /** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
 export const MAX_HISTORY_EVENTS = 1_000;
+
+/** During a pass the projection (totals, checkpoint) is written after a page at most this often. */
+export const PROGRESS_RECORD_MS = 5_000;
 
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -152,6 +158,10 @@ function setHandlers(sync: Pick<Sync, 'state' | 'configChanged' | 'pageScope' | 
   setHandler(triggerSignal, (req) => {
     sync.state = trigger(sync.state, req);
   });
+  // Event-driven syncs: counted and coalesced into one pending trigger, never kept one by one.
+  setHandler(changesAnnouncedSignal, (req) => {
+    sync.state = changesAnnounced(sync.state, req);
+  });
   setHandler(configUpdatedSignal, () => {
     sync.configChanged = true;
   });
@@ -205,11 +215,16 @@ async function waitWhilePaused(sync: Sync): Promise<boolean> {
  * when history grows. 'gone': the sync was deleted.
  */
 async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
-  sync.state = startRun(sync.state, { resumeEnabled: sync.settings.resumeEnabled }, mint);
+  sync.state = startRun(
+    passForAnnouncements(sync.state, mint),
+    { resumeEnabled: sync.settings.resumeEnabled },
+    mint,
+  );
   await record(sync);
+  let lastProgressAt = Date.now();
   for (;;) {
     const pass: PassState = sync.state.pass!;
-    const { settings, state } = sync;
+    const { settings } = sync;
     let res;
     try {
       sync.pageScope = new CancellationScope();
@@ -221,12 +236,9 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
           cursor: pass.cursor,
           modifiedSince: pass.modifiedSince,
           deltaToken: pass.deltaToken ?? null,
-          totals: state.totals,
-          run: pass.run,
-          objectsProcessed: pass.objectsProcessed,
           remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
           assumeNew: pass.firstPass === true,
-          batches: state.batches,
+          ...(pass.targets ? { targets: pass.targets } : {}),
         }),
       );
     } catch (err) {
@@ -253,6 +265,17 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
     if (!res.found) return 'gone';
     const applied = pageApplied(sync.state, res, settings);
     sync.state = applied.state;
+    // The workflow owns the totals: it writes them (with the checkpoint) to the projection after
+    // the listing's last page, and otherwise at most every PROGRESS_RECORD_MS.
+    if (
+      patched('workflow-records-page-progress') &&
+      (applied.next !== 'more' || Date.now() - lastProgressAt >= PROGRESS_RECORD_MS)
+    ) {
+      lastProgressAt = Date.now();
+      await recordSyncState(sync.syncConfigId, sync.state);
+    }
+    // A targeted page that could not resolve an id exactly (a large folder...): a listing pass follows.
+    if (res.incomplete) sync.state = changesAnnounced(sync.state, { count: 0 });
     if (applied.next !== 'more') return applied.next;
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
       await condition(allHandlersFinished);
@@ -276,13 +299,15 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
       startedAt: pass.startedAt,
       full: pass.full,
       run: pass.run,
+      ...(pass.runFiles ? { files: pass.runFiles } : {}),
       ...(pass.removedInRun ? { removed: pass.removedInRun } : {}),
       status: ended.record.status,
       sweep: ended.record.sweep,
       error: ended.record.error,
     }));
   }
-  sync.state = passFinished(sync.state, end, deleted, mint);
+  const before = sync.state;
+  sync.state = afterPass(before, passFinished(before, end, deleted, mint));
   if (isFinished(sync.state)) await record(sync);
 }
 
@@ -291,7 +316,9 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
  * re-times it. False when the sync was deleted meanwhile.
  */
 async function waitForNextCycle(sync: Sync): Promise<boolean> {
-  const cycleStart = Date.now();
+  // A targeted pass (events) leaves the poll's timing alone: the safety net is never postponed.
+  const cycleStart = sync.state.pollCycleStart ? Date.parse(sync.state.pollCycleStart) : Date.now();
+  sync.state = { ...sync.state, pollCycleStart: new Date(cycleStart).toISOString() };
   for (;;) {
     const intervalMs = sync.state.pollingIntervalSeconds * 1000;
     const remaining = Math.max(0, cycleStart + intervalMs - Date.now());
@@ -302,10 +329,12 @@ async function waitForNextCycle(sync: Sync): Promise<boolean> {
     // came just as the sync auto-suspended): the next run starts at once, not a polling interval later.
     if (wasPaused || sync.state.paused) return true;
     const woke = await condition(
-      () => sync.state.triggerRequested || sync.configChanged || sync.state.paused,
+      () => sync.state.triggerRequested || sync.configChanged || sync.state.paused || !!sync.state.announced,
       remaining,
     );
-    if (!woke || sync.state.triggerRequested || sync.state.paused) return true;
+    // The poll is due: the next pass lists (announcements pending or not).
+    if (!woke) sync.state = { ...sync.state, triggerRequested: true };
+    if (!woke || sync.state.triggerRequested || sync.state.paused || sync.state.announced) return true;
     if (!(await reloadSettings(sync))) return false;
   }
 }

@@ -97,17 +97,14 @@ export function batchRoutes({ store, control }: AppDeps): Router {
     tag,
     summary: 'Create a batch (DRAFT) of the bucket’s objects',
     body: createBody,
-    status: 201,
     response: batchModel,
     handler: async ({ t, params, body }) => {
       const bucket = await findBucket(store, t, params.bucket_id);
-      const found = await store.objects
-        .find(
-          { bucket_id: bucket.bucket_id, object_id: { $in: body.object_ids } },
-          { projection: { _id: 1, object_id: 1 } },
-        )
-        .toArray();
-      const keyOf = new Map(found.map((o) => [o.object_id, o._id]));
+      // Objects are keyed by object_id: `_id` lookups (store.lookupByIds), the bucket checked here.
+      const found = await store.lookupByIds(store.objects, body.object_ids, { bucket_id: 1, object_id: 1 });
+      const keyOf = new Map(
+        [...found.values()].filter((o) => o.bucket_id === bucket.bucket_id).map((o) => [o.object_id, o._id]),
+      );
       const missing = body.object_ids.filter((id) => !keyOf.has(id));
       if (missing.length > 0)
         throw new ApiError(

@@ -1,24 +1,67 @@
 // Buckets. DELETE refuses (409) while the bucket has syncs that are not deleted; otherwise it
 // removes the bucket's objects (and their blobs) and DLQ entries, then the bucket.
 import { Router } from 'express';
+import { z } from 'zod';
 import { deleteObjects } from '../../engine/ingest';
 import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '../../core/request-schemas';
-import type { BucketDoc, Tenant } from '../../store';
+import type { BucketDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
 import { ApiError, notFound } from '../errors';
-import { listPage, listQuerySchema, publicFields } from '../list';
-import { bucketModel, deleteModel, listModel } from '../responses';
+import { pageOf, pagingOf, listQuerySchema, publicFields } from '../list';
+import { bucketListModel, bucketModel, deleteModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 
 const createBody = bucketCreateSchema.meta({ id: 'BucketCreateRequest' });
 const updateBody = bucketUpdateSchema.meta({ id: 'BucketUpdateRequest' });
-const listBody = bucketListFilterSchema.meta({ id: 'BucketListRequest' });
-const bucketList = listModel(bucketModel, 'Bucket');
+const listBody = bucketListFilterSchema.meta({ id: 'ListBucketsRequest' });
+const bucketSearchQuery = listQuerySchema.extend({
+  search: z.string().max(200).optional().meta({ description: 'substring of the bucket name, any case' }),
+});
 const DELETE_PAGE = 200;
 
-export const serializeBucket = (d: BucketDoc) => publicFields(d);
+interface BucketStats {
+  object_count: number;
+  total_size_bytes: number;
+}
+
+/**
+ * object_count and total_size_bytes of these buckets, counted now: one pass over the buckets'
+ * objects that projects each to its size (the sum of its blobs' sizes) and adds them up here. Not a
+ * $group: FerretDB 1.24 sums a projected field to 0 there (and its $unwind drops the other fields).
+ */
+export async function bucketStats(store: Store, bucketIds: string[]): Promise<Map<string, BucketStats>> {
+  const out = new Map<string, BucketStats>(
+    bucketIds.map((id) => [id, { object_count: 0, total_size_bytes: 0 }]),
+  );
+  if (bucketIds.length === 0) return out;
+  const sizes = store.objects.aggregate<{ bucket_id: string; size: number }>(
+    [
+      { $match: { bucket_id: { $in: bucketIds } } },
+      { $project: { _id: 0, bucket_id: 1, size: { $sum: '$blobs.details.size_bytes' } } },
+    ],
+    { batchSize: 5000 },
+  );
+  for await (const o of sizes) {
+    const stats = out.get(o.bucket_id);
+    if (!stats) continue;
+    stats.object_count++;
+    stats.total_size_bytes += typeof o.size === 'number' ? o.size : 0;
+  }
+  return out;
+}
+
+export const serializeBucket = (
+  d: BucketDoc,
+  stats: BucketStats = { object_count: 0, total_size_bytes: 0 },
+) => ({
+  ...publicFields(d),
+  ...stats,
+  stats_updated_at: new Date(),
+});
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function bucketRoutes({ store, env }: AppDeps): Router {
   const r = Router();
@@ -41,7 +84,6 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     tag,
     summary: 'Create a bucket',
     body: createBody,
-    status: 201,
     response: bucketModel,
     handler: async ({ t, body }) => {
       const now = new Date();
@@ -67,14 +109,34 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
       path: p,
       tag,
       summary: 'List buckets',
-      query: listQuerySchema,
+      query: method === 'get' ? bucketSearchQuery : listQuerySchema,
       ...(method === 'post' ? { body: listBody, bodyOptional: true } : {}),
-      response: bucketList,
+      response: bucketListModel,
       handler: async ({ t, req, body }) => {
-        const f = body ?? {};
+        const f = body ?? { case_sensitive: false };
         const filter: Record<string, unknown> = { internal_id: t.internal_id, namespace_id: t.namespace_id };
-        if (f.bucket_name) filter.bucket_name = f.bucket_name;
-        return listPage(store.buckets, filter, req.query, serializeBucket);
+        const search = f.search ?? (typeof req.query.search === 'string' ? req.query.search : null);
+        const nameIs = (re: string) => ({ $regex: re, ...(f.case_sensitive ? {} : { $options: 'i' }) });
+        const names: Record<string, unknown>[] = [];
+        if (f.bucket_name) names.push({ bucket_name: f.bucket_name });
+        if (search) names.push({ bucket_name: nameIs(escapeRegex(search)) });
+        if (names.length > 0) filter.$and = names;
+        const { limit, offset } = pagingOf(req.query, f);
+        const [docs, total] = await Promise.all([
+          store.buckets.find(filter).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).toArray(),
+          store.buckets.countDocuments(filter),
+        ]);
+        const stats = await bucketStats(
+          store,
+          docs.map((d) => d.bucket_id),
+        );
+        const page = pageOf(
+          docs.map((d) => serializeBucket(d, stats.get(d.bucket_id))),
+          total,
+          limit,
+          offset,
+        );
+        return { ...page, total_count: total };
       },
     });
   list('post', '/v1/buckets/list');
@@ -86,7 +148,10 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     tag,
     summary: 'Get a bucket',
     response: bucketModel,
-    handler: async ({ t, params }) => serializeBucket(await find(t, params.bucket_id)),
+    handler: async ({ t, params }) => {
+      const doc = await find(t, params.bucket_id);
+      return serializeBucket(doc, (await bucketStats(store, [doc.bucket_id])).get(doc.bucket_id));
+    },
   });
 
   route(r, {
@@ -103,7 +168,10 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
         { bucket_id: doc.bucket_id },
         { $set: { ...body, updated_at: new Date() } },
       );
-      return serializeBucket(await find(t, doc.bucket_id));
+      return serializeBucket(
+        await find(t, doc.bucket_id),
+        (await bucketStats(store, [doc.bucket_id])).get(doc.bucket_id),
+      );
     },
   });
 

@@ -76,7 +76,6 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
       'source: {type: "bucket", bucket_ids} or {type: "collection", collection_ids} (all in this namespace). ' +
       'pipeline: steps file_metadata, text_extract, webhook, run in order for every object of a submitted batch.',
     body: createBody,
-    status: 201,
     response: collectionModel,
     errors: [404], // a source bucket or collection that does not exist
     handler: async ({ t, body }) => {

@@ -1,4 +1,5 @@
-// Storage connections (organization-wide: every namespace of the organization sees them).
+// Storage connections (organization-wide: every namespace of the organization sees them; the
+// namespace header is optional here, as Mixpeek's clients send none).
 // Credentials (provider_config.credentials) are sealed at rest, redacted in every response, and
 // never handed to Temporal: activities load them by connection id. DELETE is soft (ARCHIVED).
 import { Router } from 'express';
@@ -30,6 +31,7 @@ const connectionList = listModel(connectionModel, 'StorageConnection');
 
 export function serializeConnection(d: ConnectionDoc): Record<string, unknown> {
   const out = publicFields(d, ['credentials_sealed']);
+  out.write_enabled = d.write_enabled ?? false;
   out.provider_config = {
     ...d.provider_config,
     ...(d.credentials_sealed ? { credentials: REDACTED } : {}),
@@ -67,6 +69,21 @@ function checkProvider(
   if (credentials !== null && (typeof credentials !== 'object' || Array.isArray(credentials)))
     throw issue(['body', 'provider_config', 'credentials'], 'must be an object');
   return checked.data as Json;
+}
+
+/**
+ * Mixpeek's provider config models (S3Config…) carry their provider_type inside provider_config:
+ * taken out when it names the connection's provider, refused when it names another.
+ */
+function withoutProviderType(type: ProviderType, config: Json): Json {
+  if (!('provider_type' in config)) return config;
+  const { provider_type, ...rest } = config;
+  if (provider_type !== type)
+    throw issue(
+      ['body', 'provider_config', 'provider_type'],
+      `must be "${type}" (the connection’s provider_type)`,
+    );
+  return rest;
 }
 
 function providerOf(type: ProviderType, config: Json, credentials: Json | null) {
@@ -135,11 +152,13 @@ export function connectionRoutes({ store, secrets, env, control }: AppDeps): Rou
       'Credentials go in provider_config.credentials; they are encrypted at rest and answered as "[redacted]". ' +
       'With test_before_save (default) the connection is tested first: 400 ConnectionTestError when it fails.',
     body: createBody,
-    status: 201,
     response: connectionModel,
     errors: [409],
     handler: async ({ t, body }) => {
-      const { credentials = null, ...given } = body.provider_config as Json & { credentials?: Json | null };
+      const { credentials = null, ...given } = withoutProviderType(
+        body.provider_type,
+        body.provider_config,
+      ) as Json & { credentials?: Json | null };
       const config = checkProvider(body.provider_type, given, credentials, env.LOCAL_ROOTS);
       if (await store.connections.findOne({ internal_id: t.internal_id, name: body.name }))
         throw duplicateName(body.name);
@@ -153,6 +172,7 @@ export function connectionRoutes({ store, secrets, env, control }: AppDeps): Rou
         provider_type: body.provider_type,
         provider_config: config,
         credentials_sealed: credentials ? secrets.seal(credentials) : null,
+        write_enabled: body.write_enabled,
         description: body.description ?? null,
         status: 'ACTIVE',
         is_active: true,
@@ -221,11 +241,20 @@ export function connectionRoutes({ store, secrets, env, control }: AppDeps): Rou
       const doc = await find(t, params.connection_id);
       if (doc.status === 'ARCHIVED')
         throw new ApiError(409, `connection ${doc.connection_id} is archived`, 'ConflictError');
+      if (body.status !== undefined && body.status !== 'ACTIVE')
+        throw issue(
+          ['body', 'status'],
+          'a connection’s status can be set to ACTIVE only (with is_active true); archive it with DELETE',
+        );
       const set: Record<string, unknown> = { updated_at: new Date() };
-      for (const k of ['name', 'description', 'metadata', 'is_active'] as const)
+      for (const k of ['name', 'description', 'metadata', 'is_active', 'write_enabled'] as const)
         if (body[k] !== undefined) set[k] = body[k];
+      if (body.status === 'ACTIVE') set.is_active = true;
       if (body.provider_config) {
-        const { credentials: given, ...changes } = body.provider_config as Json & { credentials?: unknown };
+        const { credentials: given, ...changes } = withoutProviderType(
+          doc.provider_type,
+          body.provider_config,
+        ) as Json & { credentials?: unknown };
         const keep = given === undefined || given === REDACTED;
         const credentials = keep ? credentialsOf(doc) : (given as Json | null);
         const merged = Object.fromEntries(

@@ -1,9 +1,10 @@
 // Bucket objects: the ones syncs create, and ones registered directly over the API. An object's
-// storage key (`_id`) is never shown; API-created objects get `o_api_<object_id>` (see store/objects.ts
-// for the synced ones' keys).
+// `_id` is its object_id (a synced one's derives from its idempotency key: store/objects.ts), so
+// reading one is an `_id` lookup.
 import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
-import { objectCreateSchema, objectListFilterSchema } from '../../core/request-schemas';
+import { mixpeekBlobType } from '../../core/mapping';
+import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { ObjectDoc, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
@@ -18,13 +19,21 @@ const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
 const objectList = listModel(objectModel, 'Object');
 
-/** The contract's ObjectResponse: a whitelist, so storage fields never leak. */
+/**
+ * The contract's ObjectResponse: a whitelist, so storage fields never leak. Blob and source types
+ * are answered in Mixpeek's enums (a synced file's `auto` blob by its MIME type; a synced object's
+ * source is `bucket`, an API-created one's `direct_upsert`); the provider is in source_provider.
+ */
 export const serializeObject = (d: ObjectDoc) => ({
   object_id: d.object_id,
   bucket_id: d.bucket_id,
   key_prefix: d.key_prefix,
-  blobs: d.blobs,
-  source_details: d.source_details,
+  blobs: d.blobs.map((b) => ({ ...b, type: mixpeekBlobType(b.type, b.details?.mime_type ?? '') })),
+  source_details: d.source_details.map((sd) => ({
+    type: d.sync_config_id ? 'bucket' : 'direct_upsert',
+    source_id: sd.source_id,
+  })),
+  source_provider: d.source_provider,
   metadata: d.metadata,
   status: d.status,
   error: d.error,
@@ -43,8 +52,9 @@ export function objectRoutes({ store, env }: AppDeps): Router {
   const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
   async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
-    const doc = await store.objects.findOne({ object_id: params.object_id, bucket_id: bucket.bucket_id });
-    if (!doc) throw notFound('object', params.object_id);
+    // By `_id` alone (the one filter FerretDB answers from an index); the bucket is checked here.
+    const doc = await store.objects.findOne({ _id: params.object_id });
+    if (!doc || doc.bucket_id !== bucket.bucket_id) throw notFound('object', params.object_id);
     return doc;
   }
 
@@ -55,14 +65,13 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     summary: 'Register an object (without a sync)',
     description: 'Blobs carry inline data (text, JSON or a URL) kept as properties.value.',
     body: createBody,
-    status: 201,
     response: objectModel,
     handler: async ({ t, params, body }) => {
       const bucket = await bucketOf(t, params.bucket_id);
       const objectId = newId('obj');
       const now = new Date();
       const doc: ObjectDoc = {
-        _id: `o_api_${objectId}`,
+        _id: objectId,
         object_id: objectId,
         bucket_id: bucket.bucket_id,
         internal_id: t.internal_id,
@@ -129,8 +138,15 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     path: `${base}/:object_id`,
     tag,
     summary: 'Get an object',
+    query: objectGetQuerySchema,
     response: objectModel,
-    handler: async ({ t, params }) => serializeObject(await objectOf(t, params)),
+    handler: async ({ t, params, query }) => {
+      const doc = await objectOf(t, params);
+      const out: Record<string, unknown> = serializeObject(doc);
+      if (query.include_document_count)
+        out.document_count = await store.documents.countDocuments({ object_id: doc.object_id });
+      return out;
+    },
   });
 
   route(r, {

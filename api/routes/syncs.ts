@@ -11,11 +11,15 @@ import {
   syncUpdateRequestSchema,
   triggerQuerySchema,
 } from '../../core/request-schemas';
+import { progressOf } from '../../core/progress';
+import { changeFeedOf } from '../../core/change-feed';
+import type { ProviderType } from '../../core/request-schemas';
 import type { SyncState } from '../../core/sync-state';
-import type { SyncConfigDoc, Tenant } from '../../store';
+import type { EventFeedState, Store, SyncConfigDoc, Tenant } from '../../store';
 import { newId } from '../../store/ids';
 import { deletedFields, initialSyncDocument, liveFields, releaseStuckLock } from '../../store/sync-document';
 import { ApiError, notFound } from '../errors';
+import { hashChannelToken, newChannelToken, s3NotificationPath } from '../notifications';
 import { listPage, listQuerySchema, publicFields } from '../list';
 import {
   deleteModel,
@@ -29,12 +33,84 @@ import {
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket } from '../tenancy';
+import { checkSourcePath, checkSyncFields } from '../sync-checks';
+
+/** 422 naming event_driven when the sync cannot listen for changes. */
+function checkEventDriven(provider: ProviderType, syncMode: string): void {
+  const problem =
+    changeFeedOf(provider) === null
+      ? `provider ${provider} has no change feed (polling only)`
+      : syncMode === 'initial_only'
+        ? 'an initial_only sync does not listen for changes (use sync_mode continuous)'
+        : null;
+  if (problem)
+    throw new ApiError(422, `validation failed: body.event_driven: ${problem}`, 'ValidationError', {
+      issues: [{ loc: ['body', 'event_driven'], msg: problem, type: 'value_error' }],
+    });
+}
+
+/**
+ * Switches a sync's change feed on: feeds that receive notifications get a channel with a new secret
+ * (its hash stored as the channel's _id). The secret is in the returned path, shown once.
+ */
+async function enableFeed(
+  store: Store,
+  syncConfigId: string,
+  provider: ProviderType,
+): Promise<{ feed: EventFeedState; notificationPath: string | null }> {
+  const kind = changeFeedOf(provider)!;
+  const now = new Date();
+  if (kind !== 'bucket_notifications')
+    return { feed: { kind, channel_id: null, enabled_at: now }, notificationPath: null };
+  const token = newChannelToken();
+  const channelId = hashChannelToken(token);
+  await store.eventChannels.insertOne({
+    _id: channelId,
+    sync_config_id: syncConfigId,
+    kind,
+    created_at: now,
+  });
+  return {
+    feed: { kind, channel_id: channelId, enabled_at: now },
+    notificationPath: s3NotificationPath(token),
+  };
+}
+
+async function dropChannel(store: Store, feed: EventFeedState | null | undefined): Promise<void> {
+  if (feed?.channel_id) await store.eventChannels.deleteOne({ _id: feed.channel_id });
+}
+
+/** The response of the call that made a channel: its notification path (with the secret), once. */
+function withNotificationPath(out: Record<string, unknown>, notificationPath: string | null) {
+  if (notificationPath && out.event_feed)
+    out.event_feed = { ...out.event_feed, notification_path: notificationPath };
+  return out;
+}
 
 export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record<string, unknown> {
-  const out = publicFields(d, ['deleted']);
+  // Mixpeek's fields, null on syncs made before they were kept.
+  const out: Record<string, unknown> = {
+    sync_concurrency: null,
+    batch_collection_ids: null,
+    ingest_filter: null,
+    sync_from: null,
+    ...publicFields(d, ['deleted']),
+  };
+  out.event_driven = d.event_driven ?? false;
+  // The channel's secret is never stored; its hash is not shown either.
+  out.event_feed = d.event_feed
+    ? {
+        kind: d.event_feed.kind,
+        enabled_at: d.event_feed.enabled_at,
+        receives_notifications: d.event_feed.channel_id !== null,
+      }
+    : null;
   if (live) {
     // The workflow's live state wins over the projection for what it owns.
     Object.assign(out, liveFields(live));
+    // A pass in progress: its live figures (core/progress.ts) instead of the last page's projection.
+    const progress = progressOf(live, Date.now());
+    if (progress) out.sync_progress = progress;
   }
   out.is_active = out.status !== 'SUSPENDED' && d.is_active;
   return out;
@@ -52,6 +128,13 @@ export const serializeRun = (d: {
   throughput_mbps: number;
   status: string;
   provider_type: string;
+  files_listed?: number;
+  files_created?: number;
+  files_updated?: number;
+  files_unchanged?: number;
+  files_duplicate?: number;
+  files_dlq?: number;
+  files_per_second?: number;
 }) => ({
   sync_run_id: d.sync_run_id,
   sync_config_id: d.sync_config_id,
@@ -64,6 +147,18 @@ export const serializeRun = (d: {
   throughput_mbps: d.throughput_mbps,
   status: d.status,
   provider_type: d.provider_type,
+  // By outcome (run records from before these figures have none).
+  ...(d.files_listed !== undefined
+    ? {
+        files_listed: d.files_listed,
+        files_created: d.files_created ?? 0,
+        files_updated: d.files_updated ?? 0,
+        files_unchanged: d.files_unchanged ?? 0,
+        files_duplicate: d.files_duplicate ?? 0,
+        files_dlq: d.files_dlq ?? 0,
+        files_per_second: d.files_per_second ?? 0,
+      }
+    : {}),
 });
 
 const createBody = syncCreateRequestSchema.meta({ id: 'SyncCreateRequest' });
@@ -81,7 +176,7 @@ const triggerQuery = triggerQuerySchema.extend({
 /** How long a trigger waits to name the run it started. */
 const TRIGGER_WAIT_MS = 3_000;
 
-export function syncRoutes({ store, control }: AppDeps): Router {
+export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/syncs';
   const tag = 'syncs';
@@ -131,11 +226,11 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     description:
       'The config is stored and its workflow started together, or neither (503 when Temporal is down).',
     body: createBody,
-    status: 201,
     response: syncConfigModel,
     errors: [409, 503],
     handler: async ({ t, params, body }) => {
       const bucket = await bucketOf(t, params.bucket_id);
+      const collections = await checkSyncFields(store, env.SYNC_FILE_CONCURRENCY_MAX, t, body);
       const conn = await store.connections.findOne({
         internal_id: t.internal_id,
         $or: [{ connection_id: body.connection_id }, { name: body.connection_id }],
@@ -144,23 +239,29 @@ export function syncRoutes({ store, control }: AppDeps): Router {
       if (!conn) throw notFound('connection', body.connection_id);
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
+      await checkSourcePath(secrets, conn, body.source_path);
+      if (body.event_driven) checkEventDriven(conn.provider_type, body.sync_mode);
+      const syncConfigId = newId('sync');
+      const enabled = body.event_driven ? await enableFeed(store, syncConfigId, conn.provider_type) : null;
       const doc = initialSyncDocument({
-        body,
-        syncConfigId: newId('sync'),
+        body: { ...body, batch_collection_ids: collections ?? null },
+        syncConfigId,
         bucketId: bucket.bucket_id,
         tenant: t,
         connection: conn,
         now: new Date(),
       });
+      doc.event_feed = enabled?.feed ?? null;
       await store.syncs.insertOne({ ...doc });
       try {
         await control.start(doc);
       } catch (err) {
         // No workflow, no config: nothing half-written.
         await store.syncs.deleteOne({ sync_config_id: doc.sync_config_id });
+        await dropChannel(store, doc.event_feed);
         throw err;
       }
-      return serializeSync(doc);
+      return withNotificationPath(serializeSync(doc), enabled?.notificationPath ?? null);
     },
   });
 
@@ -212,12 +313,22 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     errors: [503],
     handler: async ({ t, params, body }) => {
       const cfg = await syncOf(t, params);
+      const collections = await checkSyncFields(store, env.SYNC_FILE_CONCURRENCY_MAX, t, body);
       const { status, is_active, ...fields } = body;
       const set: Record<string, unknown> = { ...fields, updated_at: new Date() };
+      if (collections !== undefined) set.batch_collection_ids = collections;
       if (is_active !== undefined) set.is_active = is_active;
+      // event_driven: a feed (and its channel) is made when it is switched on, dropped when off.
+      let enabled: Awaited<ReturnType<typeof enableFeed>> | null = null;
+      if (fields.event_driven === true && !(cfg.event_driven && cfg.event_feed)) {
+        checkEventDriven(cfg.source_type, cfg.sync_mode);
+        enabled = await enableFeed(store, cfg.sync_config_id, cfg.source_type);
+        set.event_feed = enabled.feed;
+      } else if (fields.event_driven === false) set.event_feed = null;
       const undo: Record<string, unknown> = {};
       for (const k of Object.keys(set)) undo[k] = (cfg as unknown as Record<string, unknown>)[k] ?? null;
       await setSync(cfg.sync_config_id, set);
+      if (fields.event_driven === false) await dropChannel(store, cfg.event_feed);
       try {
         const updated = await fresh(cfg.sync_config_id);
         if (is_active === false || status === 'SUSPENDED')
@@ -226,13 +337,14 @@ export function syncRoutes({ store, control }: AppDeps): Router {
         await control.configUpdated(updated);
       } catch (err) {
         await setSync(cfg.sync_config_id, undo);
+        if (enabled) await dropChannel(store, enabled.feed);
         throw err;
       }
       // skip_batch_submission off: what the sync held back is submitted now (also for a sync whose
       // workflow has ended, e.g. a COMPLETED initial_only one). Repeating the PATCH retries it.
       if (fields.skip_batch_submission === false)
         await control.call(() => releaseHeld(store, control.batches, cfg.sync_config_id));
-      return current(cfg.sync_config_id);
+      return withNotificationPath(await current(cfg.sync_config_id), enabled?.notificationPath ?? null);
     },
   });
 
@@ -247,6 +359,7 @@ export function syncRoutes({ store, control }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
       await control.stop(cfg.sync_config_id);
+      await dropChannel(store, cfg.event_feed);
       await setSync(cfg.sync_config_id, deletedFields());
       return { success: true, message: `sync ${cfg.sync_config_id} deleted; its objects stay in the bucket` };
     },

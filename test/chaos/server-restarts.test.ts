@@ -58,6 +58,8 @@ describe('chaos: Temporal, then FerretDB, stopped and restarted mid-pass', funct
       SECRETS_KEY: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'error',
       PORT: '0',
+      // Worker processes take any free port for /metrics.
+      WORKER_METRICS_PORT: '0',
       SYNC_PAGE_SIZE: '50',
       BLOB_DIR: blobDir,
       BLOB_PARTIAL_MAX_AGE_SECONDS: '10',
@@ -76,6 +78,8 @@ describe('chaos: Temporal, then FerretDB, stopped and restarted mid-pass', funct
       namespaceId: key.namespace_id,
       store,
       tmp: s.tmp,
+      // Its workers are processes of the test's own; none serves /metrics to the test.
+      workerMetricsUrl: '',
       close: async () => {
         await api.close();
         await store.close();

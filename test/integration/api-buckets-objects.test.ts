@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { bucketModel, deleteModel, listModel, objectModel } from '../../api/responses';
+import { bucketListModel, bucketModel, deleteModel, listModel, objectModel } from '../../api/responses';
 import { stack, type Stack } from '../setup/stack';
 import {
   api,
@@ -29,7 +29,7 @@ describe('API: buckets', function () {
 
   it('creates a bucket with the contract’s defaults', async () => {
     const r = await api(s, 'POST', '/v1/buckets', { bucket_name: 'media' });
-    assert.equal(r.status, 201, r.text);
+    assert.equal(r.status, 200, r.text);
     assertModel(bucketModel, r.body);
     assert.match(r.body.bucket_id, /^bkt_/);
     assert.equal(r.body.bucket_name, 'media');
@@ -44,7 +44,7 @@ describe('API: buckets', function () {
       bucket_schema: { properties: { title: { type: 'text' } } },
       metadata: { team: 'data', nested: { a: [1, 2] } },
     });
-    assert.equal(full.status, 201, full.text);
+    assert.equal(full.status, 200, full.text);
     assert.deepEqual(full.body.metadata, { team: 'data', nested: { a: [1, 2] } });
   });
 
@@ -74,8 +74,9 @@ describe('API: buckets', function () {
     for (const n of names) await bucket(s, own, n);
     const all = await api(s, 'GET', '/v1/buckets?include_total=true', undefined, { who: own });
     assert.equal(all.status, 200, all.text);
-    assertModel(listModel(bucketModel, 'B'), all.body);
+    assertModel(bucketListModel, all.body);
     assert.equal(all.body.total, 3);
+    assert.equal(all.body.total_count, 3);
     assert.equal(all.body.pagination.total, 3);
     assert.equal(all.body.pagination.total_pages, 1);
     assert.deepEqual(all.body.results.map((b: any) => b.bucket_name).sort(), names);
@@ -83,10 +84,11 @@ describe('API: buckets', function () {
     const p1 = await api(s, 'POST', '/v1/buckets/list?limit=2', {}, { who: own });
     assert.equal(p1.status, 200, p1.text);
     assert.equal(p1.body.results.length, 2);
-    assert.equal(p1.body.total, null, 'total only with include_total');
+    assert.equal(p1.body.total, 3, 'total is always counted (Mixpeek’s clients need an integer)');
+    assert.equal(p1.body.total_count, 3);
     assert.equal(p1.body.pagination.page, 1);
     assert.equal(p1.body.pagination.page_size, 2);
-    assert.equal(p1.body.pagination.next_page, 2);
+    assert.equal(p1.body.pagination.next_page, '2');
     assert.equal(p1.body.pagination.previous_page, null);
     assert.equal(typeof p1.body.pagination.next_cursor, 'string');
     const p2 = await api(
@@ -105,7 +107,7 @@ describe('API: buckets', function () {
     assert.deepEqual(seen, names);
     const off = await api(s, 'GET', '/v1/buckets?limit=2&offset=2&include_total=1', undefined, { who: own });
     assert.equal(off.body.pagination.page, 2);
-    assert.equal(off.body.pagination.previous_page, 1);
+    assert.equal(off.body.pagination.previous_page, '1');
     assert.equal(off.body.pagination.next_page, null);
 
     const one = await api(s, 'POST', '/v1/buckets/list', { bucket_name: 'l-b' }, { who: own });
@@ -171,7 +173,7 @@ describe('API: buckets', function () {
     );
     assert.ok(blobFiles.every((f) => existsSync(f)));
     const manual = await api(s, 'POST', `/v1/buckets/${id}/objects`, { metadata: { by: 'api' } });
-    assert.equal(manual.status, 201);
+    assert.equal(manual.status, 200);
 
     const refused = await api(s, 'DELETE', `/v1/buckets/${id}`);
     assertError(refused, 409, 'ConflictError');
@@ -205,7 +207,7 @@ describe('API: objects', function () {
     bucketId = await bucket(s);
   });
 
-  it('registers an object without a sync; `_id` is o_api_<object_id> and never shown', async () => {
+  it('registers an object without a sync; its `_id` is its object_id (an `_id` lookup) and never shown', async () => {
     const r = await api(s, 'POST', `/v1/buckets/${bucketId}/objects`, {
       key_prefix: '/videos',
       blobs: [
@@ -219,7 +221,7 @@ describe('API: objects', function () {
       ],
       metadata: { title: 'Hello', tags: ['a', 'b'] },
     });
-    assert.equal(r.status, 201, r.text);
+    assert.equal(r.status, 200, r.text);
     assertModel(objectModel, r.body);
     assert.match(r.body.object_id, /^obj_/);
     assert.equal(r.body._id, undefined);
@@ -236,12 +238,13 @@ describe('API: objects', function () {
       hash: null,
     });
     assert.equal(r.body.blobs[1].key_prefix, '/videos');
-    assert.deepEqual(r.body.source_details, [{ type: 'api', source_id: r.body.object_id }]);
+    assert.deepEqual(r.body.source_details, [{ type: 'direct_upsert', source_id: r.body.object_id }]);
     const stored = await s.store.objects.findOne({ object_id: r.body.object_id });
-    assert.equal(stored?._id, `o_api_${r.body.object_id}`);
+    assert.equal(stored?._id, r.body.object_id);
+    assert.ok(!('_id' in r.body));
 
     const empty = await api(s, 'POST', `/v1/buckets/${bucketId}/objects`, {});
-    assert.equal(empty.status, 201, empty.text);
+    assert.equal(empty.status, 200, empty.text);
     assert.equal(empty.body.key_prefix, '/');
     assert.deepEqual(empty.body.blobs, []);
     assert.deepEqual(empty.body.metadata, {});
@@ -254,24 +257,35 @@ describe('API: objects', function () {
     const ids: string[] = [];
     for (const kp of ['/a', '/a/b', '/c']) {
       const r = await api(s, 'POST', `/v1/buckets/${b}/objects`, { key_prefix: kp });
-      assert.equal(r.status, 201);
+      assert.equal(r.status, 200);
       ids.push(r.body.object_id);
     }
     const g = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}`);
     assert.equal(g.status, 200);
     assertModel(objectModel, g.body);
     assert.equal(g.body.object_id, ids[0]);
+    assert.equal(g.body.document_count, 0, 'no collection made documents of it');
+    const bare = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}?include_document_count=false`);
+    assert.equal(bare.body.document_count, undefined);
+    const presigned = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}?return_presigned_urls=true`);
+    assertError(presigned, 422, 'ValidationError', ['query', 'return_presigned_urls']);
+    const stats = await api(s, 'GET', `/v1/buckets/${b}`);
+    assert.deepEqual([stats.body.object_count, stats.body.total_size_bytes], [3, 0]);
 
     const all = await api(s, 'GET', `/v1/buckets/${b}/objects?include_total=true`);
     assert.equal(all.status, 200, all.text);
     assertModel(listModel(objectModel, 'O'), all.body);
     assert.equal(all.body.total, 3);
-    assert.ok(all.body.results.every((o: any) => o._id === undefined && o.source_provider === undefined));
+    assert.ok(
+      all.body.results.every(
+        (o: any) => o._id === undefined && o.source_object_id === undefined && o.source_provider === 'api',
+      ),
+    );
     const a = await api(s, 'POST', `/v1/buckets/${b}/objects/list`, { key_prefix: '/a' });
     assert.deepEqual(a.body.results.map((o: any) => o.key_prefix).sort(), ['/a', '/a/b']);
     const st = await api(s, 'POST', `/v1/buckets/${b}/objects/list?limit=1`, { status: 'completed' });
     assert.equal(st.body.results.length, 1);
-    assert.equal(st.body.pagination.next_page, 2);
+    assert.equal(st.body.pagination.next_page, '2');
     const regexy = await api(s, 'POST', `/v1/buckets/${b}/objects/list`, { key_prefix: '/a.*(' });
     assert.equal(regexy.status, 200);
     assert.equal(regexy.body.results.length, 0);

@@ -162,13 +162,13 @@ export async function localConnection(
     { name, provider_type: 'local', provider_config: { root: folder } },
     { who: opts.who },
   );
-  assert.equal(r.status, 201, r.text);
+  assert.equal(r.status, 200, r.text);
   return { folder, connectionId: r.body.connection_id, name };
 }
 
 export async function bucket(s: Stack, who?: Who, name = unique('bkt')): Promise<string> {
   const r = await api(s, 'POST', '/v1/buckets', { bucket_name: name }, { who });
-  assert.equal(r.status, 201, r.text);
+  assert.equal(r.status, 200, r.text);
   return r.body.bucket_id;
 }
 
@@ -185,7 +185,7 @@ export async function sync(
     { polling_interval_seconds: 900, ...body },
     { who },
   );
-  assert.equal(r.status, 201, r.text);
+  assert.equal(r.status, 200, r.text);
   return r.body.sync_config_id;
 }
 

@@ -142,8 +142,29 @@ describe('API: OpenAPI document and docs page', function () {
       ['post', '/v1/tasks/list'],
       ['get', '/v1/tasks/{task_id}'],
       ['delete', '/v1/tasks/{task_id}'],
+      // Mixpeek's SDK calls these.
+      ['post', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/jobs'],
+      ['get', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/jobs/{sync_job_id}'],
+      ['get', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/metrics'],
+      ['post', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq'],
+      ['get', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq'],
+      ['post', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/unlock'],
+      ['post', '/v1/buckets/{bucket_id}/syncs/{sync_config_id}/force-unlock'],
     ])
       assert.ok(doc.paths[p]?.[m], `${m} ${p}`);
+    // Creates answer 200 (Mixpeek's SDK maps only 200), and nothing documents a 201.
+    for (const p of [
+      '/v1/buckets',
+      '/v1/organizations/connections',
+      '/v1/buckets/{bucket_id}/syncs',
+      '/v1/buckets/{bucket_id}/objects',
+      '/v1/collections',
+      '/v1/buckets/{bucket_id}/batches',
+    ])
+      assert.ok(doc.paths[p].post.responses['200']?.content, `post ${p}: 200`);
+    for (const [p, item] of Object.entries<Json>(doc.paths))
+      for (const [m, op] of Object.entries<Json>(item))
+        assert.equal(op.responses['201'], undefined, `${m} ${p}`);
     await control.close();
   });
 
@@ -161,7 +182,34 @@ describe('API: OpenAPI document and docs page', function () {
     assert.deepEqual(create.required, ['connection_id', 'source_path']);
     assert.equal(create.additionalProperties, false);
     const poll = create.properties.polling_interval_seconds;
-    assert.deepEqual([poll.minimum, poll.maximum, poll.default], [30, 900, 300]);
+    assert.deepEqual([poll.minimum, poll.maximum, poll.default], [30, 86400, 300]);
+    const conc = create.properties.sync_concurrency;
+    assert.deepEqual([conc.minimum, conc.maximum], [1, 100]);
+    for (const f of ['batch_collection_ids', 'ingest_filter', 'sync_from'])
+      assert.ok(create.properties[f], `SyncCreateRequest.${f}`);
+    const update = doc.components.schemas.SyncUpdateRequest;
+    for (const f of ['sync_concurrency', 'batch_collection_ids', 'ingest_filter', 'provider_filters'])
+      assert.ok(update.properties[f], `SyncUpdateRequest.${f}`);
+    assert.equal(update.properties.polling_interval_seconds.maximum, 86400);
+    assert.ok(doc.components.schemas.StorageConnectionCreateRequest.properties.write_enabled);
+    assert.ok(doc.components.schemas.ListBucketsRequest.properties.case_sensitive);
+    assert.ok(doc.components.schemas.ObjectListRequest.properties.return_presigned_urls);
+    // Mixpeek's response shapes.
+    const bucketResp = doc.components.schemas.BucketResponse;
+    for (const f of ['object_count', 'total_size_bytes']) assert.ok(bucketResp.required.includes(f), f);
+    assert.ok(doc.components.schemas.ListBucketsResponse.required.includes('total_count'));
+    assert.deepEqual(doc.components.schemas.Pagination.properties.next_page.type, ['string', 'null']);
+    assert.deepEqual(doc.components.schemas.SyncJobModel.properties.status.enum, [
+      'running',
+      'completed',
+      'failed',
+      'interrupted',
+      'skipped',
+    ]);
+    for (const f of ['sync_job_id', 'internal_id', 'namespace_id'])
+      assert.ok(doc.components.schemas.SyncJobModel.required.includes(f), f);
+    assert.ok(doc.components.schemas.BlobModel.properties.type.enum.includes('text'));
+    assert.ok(!doc.components.schemas.BlobModel.properties.type.enum.includes('auto'));
     const batch = create.properties.batch_size;
     assert.deepEqual([batch.minimum, batch.maximum, batch.default], [1, 100, 50]);
     assert.deepEqual(create.properties.sync_mode.enum.sort(), ['continuous', 'initial_only']);

@@ -15,6 +15,7 @@ import {
   syncRunModel,
   triggerModel,
 } from '../../api/responses';
+import { dlqKey } from '../../store/objects';
 import { stack, type Stack } from '../setup/stack';
 import { tcpProxy, type Proxy } from '../setup/proxy';
 import {
@@ -112,7 +113,7 @@ describe('API: syncs — the seed requests verbatim', function () {
       raw: SEED_CREATE_BODY,
       headers: { 'content-type': 'application/json' },
     });
-    assert.equal(r.status, 201, r.text);
+    assert.equal(r.status, 200, r.text);
     assertModel(syncConfigModel, r.body);
     SYNC_ID = r.body.sync_config_id;
     assert.match(SYNC_ID, /^sync_/);
@@ -230,7 +231,7 @@ describe('API: syncs — the seed requests verbatim', function () {
         },
         { who },
       );
-      assert.equal(r.status, 201, `${JSON.stringify(extra)}: ${r.text}`);
+      assert.equal(r.status, 200, `${JSON.stringify(extra)}: ${r.text}`);
     }
   });
 });
@@ -259,7 +260,12 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
       [{ source_path: '/' }, ['body', 'connection_id']],
       [{ connection_id: connectionId }, ['body', 'source_path']],
       [{ ...ok, polling_interval_seconds: 29 }, ['body', 'polling_interval_seconds']],
-      [{ ...ok, polling_interval_seconds: 901 }, ['body', 'polling_interval_seconds']],
+      [{ ...ok, polling_interval_seconds: 86401 }, ['body', 'polling_interval_seconds']],
+      [{ ...ok, sync_concurrency: 0 }, ['body', 'sync_concurrency']],
+      [{ ...ok, sync_concurrency: 101 }, ['body', 'sync_concurrency']],
+      [{ ...ok, ingest_filter: { retriever_id: 'ret_1' } }, ['body', 'ingest_filter']],
+      [{ ...ok, sync_from: 'yesterday' }, ['body', 'sync_from']],
+      [{ ...ok, source_path: 'no-such-folder' }, ['body', 'source_path']],
       [{ ...ok, polling_interval_seconds: 60.5 }, ['body', 'polling_interval_seconds']],
       [{ ...ok, batch_size: 0 }, ['body', 'batch_size']],
       [{ ...ok, batch_size: 101 }, ['body', 'batch_size']],
@@ -331,7 +337,7 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
       sync_mode: 'initial_only',
       file_filters: { include_patterns: ['**/*.{mp4,mov}', 'x\\[1\\].txt', '[!a]*', '@(a|b).txt'] },
     });
-    assert.equal(r.status, 201, r.text);
+    assert.equal(r.status, 200, r.text);
     await api(s, 'DELETE', `${base}/${r.body.sync_config_id}`);
   });
 
@@ -498,6 +504,7 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
   it('dlq lists failed files and dlq/retry re-queues them', async () => {
     const now = new Date();
     const entry = (id: string, status: 'PENDING' | 'FAILED') => ({
+      _id: dlqKey(syncId, id),
       sync_config_id: syncId,
       bucket_id: bucketId,
       source_object_id: id,
@@ -841,7 +848,7 @@ describe('API: Temporal unreachable', function () {
       { connection_id: connectionId, source_path: '/', polling_interval_seconds: 900 },
       { base: down.url },
     );
-    assert.equal(fresh.status, 201, fresh.text);
+    assert.equal(fresh.status, 200, fresh.text);
     await until(s, bucketId, fresh.body.sync_config_id, (x) => x.sync_run_counter >= 1 && x.next_sync_at);
     assert.equal(
       (await api(s, 'DELETE', `/v1/buckets/${bucketId}/syncs/${fresh.body.sync_config_id}`)).status,

@@ -31,7 +31,7 @@ describe('google_drive sync from the Drive fake, end to end', function () {
     driveId = fake.createSharedDrive('Team Drive');
     oauth = fake.addOAuthClient('syncer@example.com');
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'google-drive-e2e' });
-    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    assert.equal(bucket.status, 200, JSON.stringify(bucket.body));
     bucketId = bucket.body.bucket_id;
   });
   after(async () => {
@@ -87,7 +87,7 @@ describe('google_drive sync from the Drive fake, end to end', function () {
       provider_type: 'google_drive',
       provider_config: providerConfig(oauth),
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     assert.equal(conn.body.provider_config.credentials, '[redacted]');
     assert.equal(conn.body.provider_config.shared_drive_id, driveId);
     assert.doesNotMatch(JSON.stringify(conn.body), new RegExp(oauth.client_secret));
@@ -102,7 +102,7 @@ describe('google_drive sync from the Drive fake, end to end', function () {
       source_path: 'Team Data',
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
 
     const total = Object.keys(files).length + 1; // + the exported document
@@ -240,7 +240,7 @@ describe('google_drive sync from the Drive fake, end to end', function () {
       provider_type: 'google_drive',
       provider_config: providerConfig(oauth),
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
       connection_id: conn.body.connection_id,
       source_path: 'Mapped',
@@ -255,7 +255,7 @@ describe('google_drive sync from the Drive fake, end to end', function () {
         },
       },
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
     const dlqOf = async () =>
       (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/dlq`)).body.results;

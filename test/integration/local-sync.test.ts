@@ -25,14 +25,14 @@ describe('local folder sync, end to end', function () {
     s = await stack();
     folder = mkdtempSync(path.join(s.tmp, 'src-'));
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'e2e' });
-    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    assert.equal(bucket.status, 200, JSON.stringify(bucket.body));
     bucketId = bucket.body.bucket_id;
     const conn = await http(s, 'POST', '/v1/organizations/connections', {
       name: `local-${path.basename(folder)}`,
       provider_type: 'local',
       provider_config: { root: folder },
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     connectionId = conn.body.connection_id;
   });
 
@@ -51,7 +51,7 @@ describe('local folder sync, end to end', function () {
       sync_mode: 'continuous',
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
     assert.match(syncId, /^sync_/);
     assert.equal(created.body.status, 'PENDING');
@@ -129,7 +129,7 @@ describe('local folder sync, end to end', function () {
       source_path: 'd1',
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201);
+    assert.equal(created.status, 200);
     const syncId = created.body.sync_config_id;
     await eventually(
       async () => (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`)).body.last_sync_at,
@@ -181,7 +181,7 @@ describe('local folder sync, end to end', function () {
       source_path: 'd2',
       sync_mode: 'initial_only',
     });
-    assert.equal(created.status, 201);
+    assert.equal(created.status, 200);
     const syncId = created.body.sync_config_id;
     const done = await eventually(async () => {
       const g = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}`);

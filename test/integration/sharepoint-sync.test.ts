@@ -25,7 +25,7 @@ describe('sharepoint sync from the Graph fake, end to end', function () {
     fake = await FakeSharePoint.start();
     fake.addSite('Marketing');
     const bucket = await http(s, 'POST', '/v1/buckets', { bucket_name: 'sharepoint-e2e' });
-    assert.equal(bucket.status, 201, JSON.stringify(bucket.body));
+    assert.equal(bucket.status, 200, JSON.stringify(bucket.body));
     bucketId = bucket.body.bucket_id;
   });
   after(() => fake?.stop());
@@ -57,7 +57,7 @@ describe('sharepoint sync from the Graph fake, end to end', function () {
       provider_type: 'sharepoint',
       provider_config: { ...config, credentials },
     });
-    assert.equal(conn.status, 201, JSON.stringify(conn.body));
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
     const connectionId: string = conn.body.connection_id;
     assert.equal(conn.body.provider_config.credentials, '[redacted]');
     assert.equal(conn.body.provider_config.graph_endpoint, fake.graphUrl);
@@ -75,7 +75,7 @@ describe('sharepoint sync from the Graph fake, end to end', function () {
       source_path: '/sites/Marketing/Shared Documents/Campaigns',
       polling_interval_seconds: 900,
     });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.status, 200, JSON.stringify(created.body));
     const syncId: string = created.body.sync_config_id;
 
     const total = Object.keys(files).length;

@@ -29,11 +29,14 @@ export interface Stack {
   namespaceId: string;
   store: Store;
   tmp: string;
+  /** The worker's /metrics (sync metrics + the Temporal SDK's). */
+  workerMetricsUrl: string;
 }
 
 let pending: Promise<Stack> | null = null;
 const cleanups: (() => Promise<void>)[] = [];
 let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
+let temporalMetricsUrl: string | undefined;
 
 /** The workflow bundle, built once per test run. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
@@ -50,7 +53,13 @@ export function stack(): Promise<Stack> {
 }
 
 async function start(): Promise<Stack> {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Once per process: the SDK's metrics on a free port, appended to each worker's /metrics.
+  const temporalMetricsPort = await freePort();
+  temporalMetricsUrl = `http://127.0.0.1:${temporalMetricsPort}/metrics`;
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${temporalMetricsPort}` } } },
+  });
   const tools = provisionTools(PROJECT_ROOT, ['temporal', 'ferretdb']);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-test-'));
   cleanups.push(async () => rmSync(tmp, { recursive: true, force: true }));
@@ -89,11 +98,18 @@ async function start(): Promise<Stack> {
     PORT: '0',
     SYNC_PAGE_SIZE: process.env.SYNC_PAGE_SIZE ?? '100',
     BLOB_DIR: path.join(tmp, 'blobs'),
+    // Worker processes the tests start take any free port.
+    WORKER_METRICS_PORT: '0',
   });
   const store = await Store.connect(env.MONGODB_URI, env.MONGODB_DB);
   cleanups.unshift(() => store.close());
 
-  const handle: WorkerHandle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store });
+  const handle: WorkerHandle = await createSyncWorker(env, {
+    workflowBundle: await workflowBundle(),
+    store,
+    metricsPort: 0,
+    temporalMetricsUrl,
+  });
   const running = handle.worker.run();
   cleanups.unshift(async () => {
     handle.worker.shutdown();
@@ -109,7 +125,15 @@ async function start(): Promise<Stack> {
     namespaceName: 'test-ns',
     keyName: 'test',
   });
-  return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp };
+  return {
+    env,
+    apiUrl: api.url,
+    apiKey: api_key,
+    namespaceId: namespace_id,
+    store,
+    tmp,
+    workerMetricsUrl: handle.metricsServer!.url,
+  };
 }
 
 /** A second API (and worker) on its own task queue and its own database: a Stack of its own. */
@@ -137,8 +161,15 @@ export async function lane(
   });
   const store = await Store.connect(env.MONGODB_URI, env.MONGODB_DB);
   const closers: (() => Promise<void>)[] = [() => store.close()];
+  let workerMetricsUrl = '';
   if (opts.worker !== false) {
-    const handle = await createSyncWorker(env, { workflowBundle: await workflowBundle(), store });
+    const handle = await createSyncWorker(env, {
+      workflowBundle: await workflowBundle(),
+      store,
+      metricsPort: 0,
+      temporalMetricsUrl,
+    });
+    workerMetricsUrl = handle.metricsServer!.url;
     const running = handle.worker.run();
     closers.unshift(async () => {
       handle.worker.shutdown();
@@ -157,7 +188,16 @@ export async function lane(
     namespaceName: 'lane-ns',
     keyName: 'lane',
   });
-  return { env, apiUrl: api.url, apiKey: api_key, namespaceId: namespace_id, store, tmp: s.tmp, close };
+  return {
+    env,
+    apiUrl: api.url,
+    apiKey: api_key,
+    namespaceId: namespace_id,
+    store,
+    tmp: s.tmp,
+    close,
+    workerMetricsUrl,
+  };
 }
 
 const CLEANUP_MS = 15_000;

@@ -56,6 +56,10 @@ describe('schemas: syncCreateSchema defaults', () => {
       resume_enabled: true,
       resume_checkpoint_frequency: 1000,
       metadata: {},
+      sync_concurrency: null,
+      batch_collection_ids: null,
+      ingest_filter: null,
+      sync_from: null,
     });
   });
 
@@ -131,7 +135,7 @@ describe('schemas: syncCreateSchema validation', () => {
   });
 
   const ranges: [string, number[], number[]][] = [
-    ['polling_interval_seconds', [30, 900], [29, 901]],
+    ['polling_interval_seconds', [30, 86400], [29, 86401]],
     ['batch_size', [1, 100], [0, 101]],
     ['max_objects_per_run', [1, 10_000_000], [0, -1]],
     ['batch_chunk_size', [1, 1000], [0, 1001]],
@@ -381,7 +385,7 @@ describe('schemas: syncUpdateSchema', () => {
     assert.deepEqual(failPaths(syncUpdateSchema, { polling_interval_seconds: 29 }), [
       'polling_interval_seconds',
     ]);
-    assert.deepEqual(failPaths(syncUpdateSchema, { polling_interval_seconds: 901 }), [
+    assert.deepEqual(failPaths(syncUpdateSchema, { polling_interval_seconds: 86401 }), [
       'polling_interval_seconds',
     ]);
     assert.deepEqual(failPaths(syncUpdateSchema, { batch_size: 0 }), ['batch_size']);

@@ -1,0 +1,100 @@
+// `_id` point operations reach an index on the store the suite runs on: on FerretDB's SQLite
+// backend only with scripts/patches/ferretdb-sqlite-id-index.patch (the query expression for `_id`
+// matches the unique index FerretDB creates); on MongoDB always. Plus the store's one-function
+// picks per capability (store.lookupByIds, store.updateIfMatches), which hot paths use.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Collection } from 'mongodb';
+import { stack, type Stack } from '../setup/stack';
+
+interface Row {
+  _id: string;
+  n: number;
+  tag: string | null;
+}
+
+describe('store: _id operations use an index', function () {
+  this.timeout(120_000);
+  let s: Stack;
+  let coll: Collection<Row>;
+
+  before(async () => {
+    s = await stack();
+    coll = s.store.db.collection<Row>(`id_index_${randomBytes(4).toString('hex')}`);
+    const rows: Row[] = Array.from({ length: 500 }, (_, i) => ({
+      _id: `k${i}`,
+      n: i,
+      tag: i % 2 ? 'odd' : null,
+    }));
+    await coll.insertMany(rows);
+  });
+  after(() => coll?.drop().catch(() => undefined));
+
+  /** The plan the server reports for find(filter). */
+  async function planOf(filter: Record<string, unknown>): Promise<string[]> {
+    const res = await s.store.db.command({ explain: { find: coll.collectionName, filter } });
+    if (s.store.kind === 'ferretdb') {
+      // FerretDB's SQLite backend answers with SQLite's EXPLAIN QUERY PLAN of the query it runs.
+      const plan = (res.queryPlanner as { Plan?: string[] }).Plan;
+      assert.ok(Array.isArray(plan), `SQLite query plan in ${JSON.stringify(res)}`);
+      return plan;
+    }
+    const stages: string[] = [];
+    const walk = (n: Record<string, unknown> | undefined) => {
+      if (!n) return;
+      if (typeof n.stage === 'string') stages.push(n.stage);
+      walk(n.inputStage as Record<string, unknown> | undefined);
+    };
+    walk((res.queryPlanner as { winningPlan: Record<string, unknown> }).winningPlan);
+    return stages;
+  }
+
+  it('reports which server it is', async () => {
+    const info = await s.store.db.admin().command({ buildInfo: 1 });
+    assert.equal(s.store.kind, 'ferretdbVersion' in info ? 'ferretdb' : 'mongodb');
+  });
+
+  it('answers a lookup by _id from the _id index, not a scan', async () => {
+    const plan = await planOf({ _id: 'k250' });
+    if (s.store.kind === 'ferretdb') {
+      // Same expression as UpdateAll and DeleteAll use (metadata.IDColumn), so those search too.
+      assert.ok(
+        plan.some((l) => /SEARCH .* USING INDEX .*_id_/.test(l)),
+        `expected an index search for {_id}, got ${JSON.stringify(plan)}`,
+      );
+      assert.ok(!plan.some((l) => /\bSCAN\b/.test(l)), JSON.stringify(plan));
+      // The control: a filter FerretDB does not push down is a scan, so the plan above is no accident.
+      const other = await planOf({ _id: 'k250', n: 250 });
+      assert.ok(
+        other.some((l) => /\bSCAN\b/.test(l)),
+        `a two-field filter scans: ${JSON.stringify(other)}`,
+      );
+    } else {
+      assert.ok(
+        plan.some((st) => st === 'IDHACK' || st === 'EXPRESS_IXSCAN' || st === 'IXSCAN'),
+        JSON.stringify(plan),
+      );
+    }
+    assert.equal((await coll.findOne({ _id: 'k250' }))?.n, 250);
+  });
+
+  it('lookupByIds finds what exists, by _id, whatever the count', async () => {
+    const ids = [...Array.from({ length: 40 }, (_, i) => `k${i * 7}`), 'missing', 'k0'];
+    const found = await s.store.lookupByIds(coll, ids, { n: 1 });
+    assert.equal(found.size, 40);
+    assert.equal(found.get('k49')?.n, 49);
+    assert.equal(found.has('missing'), false);
+    assert.equal((await s.store.lookupByIds(coll, [])).size, 0);
+  });
+
+  it('updateIfMatches updates only while the expected fields hold', async () => {
+    assert.equal(await s.store.updateIfMatches(coll, 'k3', { tag: 'even' }, { $set: { n: -1 } }), false);
+    assert.equal((await coll.findOne({ _id: 'k3' }))?.n, 3);
+    assert.equal(await s.store.updateIfMatches(coll, 'k3', { tag: 'odd' }, { $set: { n: -3 } }), true);
+    assert.equal((await coll.findOne({ _id: 'k3' }))?.n, -3);
+    // null matches a null field.
+    assert.equal(await s.store.updateIfMatches(coll, 'k4', { tag: null }, { $set: { tag: 'x' } }), true);
+    assert.equal((await coll.findOne({ _id: 'k4' }))?.tag, 'x');
+    assert.equal(await s.store.updateIfMatches(coll, 'nope', {}, { $set: { n: 1 } }), false);
+  });
+});

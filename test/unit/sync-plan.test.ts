@@ -1,0 +1,210 @@
+// Unit tests for core/sync-plan.ts: what a sync page decides for each listed entry, without I/O.
+import assert from 'node:assert/strict';
+import type { SourceEntry } from '../../core/entry';
+import {
+  checksumsToCheck,
+  planPage,
+  retryEntries,
+  type DlqState,
+  type PlanInput,
+  type PlanSettings,
+  type StoredObject,
+} from '../../core/sync-plan';
+
+const entry = (id: string, over: Partial<SourceEntry> = {}): SourceEntry => ({
+  sourceObjectId: id,
+  path: id,
+  name: id.split('/').at(-1)!,
+  size: 1,
+  modifiedAt: '2026-01-01T00:00:00.000Z',
+  version: 'v1',
+  metadata: {},
+  ...over,
+});
+
+const stored = (id: string, over: Partial<StoredObject> = {}): StoredObject => ({
+  _id: `obj_${id}`,
+  object_id: `obj_${id}`,
+  sync_config_id: 'sync_a',
+  source_version: 'v1',
+  created_by_page: 'run_old|',
+  last_seen_pass_id: 'pass_old',
+  ...over,
+});
+
+const settings: PlanSettings = {
+  syncConfigId: 'sync_a',
+  runId: 'run_1',
+  passId: 'pass_1',
+  pageKey: 'run_1|c1',
+  onUpdate: true,
+  driftDeletes: true,
+  deleteRemoved: true,
+  skipDuplicates: false,
+};
+
+function plan(over: Partial<PlanInput> & { entries: SourceEntry[] }) {
+  return planPage({
+    removed: [],
+    matches: () => true,
+    stored: new Map(),
+    dlq: new Map(),
+    knownChecksums: new Set(),
+    settings,
+    ...over,
+  });
+}
+
+const kinds = (p: ReturnType<typeof plan>) => p.decisions.map((d) => `${d.entry.sourceObjectId}:${d.kind}`);
+
+describe('sync page plan (core/sync-plan.ts)', () => {
+  it('new, unchanged, changed by version; discovered counts matching entries', () => {
+    const p = plan({
+      entries: [entry('a'), entry('b'), entry('c', { version: 'v2' })],
+      stored: new Map([
+        ['b', stored('b')],
+        ['c', stored('c')],
+      ]),
+    });
+    assert.deepEqual(kinds(p), ['a:new', 'b:unchanged', 'c:changed']);
+    assert.equal(p.discovered, 3);
+    const b = p.decisions[1];
+    assert.ok(b.kind === 'unchanged' && b.mark, 'seen by an older pass: marked for the sweep');
+  });
+
+  it('an unchanged object this pass already saw is not marked again', () => {
+    const p = plan({
+      entries: [entry('b')],
+      stored: new Map([['b', stored('b', { last_seen_pass_id: 'pass_1' })]]),
+    });
+    const d = p.decisions[0];
+    assert.ok(d.kind === 'unchanged' && !d.mark);
+  });
+
+  it('on_update false keeps a changed file as unchanged', () => {
+    const p = plan({
+      entries: [entry('c', { version: 'v2' })],
+      stored: new Map([['c', stored('c')]]),
+      settings: { ...settings, onUpdate: false },
+    });
+    assert.deepEqual(kinds(p), ['c:unchanged']);
+  });
+
+  it('an object created by an earlier attempt of this very page counts as created again', () => {
+    const p = plan({
+      entries: [entry('a', { version: 'v9' })],
+      stored: new Map([['a', stored('a', { created_by_page: 'run_1|c1', source_version: 'v9' })]]),
+    });
+    assert.deepEqual(kinds(p), ['a:created-by-page']);
+    // The same object created by another page of the run (a file listed twice) is just unchanged.
+    const q = plan({
+      entries: [entry('a')],
+      stored: new Map([['a', stored('a', { created_by_page: 'run_1|c0' })]]),
+    });
+    assert.deepEqual(kinds(q), ['a:unchanged']);
+  });
+
+  it('filter drift: only this sync’s objects of non-matching files are deleted, and only when enabled', () => {
+    const matches = (e: SourceEntry) => !e.sourceObjectId.endsWith('.tmp');
+    const input = {
+      entries: [entry('x.tmp'), entry('y.tmp'), entry('z.tmp'), entry('keep.txt')],
+      matches,
+      stored: new Map([
+        ['x.tmp', stored('x')],
+        ['y.tmp', stored('y', { sync_config_id: 'sync_other' })],
+      ]),
+    };
+    const p = plan(input);
+    assert.deepEqual(kinds(p), ['x.tmp:drifted', 'y.tmp:filtered-out', 'z.tmp:filtered-out', 'keep.txt:new']);
+    assert.equal(p.discovered, 1);
+    const off = plan({ ...input, settings: { ...settings, driftDeletes: false } });
+    assert.deepEqual(kinds(off), [
+      'x.tmp:filtered-out',
+      'y.tmp:filtered-out',
+      'z.tmp:filtered-out',
+      'keep.txt:new',
+    ]);
+  });
+
+  it('DLQ: a version that failed for good is skipped (counted once, by the run that gave up); a new version is retried', () => {
+    const dlq = new Map<string, DlqState>([
+      ['f', { status: 'FAILED', version: 'v1', last_attempt_run_id: 'run_0' }],
+      ['g', { status: 'FAILED', version: 'v1', last_attempt_run_id: 'run_1' }],
+      ['h', { status: 'FAILED', version: 'v1', last_attempt_run_id: 'run_0' }],
+      ['p', { status: 'PENDING', version: 'v1', last_attempt_run_id: 'run_0' }],
+    ]);
+    const p = plan({ entries: [entry('f'), entry('g'), entry('h', { version: 'v2' }), entry('p')], dlq });
+    assert.deepEqual(kinds(p), ['f:gave-up', 'g:gave-up', 'h:new', 'p:new']);
+    const [f, g, h, pending] = p.decisions;
+    assert.ok(f.kind === 'gave-up' && !f.count);
+    assert.ok(g.kind === 'gave-up' && g.count);
+    assert.ok(h.kind === 'new' && h.inDlq, 'its DLQ entry is cleared once it is in');
+    assert.ok(pending.kind === 'new' && pending.inDlq);
+  });
+
+  it('skip_duplicates: a new file whose provider checksum the bucket holds is a duplicate', () => {
+    const input = {
+      entries: [entry('a', { checksum: 'md5:1' }), entry('b', { checksum: 'md5:2' }), entry('c')],
+      knownChecksums: new Set(['md5:1']),
+    };
+    assert.deepEqual(kinds(plan({ ...input, settings: { ...settings, skipDuplicates: true } })), [
+      'a:duplicate',
+      'b:new',
+      'c:new',
+    ]);
+    assert.deepEqual(kinds(plan(input)), ['a:new', 'b:new', 'c:new'], 'off: every file is new');
+  });
+
+  it('removed files: this sync’s objects go when on_delete allows, and their DLQ entries with them', () => {
+    const input = {
+      entries: [],
+      removed: ['r1', 'r2', 'r1', 'r3'],
+      stored: new Map([
+        ['r1', stored('r1')],
+        ['r3', stored('r3', { sync_config_id: 'sync_other' })],
+      ]),
+    };
+    const p = plan(input);
+    assert.deepEqual(
+      p.removed.map((d) => d._id),
+      ['obj_r1'],
+    );
+    assert.deepEqual(p.removedIds, ['r1', 'r2', 'r3']);
+    const kept = plan({ ...input, settings: { ...settings, deleteRemoved: false } });
+    assert.deepEqual(kept.removed, []);
+    assert.deepEqual(kept.removedIds, []);
+  });
+
+  it('retryEntries: DLQ entries not listed or removed, each once, without entries that lack one', () => {
+    const got = retryEntries(
+      [entry('listed')],
+      ['gone'],
+      [
+        { source_object_id: 'listed', entry: entry('listed') },
+        { source_object_id: 'gone', entry: entry('gone') },
+        { source_object_id: 'w', entry: entry('w') },
+        { source_object_id: 'w', entry: entry('w') },
+        { source_object_id: 'none', entry: null },
+      ],
+    );
+    assert.deepEqual(
+      got.map((e) => e.sourceObjectId),
+      ['w'],
+    );
+  });
+
+  it('checksumsToCheck: checksums of matching files with no stored object, once each', () => {
+    const got = checksumsToCheck(
+      [
+        entry('a', { checksum: 'md5:1' }),
+        entry('b', { checksum: 'md5:1' }),
+        entry('c', { checksum: 'md5:2' }),
+        entry('d.tmp', { checksum: 'md5:3' }),
+        entry('e'),
+      ],
+      (e) => !e.sourceObjectId.endsWith('.tmp'),
+      new Map([['c', {}]]),
+    );
+    assert.deepEqual(got, ['md5:1']);
+  });
+});
