@@ -453,7 +453,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // each write.
       const abandonIfCancelled = async () => {
         if (!ctx.cancellationSignal.aborted) return;
-        // The bytes copied stay: the redo of this page writes the same keys (page-scoped ids, see
+        // The bytes copied stay: the redo of this page writes the same keys (page-scoped blob ids, see
         // engine/ingest.ts), so deleting them here could remove the redo's copies.
         throw new CancelledFailure('page abandoned: the activity was cancelled');
       };
