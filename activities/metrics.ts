@@ -79,10 +79,11 @@ export class SyncMetrics {
           this.set(await store.dlq.estimatedDocumentCount());
         },
       });
-      // One read of the syncs per scrape, shared by the two gauges below.
+      // One read of the syncs per scrape, shared by the two gauges below (they are collected within
+      // milliseconds of each other; a later scrape, even a second on, reads again).
       let read: { at: number; p: Promise<{ lag: number; byStatus: Map<string, number> }> } | null = null;
       const syncStats = () => {
-        if (!read || Date.now() - read.at > 1000) read = { at: Date.now(), p: readSyncStats(store) };
+        if (!read || Date.now() - read.at > 100) read = { at: Date.now(), p: readSyncStats(store) };
         return read.p;
       };
       new Gauge({
