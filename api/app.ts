@@ -64,7 +64,7 @@ export function createApp(deps: AppDeps): express.Express {
   const announcer = new Announcer(temporalSender(deps.control.client), deps.log);
   app.use(notificationRoutes({ store: deps.store, log: deps.log, announcer }));
   // Who is asking first: an unauthenticated request's body is never read.
-  app.use('/v1', authenticate(deps.store));
+  app.use('/v1', authenticate(deps.store, { cacheMs: deps.env.AUTH_CACHE_SECONDS * 1000 }));
   app.use(express.json({ limit: '1mb', strict: false }));
   app.use(bucketRoutes(deps));
   app.use(connectionRoutes(deps));

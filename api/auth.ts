@@ -21,7 +21,53 @@ export function tenantOf(req: Request): AuthContext {
 export const isOrganizationLevel = (path: string) =>
   path === '/organizations' || path.startsWith('/organizations/');
 
-export function authenticate(store: Store): RequestHandler {
+/**
+ * A small in-process cache of what authentication looked up: found values only, each for `ttlMs`
+ * from its lookup (so a revoked key or a removed namespace stops working within ttlMs), at most
+ * `max` entries (oldest dropped first). Concurrent misses for one key share one lookup.
+ */
+export class TtlCache<V> {
+  private readonly entries = new Map<string, { value: V; expires: number }>();
+  private readonly loading = new Map<string, Promise<V | null>>();
+
+  constructor(
+    readonly ttlMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
+    if (this.ttlMs <= 0) return load();
+    const hit = this.entries.get(key);
+    if (hit && hit.expires > Date.now()) return hit.value;
+    if (hit) this.entries.delete(key);
+    let pending = this.loading.get(key);
+    if (!pending) {
+      const started = Date.now();
+      pending = load()
+        .then((value) => {
+          if (value !== null) {
+            this.entries.set(key, { value, expires: started + this.ttlMs });
+            if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+          }
+          return value;
+        })
+        .finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+}
+
+export interface AuthOptions {
+  /** How long a looked-up API key and namespace are trusted without asking the store again. */
+  cacheMs: number;
+}
+
+export function authenticate(store: Store, opts: AuthOptions = { cacheMs: 0 }): RequestHandler {
+  // Per request, a key and a namespace lookup: neither is an _id lookup (on FerretDB they decode
+  // their collections), so both are cached for a few seconds (AUTH_CACHE_SECONDS).
+  const keys = new TtlCache<{ internal_id: string; user_id: string }>(opts.cacheMs);
+  const namespaces = new TtlCache<{ namespace_id: string }>(opts.cacheMs);
   return async (req, _res, next) => {
     try {
       const header = req.headers.authorization ?? '';
@@ -32,7 +78,10 @@ export function authenticate(store: Store): RequestHandler {
           'missing or malformed Authorization header (want "Bearer <api key>")',
           'AuthenticationError',
         );
-      const key = await store.apiKeys.findOne({ key_hash: hashKey(m[1]) });
+      const keyHash = hashKey(m[1]);
+      const key = await keys.get(keyHash, () =>
+        store.apiKeys.findOne({ key_hash: keyHash }, { projection: { internal_id: 1, user_id: 1 } }),
+      );
       if (!key) throw new ApiError(401, 'unknown API key', 'AuthenticationError');
       const nsParam = req.headers['x-namespace'] ?? req.query.namespace;
       const nsName = Array.isArray(nsParam) ? nsParam[0] : nsParam;
@@ -52,10 +101,12 @@ export function authenticate(store: Store): RequestHandler {
           'missing namespace: send X-Namespace (id or name) or ?namespace=',
           'BadRequestError',
         );
-      const ns = await store.namespaces.findOne({
-        internal_id: key.internal_id,
-        $or: [{ namespace_id: nsName }, { namespace_name: nsName }],
-      });
+      const ns = await namespaces.get(`${key.internal_id}\u0000${nsName}`, () =>
+        store.namespaces.findOne(
+          { internal_id: key.internal_id, $or: [{ namespace_id: nsName }, { namespace_name: nsName }] },
+          { projection: { namespace_id: 1 } },
+        ),
+      );
       if (!ns) throw new ApiError(404, `namespace ${nsName} not found`, 'NotFoundError');
       (req as Request & { tenant?: AuthContext }).tenant = {
         internal_id: key.internal_id,
@@ -67,6 +118,11 @@ export function authenticate(store: Store): RequestHandler {
       next(err);
     }
   };
+}
+
+/** Revokes an API key (deletes it); API processes stop accepting it within AUTH_CACHE_SECONDS. */
+export async function revokeApiKey(store: Store, apiKey: string): Promise<boolean> {
+  return (await store.apiKeys.deleteOne({ key_hash: hashKey(apiKey) })).deletedCount > 0;
 }
 
 /** Creates (or finds) an organization and namespace, and issues an API key; returns the plain key once. */

@@ -104,8 +104,37 @@ export class TemporalHealth {
   }
 }
 
+/**
+ * GET of a sync reads its MongoDB projection, which the workflow writes (recordSyncState) at every
+ * change of its state: run start, page, pass end, wait, pause. Right after this API signals a
+ * workflow (pause, resume, trigger, config change, force-unlock) the projection can lag — a pause
+ * during a page is recorded when the page ends — so for that sync GET merges the workflow's live
+ * state until the projection agrees with it, or at most for this long.
+ */
+const LIVE_AFTER_SIGNAL_MS = 10 * 60_000;
+const MAX_SIGNALLED = 10_000;
+
+/** The projection shows what the live state owns (serializeSync's overlay) as the workflow has it. */
+function projectionAgrees(cfg: SyncConfigDoc, live: SyncState): boolean {
+  const time = (d: Date | string | null | undefined) => (d ? new Date(d).getTime() : null);
+  return (
+    cfg.status === live.status &&
+    cfg.paused === live.paused &&
+    (cfg.pause_reason ?? null) === (live.pauseReason ?? null) &&
+    (cfg.paused_by_user_id ?? null) === (live.pausedBy ?? null) &&
+    time(cfg.paused_at) === time(live.pausedAt) &&
+    cfg.pending_full_sync === live.pendingFullSync &&
+    cfg.consecutive_failures === live.consecutiveFailures &&
+    cfg.sync_run_counter === live.runCounter &&
+    time(cfg.next_sync_at) === time(live.nextSyncAt) &&
+    (cfg.last_error ?? null) === (live.lastError ? live.lastError.slice(0, 1000) : null)
+  );
+}
+
 export class SyncControl {
   readonly health: TemporalHealth;
+  /** Syncs this process signalled, and when (ms): their GET reads live state until the projection catches up. */
+  private readonly signalled = new Map<string, number>();
 
   private constructor(
     readonly client: Client,
@@ -127,6 +156,26 @@ export class SyncControl {
       channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
     });
     return new SyncControl(new Client({ connection, namespace }), taskQueue);
+  }
+
+  private noteSignalled(syncConfigId: string): void {
+    this.signalled.delete(syncConfigId);
+    this.signalled.set(syncConfigId, Date.now());
+    if (this.signalled.size > MAX_SIGNALLED) this.signalled.delete(this.signalled.keys().next().value!);
+  }
+
+  /**
+   * The workflow's live state for GET of this sync, only while a signal this process sent may not
+   * be in the projection yet; null otherwise (the projection is the answer, and GET costs no
+   * Temporal call). Once the projection agrees with the live state the sync is read from it
+   * again. (Another API process's signal shows in GET once the workflow records it.)
+   */
+  async liveIfProjectionBehind(cfg: SyncConfigDoc): Promise<SyncState | null> {
+    const at = this.signalled.get(cfg.sync_config_id);
+    if (at === undefined) return null;
+    const live = Date.now() - at > LIVE_AFTER_SIGNAL_MS ? null : await this.state(cfg.sync_config_id);
+    if (!live || projectionAgrees(cfg, live)) this.signalled.delete(cfg.sync_config_id);
+    return live;
   }
 
   private handle(syncConfigId: string): WorkflowHandle<typeof syncWorkflow> {
@@ -188,6 +237,7 @@ export class SyncControl {
     transition: (s: SyncState) => SyncState,
   ) {
     const h = this.handle(cfg.sync_config_id);
+    this.noteSignalled(cfg.sync_config_id);
     try {
       const desc = await this.call(() => h.describe());
       if (desc.status.name === 'RUNNING') {
@@ -244,6 +294,7 @@ export class SyncControl {
   }
 
   async configUpdated(cfg: SyncConfigDoc): Promise<void> {
+    this.noteSignalled(cfg.sync_config_id);
     try {
       await this.call(() => this.handle(cfg.sync_config_id).signal(configUpdatedSignal));
     } catch (err) {

@@ -10,14 +10,32 @@
 // queue), and its worker runs as a child process so that its peak RSS is its own (/proc/<pid>/status
 // VmHWM, reset with /proc/<pid>/clear_refs once the worker has bundled its workflows and started).
 //
+// Per size and source it also counts the workflow's history events per pass (all its runs, across
+// continue-as-new) and measures the API under load: autocannon (bench/load.ts, a child process) offers
+// BENCH_API_RATE requests/s over BENCH_API_CONNECTIONS connections to GET sync, GET bucket, GET object
+// (ids in turn) and the first page of the objects list, with the synced objects present (and, with
+// --api-objects, topped up to that many objects by direct inserts).
+//
 // Settings (environment or --name=value arguments):
-//   BENCH_SMALL_FILES (--small, 5000)       small files, sizes uniform in 1-64 KiB
+//   BENCH_SIZES (--sizes, 5000)              numbers of small files, comma-separated: one file set
+//                                            (and one lane per source) each, e.g. 5000,20000,100000
+//   BENCH_SMALL_FILES (--small)              one size (the same as --sizes=<n>)
+//                                            small files' sizes are uniform in 1-64 KiB
 //   BENCH_LARGE_FILES (--large, 20)         large files of BENCH_LARGE_MB (--large-mb, 8) MiB
 //   BENCH_CHANGED_PCT (--changed-pct, 1)    share of the files changed before the last pass
 //   BENCH_SOURCES (--sources, local,s3)     which sources to measure
 //   BENCH_RCLONE_CHECKSUM (--rclone-checksum) rclone compares with --checksum instead of size+modtime
 //   BENCH_DIR (--dir, a temporary folder)   where sources and copies go; BENCH_KEEP=1 keeps it
 //   BENCH_NOTE (--note)                     free text stored with the results (e.g. other load)
+//   BENCH_LABEL (--label, <sizes>-<sources>) results go to bench/results/<date>-<host>-<label>.json/.md
+//   BENCH_PHASE_TIMEOUT (--phase-timeout, 3600) seconds a bucket-syncs pass may take; one that takes
+//                                            longer is recorded as timed out and the source's
+//                                            remaining passes are skipped (the API is still measured)
+//   BENCH_API_RATE (--api-rate, 500), BENCH_API_CONNECTIONS (--api-connections, 20),
+//   BENCH_API_SECONDS (--api-seconds, 10)    the API load per endpoint; --api-seconds=0 skips it
+//   BENCH_API_OBJECTS (--api-objects, 0)     before its API load, the local lane of the largest size
+//                                            is topped up to this many objects (direct inserts into
+//                                            its bucket), e.g. 100000
 //   SYNC_PAGE_SIZE (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -36,7 +54,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
 import { forEachLimit } from '../lib/pool';
+import { objectKey } from '../store/objects';
+import type { ObjectDoc } from '../store';
+import { workflowIdForSync } from '../workflows/messages';
+import type { LoadResult, LoadSpec } from './load';
 import { provisionTools, stopper } from '../lib/servers';
 import { http, idleAfter, getSync } from '../test/helpers';
 import { startMinio, type Minio } from '../test/providers/fixtures/s3';
@@ -69,8 +92,17 @@ function settings() {
     .filter(Boolean);
   for (const x of sources) if (x !== 'local' && x !== 's3') throw new Error(`unknown source ${x}`);
   const flag = (arg: string, env: string) => ['1', 'true', 'yes'].includes(get(arg, env, ''));
+  const sizes = get('sizes', 'BENCH_SIZES', get('small', 'BENCH_SMALL_FILES', '5000'))
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => {
+      const n = Number(x.replace(/k$/i, '000'));
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--sizes: ${x} is not a whole number >= 1`);
+      return n;
+    });
   return {
-    small: Math.floor(int('small', 'BENCH_SMALL_FILES', 5000)),
+    sizes,
     smallMinKiB: 1,
     smallMaxKiB: 64,
     large: Math.floor(int('large', 'BENCH_LARGE_FILES', 20)),
@@ -81,6 +113,12 @@ function settings() {
     dir: get('dir', 'BENCH_DIR', ''),
     keep: flag('keep', 'BENCH_KEEP'),
     note: get('note', 'BENCH_NOTE', ''),
+    label: get('label', 'BENCH_LABEL', ''),
+    phaseTimeoutS: int('phase-timeout', 'BENCH_PHASE_TIMEOUT', 3600),
+    apiRate: int('api-rate', 'BENCH_API_RATE', 500),
+    apiConnections: Math.max(1, Math.floor(int('api-connections', 'BENCH_API_CONNECTIONS', 20))),
+    apiSeconds: int('api-seconds', 'BENCH_API_SECONDS', 10),
+    apiObjects: Math.floor(int('api-objects', 'BENCH_API_OBJECTS', 0)),
     pageSize: process.env.SYNC_PAGE_SIZE ?? '1000',
     fileConcurrency: process.env.SYNC_FILE_CONCURRENCY ?? '8',
   };
@@ -147,6 +185,11 @@ interface Phase {
   detect_s?: number;
   /** bucket-syncs: the run record's own duration (from the workflow's start of the pass). */
   run_record_s?: number;
+  /** bucket-syncs: events added to the workflow's history by the pass (all runs) and its runs. */
+  history_events?: number;
+  workflow_runs?: number;
+  /** bucket-syncs: the pass did not finish within --phase-timeout (wall_s is the timeout). */
+  timed_out?: boolean;
   /** What the tool did: files copied / checked (rclone's stats; bucket-syncs' run record). */
   did: Record<string, unknown>;
   load: ReturnType<ReturnType<typeof loadProbe>>;
@@ -171,7 +214,7 @@ interface FileSet {
 }
 
 /** Deterministic sizes (mulberry32, fixed seed); random contents. */
-function writeSource(dir: string, cfg: Settings): FileSet {
+function writeSource(dir: string, cfg: Settings, small: number): FileSet {
   let seed = 0x5eed;
   const rand = () => {
     seed = (seed + 0x6d2b79f5) | 0;
@@ -181,7 +224,7 @@ function writeSource(dir: string, cfg: Settings): FileSet {
   };
   const rels: string[] = [];
   const sizes: number[] = [];
-  for (let i = 0; i < cfg.small; i++) {
+  for (let i = 0; i < small; i++) {
     rels.push(`d${String(i % 50).padStart(2, '0')}/f${String(i).padStart(6, '0')}.bin`);
     const kib = cfg.smallMinKiB + rand() * (cfg.smallMaxKiB - cfg.smallMinKiB);
     sizes.push(Math.round(kib * 1024));
@@ -260,21 +303,34 @@ async function databaseBytes(s: Stack, l: Lane): Promise<{ what: string; bytes: 
   }
 }
 
-/** Polls the sync until `pred` holds (every 100 ms); sampling the worker's RSS on the way. */
+/** Polls the sync until `pred` holds (every 100 ms); null when it does not within the timeout. */
 async function waitSync(
   l: Lane,
   bucketId: string,
   syncId: string,
   pred: (x: any) => boolean,
   timeoutMs: number,
-) {
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const x = await getSync(l, bucketId, syncId);
     if (pred(x)) return x;
-    if (Date.now() > deadline) throw new Error(`sync ${syncId}: timed out; last ${JSON.stringify(x)}`);
-    await sleep(100);
+    if (Date.now() > deadline) return null;
+    await sleep(250);
   }
+}
+
+/** Events in the history of every run of the workflow (closed runs from visibility, the open one described). */
+async function historyTotals(client: Client, workflowId: string): Promise<{ events: number; runs: number }> {
+  await sleep(1_500); // visibility records a run's close a moment after it
+  let events = 0;
+  let runs = 0;
+  for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    runs += 1;
+    if (w.status.name !== 'RUNNING') events += w.historyLength;
+  }
+  events += (await client.workflow.getHandle(workflowId).describe()).historyLength;
+  return { events, runs };
 }
 
 async function latestRun(l: Lane, bucketId: string, syncId: string): Promise<any> {
@@ -341,11 +397,142 @@ async function runRclone(
 }
 
 // ---------------------------------------------------------------------------------------------
+// The API under load
+
+interface ApiLatency {
+  endpoint: string;
+  objects_present: number;
+  /** A bucket-syncs pass that timed out was still running during the measurement. */
+  pass_running: boolean;
+  rate_offered: number;
+  connections: number;
+  seconds: number;
+  result: LoadResult | null;
+  error?: string;
+  load: ReturnType<ReturnType<typeof loadProbe>>;
+}
+
+/** One autocannon run in a child process (bench/load.ts). */
+function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const child = spawn(
+    process.execPath,
+    [path.join(PROJECT_ROOT, 'dist/bench/load.js'), JSON.stringify(spec)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line) resolve(JSON.parse(line) as LoadResult);
+      else reject(new Error(`load generator exited with ${code}: ${err.slice(-2000)}`));
+    }),
+  );
+}
+
+/** Adds objects to the bucket directly (as a sync would have registered them) up to `total`. */
+async function topUpObjects(l: Lane, bucketId: string, total: number, log: (m: string) => void) {
+  const have = await l.store.objects.countDocuments({ bucket_id: bucketId });
+  if (have >= total) return have;
+  log(`inserting ${total - have} more objects (direct inserts) for the API measurements`);
+  const now = new Date();
+  const CHUNK = 1000;
+  for (let i = have; i < total; i += CHUNK) {
+    const docs: ObjectDoc[] = [];
+    for (let j = i; j < Math.min(total, i + CHUNK); j++) {
+      const src = `bench-extra/${String(j).padStart(7, '0')}.bin`;
+      const key = objectKey(bucketId, 'local', src);
+      docs.push({
+        _id: key,
+        object_id: key,
+        bucket_id: bucketId,
+        internal_id: 'bench',
+        namespace_id: l.namespaceId,
+        key_prefix: '/bench-extra',
+        blobs: [],
+        source_details: [{ type: 'local', source_id: src }],
+        metadata: {},
+        status: 'COMPLETED',
+        error: null,
+        source_provider: 'local',
+        source_object_id: src,
+        source_version: null,
+        source_checksum: null,
+        content_hash: null,
+        sync_config_id: null,
+        last_seen_pass_id: null,
+        created_by_run_id: null,
+        created_by_page: null,
+        created_at: now,
+        updated_at: now,
+      });
+    }
+    await l.store.objects.insertMany(docs, { ordered: false });
+  }
+  return total;
+}
+
+async function measureApi(
+  l: Lane,
+  cfg: Settings,
+  ids: { bucketId: string; syncId: string; objectIds: string[]; passRunning: boolean },
+  log: (m: string) => void,
+): Promise<ApiLatency[]> {
+  if (cfg.apiSeconds <= 0) return [];
+  const objects = await l.store.objects.countDocuments({});
+  const b = `/v1/buckets/${ids.bucketId}`;
+  // Lists scan on FerretDB (seconds each): offered 500 req/s over 20 connections they only queue,
+  // and the requests autocannon gives up on keep the store busy long after. They get one
+  // connection (so p50/p99 are their service time) and at most 5 s.
+  const endpoints: [string, string[], number, number][] = [
+    ['GET sync', [`${b}/syncs/${ids.syncId}`], cfg.apiConnections, cfg.apiSeconds],
+    ['GET bucket', [b], cfg.apiConnections, cfg.apiSeconds],
+    ['GET object', ids.objectIds.map((o) => `${b}/objects/${o}`), cfg.apiConnections, cfg.apiSeconds],
+    ['GET objects (first page, limit 100)', [`${b}/objects`], 1, Math.min(5, cfg.apiSeconds)],
+    ['GET objects?limit=1', [`${b}/objects?limit=1`], 1, Math.min(5, cfg.apiSeconds)],
+  ];
+  const out: ApiLatency[] = [];
+  for (const [endpoint, paths, connections, seconds] of endpoints) {
+    log(`API load: ${endpoint}, ${cfg.apiRate} req/s, ${connections} connections, ${seconds} s`);
+    const probe = loadProbe();
+    const row: Omit<ApiLatency, 'load' | 'result'> = {
+      endpoint,
+      objects_present: objects,
+      pass_running: ids.passRunning,
+      rate_offered: cfg.apiRate,
+      connections,
+      seconds,
+    };
+    try {
+      const result = await runLoad({
+        url: l.apiUrl,
+        paths,
+        headers: { authorization: `Bearer ${l.apiKey}`, 'x-namespace': l.namespaceId },
+        connections,
+        rate: cfg.apiRate,
+        seconds,
+      });
+      out.push({ ...row, result, load: probe() });
+    } catch (err) {
+      out.push({ ...row, result: null, error: (err as Error).message, load: probe() });
+    }
+    await sleep(3_000); // requests still queued in the API or the store drain before the next endpoint
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
 // One source
 
 interface SourceResult {
   source: SourceKind;
+  files: number;
   phases: Phase[];
+  api: ApiLatency[];
   database: { what: string; bytes: number | null; objects: number };
   worker_rss_after_start_mb: number | null;
   changed_files: number;
@@ -356,6 +543,7 @@ async function benchSource(
   ctx: {
     s: Stack;
     cfg: Settings;
+    temporal: Client;
     set: FileSet;
     srcDir: string;
     work: string;
@@ -363,19 +551,24 @@ async function benchSource(
     rc: Rclone | null;
   },
 ): Promise<SourceResult> {
-  const { s, cfg, set, srcDir, work, minio, rc } = ctx;
+  const { s, cfg, set, srcDir, work, minio, rc, temporal } = ctx;
+  const timeoutMs = cfg.phaseTimeoutS * 1000;
+  const tag = `${kind}-${set.rels.length}`;
   const phases: Phase[] = [];
-  const log = (msg: string) => process.stderr.write(`bench [${kind}]: ${msg}\n`);
+  const log = (msg: string) =>
+    process.stderr.write(
+      `bench [${kind} ${set.rels.length}] ${new Date().toISOString().slice(11, 19)}: ${msg}\n`,
+    );
   const l = await lane(
     s,
     {
       SYNC_PAGE_SIZE: cfg.pageSize,
       SYNC_FILE_CONCURRENCY: cfg.fileConcurrency,
-      BLOB_DIR: path.join(work, `blobs-${kind}`),
+      BLOB_DIR: path.join(work, `blobs-${tag}`),
     },
     { worker: false },
   );
-  const worker = await startWorkerChild(l, `bench-${kind}`, path.join(work, `worker-${kind}.log`));
+  const worker = await startWorkerChild(l, `bench-${tag}`, path.join(work, `worker-${tag}.log`));
   const pid = worker.child.pid!;
   try {
     const rssAfterStart = procStatusKiB(pid, 'VmRSS');
@@ -384,7 +577,7 @@ async function benchSource(
       return kib === null ? null : round(kib / 1024, 1);
     };
 
-    const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `bench-${kind}` });
+    const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `bench-${tag}` });
     if (bucket.status !== 200) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
     const bucketId: string = bucket.body.bucket_id;
     const connBody =
@@ -398,29 +591,44 @@ async function benchSource(
             };
           })();
     const conn = await http(l, 'POST', '/v1/organizations/connections', {
-      name: `bench-${kind}`,
+      name: `bench-${tag}`,
       ...connBody,
     });
     if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
     const n = set.rels.length;
 
     // --- bucket-syncs: initial full sync (create the sync -> its first run finished)
+    const wfId = (id: string) => workflowIdForSync(id);
+    let history = { events: 0, runs: 0 };
+    const historyDelta = async (syncId: string) => {
+      try {
+        const now = await historyTotals(temporal, wfId(syncId));
+        const d = { history_events: now.events - history.events, workflow_runs: now.runs - history.runs };
+        history = now;
+        return d;
+      } catch (err) {
+        log(`history: ${(err as Error).message}`);
+        return {};
+      }
+    };
     log(`bucket-syncs initial sync of ${n} files`);
     resetPeak(pid);
     let probe = loadProbe();
     let t0 = process.hrtime.bigint();
     const created = await http(l, 'POST', `/v1/buckets/${bucketId}/syncs`, {
       connection_id: conn.body.connection_id,
-      source_path: kind === 'local' ? '/' : `${S3_BUCKET}/${S3_PREFIX}`,
+      source_path: kind === 'local' ? '/' : `${S3_BUCKET}/${S3_PREFIX}/n${n}`,
       // The longest interval allowed: the passes below are triggered, a scheduled one would interfere.
       polling_interval_seconds: 900,
     });
     if (created.status !== 200) throw new Error(`sync: ${JSON.stringify(created.body)}`);
     const syncId: string = created.body.sync_config_id;
-    let st = await waitSync(l, bucketId, syncId, (x) => idleAfter(1)(x), 3_600_000);
+    let st = await waitSync(l, bucketId, syncId, (x) => idleAfter(1)(x), timeoutMs);
     let wall = secondsSince(t0);
     let run = await latestRun(l, bucketId, syncId);
-    if (st.total_files_synced !== n) log(`WARNING: ${st.total_files_synced} of ${n} files synced`);
+    let timedOut = st === null;
+    if (timedOut) log(`initial sync did not finish within ${cfg.phaseTimeoutS} s`);
+    else if (st.total_files_synced !== n) log(`WARNING: ${st.total_files_synced} of ${n} files synced`);
     phases.push(
       phase({
         tool: 'bucket-syncs',
@@ -430,7 +638,8 @@ async function benchSource(
         bytes: set.totalBytes,
         peak_rss_mb: peakMb(),
         run_record_s: run?.duration_seconds,
-        did: { ...runDid(run), total_bytes_synced: st.total_bytes_synced },
+        ...(timedOut ? { timed_out: true } : await historyDelta(syncId)),
+        did: { ...runDid(run), total_bytes_synced: st?.total_bytes_synced },
         load: probe(),
       }),
     );
@@ -448,9 +657,9 @@ async function benchSource(
         RCLONE_CONFIG_MINIO_ENDPOINT: minio!.url,
         RCLONE_CONFIG_MINIO_REGION: 'us-east-1',
       });
-      rcloneSrc = `minio:${S3_BUCKET}/${S3_PREFIX}`;
+      rcloneSrc = `minio:${S3_BUCKET}/${S3_PREFIX}/n${n}`;
     }
-    const rcloneDst = path.join(work, `rclone-${kind}`);
+    const rcloneDst = path.join(work, `rclone-${tag}`);
     const rcloneCommon = [
       '--config',
       path.join(work, 'rclone.conf'), // absent: the remote is defined by the environment only
@@ -480,33 +689,38 @@ async function benchSource(
     };
     await rclone('initial', 'copy', n, set.totalBytes);
 
-    // --- no changes
-    log('bucket-syncs incremental pass, no changes');
     const trigger = async () => {
       const r = await http(l, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
       if (r.status >= 300) throw new Error(`trigger: ${r.status} ${JSON.stringify(r.body)}`);
     };
-    let runs = st.sync_run_counter as number;
-    resetPeak(pid);
-    probe = loadProbe();
-    t0 = process.hrtime.bigint();
-    await trigger();
-    st = await waitSync(l, bucketId, syncId, idleAfter(runs + 1), 3_600_000);
-    wall = secondsSince(t0);
-    run = await latestRun(l, bucketId, syncId);
-    phases.push(
-      phase({
-        tool: 'bucket-syncs',
-        phase: 'no change',
-        wall_s: wall,
-        files: n,
-        bytes: 0,
-        peak_rss_mb: peakMb(),
-        run_record_s: run?.duration_seconds,
-        did: runDid(run),
-        load: probe(),
-      }),
-    );
+    // --- no changes
+    let runs = (st?.sync_run_counter as number) ?? 1;
+    if (!timedOut) {
+      log('bucket-syncs incremental pass, no changes');
+      resetPeak(pid);
+      probe = loadProbe();
+      t0 = process.hrtime.bigint();
+      await trigger();
+      st = await waitSync(l, bucketId, syncId, idleAfter(runs + 1), timeoutMs);
+      wall = secondsSince(t0);
+      run = await latestRun(l, bucketId, syncId);
+      timedOut = st === null;
+      if (timedOut) log(`no-change pass did not finish within ${cfg.phaseTimeoutS} s`);
+      phases.push(
+        phase({
+          tool: 'bucket-syncs',
+          phase: 'no change',
+          wall_s: wall,
+          files: n,
+          bytes: 0,
+          peak_rss_mb: peakMb(),
+          run_record_s: run?.duration_seconds,
+          ...(timedOut ? { timed_out: true } : await historyDelta(syncId)),
+          did: runDid(run),
+          load: probe(),
+        }),
+      );
+    }
     await rclone('no change', 'sync', n, 0);
 
     // --- a share of the files changed (same sizes, new bytes)
@@ -520,56 +734,83 @@ async function benchSource(
       if (kind === 'local') writeFileSync(path.join(srcDir, set.rels[i]), body);
       else
         await minio!.client.send(
-          new PutObjectCommand({ Bucket: S3_BUCKET, Key: `${S3_PREFIX}/${set.rels[i]}`, Body: body }),
+          new PutObjectCommand({ Bucket: S3_BUCKET, Key: `${S3_PREFIX}/n${n}/${set.rels[i]}`, Body: body }),
         );
     });
-    log('bucket-syncs incremental pass, files changed');
-    runs = st.sync_run_counter as number;
-    const updated = () =>
-      l.store.objects.countDocuments({ sync_config_id: syncId, content_hash: { $in: newHashes } });
-    resetPeak(pid);
-    probe = loadProbe();
-    t0 = process.hrtime.bigint();
-    await trigger();
-    // Detection: the moment the last changed object got its new bytes (all of them, normally).
-    let detect: number | null = null;
-    let seenUpdated = 0;
-    for (;;) {
-      const u = await updated();
-      if (u > seenUpdated) [seenUpdated, detect] = [u, secondsSince(t0)];
-      const x = await getSync(l, bucketId, syncId);
-      if (idleAfter(runs + 1)(x)) {
-        st = x;
-        break;
+    if (!timedOut) {
+      log('bucket-syncs incremental pass, files changed');
+      runs = st.sync_run_counter as number;
+      const updated = () =>
+        l.store.objects.countDocuments({ sync_config_id: syncId, content_hash: { $in: newHashes } });
+      resetPeak(pid);
+      probe = loadProbe();
+      t0 = process.hrtime.bigint();
+      await trigger();
+      // Detection: the moment the last changed object got its new bytes (all of them, normally).
+      // (Counting the changed objects scans the collection on FerretDB: polled every 2 s, not faster.)
+      let detect: number | null = null;
+      let seenUpdated = 0;
+      let lastCount = 0;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (Date.now() - lastCount > 2_000) {
+          lastCount = Date.now();
+          const u = await updated();
+          if (u > seenUpdated) [seenUpdated, detect] = [u, secondsSince(t0)];
+        }
+        const x = await getSync(l, bucketId, syncId);
+        if (idleAfter(runs + 1)(x)) {
+          st = x;
+          break;
+        }
+        if (Date.now() > deadline) {
+          timedOut = true;
+          log(`changed pass did not finish within ${cfg.phaseTimeoutS} s`);
+          break;
+        }
+        await sleep(250);
       }
-      await sleep(100);
+      wall = secondsSince(t0);
+      const got = await updated();
+      if (got > seenUpdated) detect = wall;
+      if (got < newHashes.length)
+        log(`WARNING: only ${got} of ${newHashes.length} changed objects updated by the pass`);
+      run = await latestRun(l, bucketId, syncId);
+      phases.push(
+        phase({
+          tool: 'bucket-syncs',
+          phase: 'changed',
+          wall_s: wall,
+          files: n,
+          bytes: changedBytes,
+          peak_rss_mb: peakMb(),
+          ...(detect !== null ? { detect_s: round(detect, 3) } : {}),
+          run_record_s: run?.duration_seconds,
+          ...(timedOut ? { timed_out: true } : await historyDelta(syncId)),
+          did: { ...runDid(run), changed_objects_updated: `${got}/${newHashes.length}` },
+          load: probe(),
+        }),
+      );
     }
-    wall = secondsSince(t0);
-    const got = await updated();
-    if (got > seenUpdated) detect = wall;
-    if (got < newHashes.length)
-      log(`WARNING: only ${got} of ${newHashes.length} changed objects updated by the pass`);
-    run = await latestRun(l, bucketId, syncId);
-    phases.push(
-      phase({
-        tool: 'bucket-syncs',
-        phase: 'changed',
-        wall_s: wall,
-        files: n,
-        bytes: changedBytes,
-        peak_rss_mb: peakMb(),
-        ...(detect !== null ? { detect_s: round(detect, 3) } : {}),
-        run_record_s: run?.duration_seconds,
-        did: { ...runDid(run), changed_objects_updated: `${got}/${newHashes.length}` },
-        load: probe(),
-      }),
-    );
     await rclone('changed', 'sync', n, changedBytes);
+
+    // --- the API under load, with this lane's objects present (topped up with --api-objects)
+    if (cfg.apiObjects > 0 && kind === 'local' && set.rels.length - cfg.large === Math.max(...cfg.sizes))
+      await topUpObjects(l, bucketId, cfg.apiObjects, log);
+    const objectIds = (
+      await l.store.objects
+        .find({ bucket_id: bucketId }, { projection: { object_id: 1 } })
+        .limit(50)
+        .toArray()
+    ).map((o) => o.object_id);
+    const api = await measureApi(l, cfg, { bucketId, syncId, objectIds, passRunning: timedOut }, log);
 
     const db = await databaseBytes(s, l);
     return {
       source: kind,
+      files: n,
       phases,
+      api,
       database: { ...db, objects: await l.store.objects.countDocuments({ sync_config_id: syncId }) },
       worker_rss_after_start_mb: rssAfterStart === null ? null : round(rssAfterStart / 1024, 1),
       changed_files: changed.length,
@@ -583,25 +824,47 @@ async function benchSource(
 // ---------------------------------------------------------------------------------------------
 // Report
 
+const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '–' : String(x));
+
 function table(results: SourceResult[]): string {
   const rows = [
-    '| source | tool | pass | wall (s) | files/s | MB/s | peak RSS (MB) | changed detected (s) | did | load1 / CPU busy |',
-    '|---|---|---|---:|---:|---:|---:|---:|---|---|',
+    '| files | source | tool | pass | wall (s) | files/s | MB/s | peak RSS (MB) | history events (runs) | changed detected (s) | did | load1 / CPU busy |',
+    '|---:|---|---|---|---:|---:|---:|---:|---:|---:|---|---|',
   ];
-  const fmt = (x: number | null | undefined) => (x === null || x === undefined ? '–' : String(x));
   for (const r of results) {
     for (const p of r.phases) {
       const did = Object.entries(p.did)
-        .filter(([k, v]) => k !== 'error' && !(k === 'status' && v === 'COMPLETED'))
+        .filter(([k, v]) => k !== 'error' && v !== undefined && !(k === 'status' && v === 'COMPLETED'))
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
+      const wall = p.timed_out ? `> ${p.wall_s} (timed out)` : String(p.wall_s);
+      const hist = p.history_events === undefined ? '–' : `${p.history_events} (${p.workflow_runs})`;
       rows.push(
-        `| ${r.source} | ${p.tool} | ${p.phase} | ${p.wall_s} | ${p.phase === 'initial' ? p.files_per_s : '–'} | ${
+        `| ${r.files} | ${r.source} | ${p.tool} | ${p.phase} | ${wall} | ${p.phase === 'initial' ? p.files_per_s : '–'} | ${
           p.phase === 'initial' ? p.mb_per_s : '–'
-        } | ${fmt(p.peak_rss_mb)} | ${fmt(p.detect_s)} | ${did} | ${p.load.load1_before}→${p.load.load1_after} / ${p.load.cpu_busy_pct}% |`,
+        } | ${fmt(p.peak_rss_mb)} | ${hist} | ${fmt(p.detect_s)} | ${did} | ${p.load.load1_before}→${p.load.load1_after} / ${p.load.cpu_busy_pct}% |`,
       );
     }
   }
+  return rows.join('\n');
+}
+
+function apiTable(results: SourceResult[]): string {
+  const rows = [
+    '| files synced | source | objects stored | endpoint | offered (req/s), connections | served (req/s) | p50 (ms) | p99 (ms) | max (ms) | non-2xx / errors / timeouts | load1 / CPU busy |',
+    '|---:|---|---:|---|---:|---:|---:|---:|---:|---|---|',
+  ];
+  for (const r of results)
+    for (const a of r.api) {
+      const x = a.result;
+      rows.push(
+        `| ${r.files} | ${r.source} | ${a.objects_present}${a.pass_running ? ' (a pass running)' : ''} | ${a.endpoint} | ${a.rate_offered}, ${a.connections} | ${fmt(x?.req_per_s)} | ${fmt(
+          x?.latency_ms.p50,
+        )} | ${fmt(x?.latency_ms.p99)} | ${fmt(x?.latency_ms.max)} | ${
+          x ? `${x.non_2xx} / ${x.errors} / ${x.timeouts}` : `failed: ${a.error?.slice(0, 80)}`
+        } | ${a.load.load1_before}→${a.load.load1_after} / ${a.load.cpu_busy_pct}% |`,
+      );
+    }
   return rows.join('\n');
 }
 
@@ -641,44 +904,22 @@ async function main(): Promise<void> {
     : mkdtempSync(path.join(os.tmpdir(), 'bucket-syncs-bench-'));
   let minio: Minio | null = null;
   const results: SourceResult[] = [];
-  try {
-    const srcDir = path.join(work, 'source');
-    process.stderr.write(`bench: writing ${cfg.small} + ${cfg.large} files into ${srcDir}\n`);
-    const set = writeSource(srcDir, cfg);
-    const s = await stack();
-    if (cfg.sources.includes('s3')) {
-      minio = await startMinio();
-      await minio.client.send(new CreateBucketCommand({ Bucket: S3_BUCKET }));
-      process.stderr.write(`bench: uploading the file set to MinIO\n`);
-      await forEachLimit(set.rels, 16, async (rel) => {
-        await minio!.client.send(
-          new PutObjectCommand({
-            Bucket: S3_BUCKET,
-            Key: `${S3_PREFIX}/${rel}`,
-            Body: readFileSync(path.join(srcDir, rel)),
-          }),
-        );
-      });
-    }
-    // The s3 pass runs first: the local pass changes files of the local folder, which is MinIO's origin.
-    for (const kind of [...cfg.sources].sort((a, b) => (a === 's3' ? -1 : b === 's3' ? 1 : 0)))
-      results.push(await benchSource(kind, { s, cfg, set, srcDir, work, minio, rc }));
-
+  const fileSets: Record<string, unknown>[] = [];
+  const label = cfg.label || `${cfg.sizes.join('-')}-${cfg.sources.join('-')}`;
+  const resultsDir = path.join(PROJECT_ROOT, 'bench/results');
+  const file = path.join(resultsDir, `${started.toISOString().slice(0, 10)}-${machine.host}-${label}`);
+  /** Writes <file>.json and <file>.md: after every source (partial: true) and at the end. */
+  const writeResults = (final: boolean) => {
     const out = {
       benchmark: 'sync-vs-rclone',
+      partial: !final,
       started_at: started.toISOString(),
       finished_at: new Date().toISOString(),
       machine: { ...machine, load_at_end: os.loadavg().map((x) => round(x)) },
+      shared_machine:
+        'the machine may be shared with other work: the load average and CPU busy share are recorded per phase',
       note: cfg.note,
-      file_set: {
-        files: set.rels.length,
-        small_files: cfg.small,
-        small_sizes_kib: [cfg.smallMinKiB, cfg.smallMaxKiB],
-        large_files: cfg.large,
-        large_size_mib: cfg.largeMiB,
-        total_mib: round(set.totalBytes / MiB, 1),
-        changed_pct: cfg.changedPct,
-      },
+      file_sets: fileSets,
       bucket_syncs: {
         SYNC_PAGE_SIZE: Number(cfg.pageSize),
         SYNC_FILE_CONCURRENCY: Number(cfg.fileConcurrency),
@@ -690,6 +931,7 @@ async function main(): Promise<void> {
           ? 'TEMPORAL_ADDRESS'
           : `temporal server start-dev (${toolVersion(tools.TEMPORAL_CLI_PATH, ['--version'])})`,
         worker: 'child process; peak RSS = VmHWM, reset after start-up (workflow bundling excluded)',
+        api: `in the benchmark process; load from autocannon (child process), ${cfg.apiRate} req/s offered, ${cfg.apiConnections} connections, ${cfg.apiSeconds} s per endpoint`,
       },
       rclone: rc
         ? {
@@ -702,17 +944,62 @@ async function main(): Promise<void> {
         : null,
       results,
     };
-    const md = table(results);
-    process.stdout.write(`\n${md}\n\n`);
+    const md = `${table(results)}\n\n${apiTable(results)}\n`;
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(`${file}.json`, `${JSON.stringify({ ...out, table_markdown: md }, null, 2)}\n`);
+    writeFileSync(`${file}.md`, md);
+    if (!final) return;
+    process.stdout.write(`\n${md}\n`);
     for (const r of results)
       process.stdout.write(
-        `${r.source}: database ${r.database.what} ${r.database.bytes === null ? '?' : round(r.database.bytes / MiB, 1)} MiB for ${r.database.objects} objects; worker RSS after start ${r.worker_rss_after_start_mb} MB\n`,
+        `${r.files} files, ${r.source}: database ${r.database.what} ${r.database.bytes === null ? '?' : round(r.database.bytes / MiB, 1)} MiB for ${r.database.objects} objects; worker RSS after start ${r.worker_rss_after_start_mb} MB\n`,
       );
-    const resultsDir = path.join(PROJECT_ROOT, 'bench/results');
-    mkdirSync(resultsDir, { recursive: true });
-    const file = path.join(resultsDir, `${started.toISOString().slice(0, 10)}-${machine.host}.json`);
-    writeFileSync(file, `${JSON.stringify({ ...out, table_markdown: md }, null, 2)}\n`);
-    process.stdout.write(`results: ${path.relative(PROJECT_ROOT, file)}\n`);
+    process.stdout.write(`results: ${path.relative(PROJECT_ROOT, file)}.json (.md)\n`);
+  };
+  const writePartial = () => writeResults(false);
+  try {
+    const s = await stack();
+    const connection = await Connection.connect({ address: s.env.TEMPORAL_ADDRESS });
+    const temporal = new Client({ connection, namespace: s.env.TEMPORAL_NAMESPACE });
+    if (cfg.sources.includes('s3')) {
+      minio = await startMinio();
+      await minio.client.send(new CreateBucketCommand({ Bucket: S3_BUCKET }));
+    }
+    for (const small of cfg.sizes) {
+      const srcDir = path.join(work, `source-${small}`);
+      process.stderr.write(`bench: writing ${small} + ${cfg.large} files into ${srcDir}\n`);
+      const set = writeSource(srcDir, cfg, small);
+      fileSets.push({
+        files: set.rels.length,
+        small_files: small,
+        small_sizes_kib: [cfg.smallMinKiB, cfg.smallMaxKiB],
+        large_files: cfg.large,
+        large_size_mib: cfg.largeMiB,
+        total_mib: round(set.totalBytes / MiB, 1),
+        changed_pct: cfg.changedPct,
+      });
+      if (minio) {
+        process.stderr.write(`bench: uploading the file set to MinIO\n`);
+        await forEachLimit(set.rels, 16, async (rel) => {
+          await minio!.client.send(
+            new PutObjectCommand({
+              Bucket: S3_BUCKET,
+              Key: `${S3_PREFIX}/n${set.rels.length}/${rel}`,
+              Body: readFileSync(path.join(srcDir, rel)),
+            }),
+          );
+        });
+      }
+      // The s3 pass runs first: the local pass changes files of the local folder, which is MinIO's origin.
+      for (const kind of [...cfg.sources].sort((a, b) => (a === 's3' ? -1 : b === 's3' ? 1 : 0))) {
+        results.push(await benchSource(kind, { s, cfg, set, srcDir, work, minio, rc, temporal }));
+        writePartial(); // a long run keeps what it measured so far
+      }
+      if (!cfg.keep && !cfg.dir) rmSync(srcDir, { recursive: true, force: true });
+    }
+    await connection.close();
+
+    writeResults(true);
   } finally {
     await minio?.stop();
     await stopStack();

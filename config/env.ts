@@ -20,6 +20,8 @@ export const envSchema = z.object({
   TASK_QUEUE: z.string().min(1).default('bucket-syncs'),
   /** HTTP port of the REST API. */
   PORT: port.default(8080),
+  /** Seconds the API trusts a looked-up API key / namespace (a revoked key works this long); 0: no cache. */
+  AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
   /** Port of the worker's Prometheus endpoint (`/metrics`); 0: any free port. */
   WORKER_METRICS_PORT: port.default(9464),
   /** 32-byte key (64 hex chars or base64) that encrypts connection credentials at rest. */

@@ -33,11 +33,15 @@ export interface ApiKeyDoc {
 }
 
 export interface BucketDoc extends Tenant {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   bucket_id: string;
   bucket_name: string;
   description: string | null;
   bucket_schema: Record<string, unknown> | null;
   metadata: Record<string, unknown>;
+  /** Set (once) before the API registers the bucket's first object directly (POST …/objects). */
+  has_api_objects?: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -127,6 +131,8 @@ export interface EventFeedState {
 
 export interface SyncConfigDoc
   extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping' | 'event_driven'> {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   sync_config_id: string;
   /** Absent in syncs from before event-driven syncs: false. */
   event_driven?: boolean;
@@ -277,6 +283,8 @@ export interface SyncRunDoc {
 // The processing pipeline: collections, batches, tasks and the documents steps produce.
 
 export interface CollectionDoc extends Tenant {
+  /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
+  _id?: string;
   collection_id: string;
   collection_name: string;
   description: string | null;

@@ -110,6 +110,8 @@ export class Store {
       // The idempotency key: retries and crashes never duplicate an object.
       this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
       this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
+      // A bucket's object list, newest first (the list's sort): a page is an index walk on MongoDB.
+      this.objects.createIndex({ bucket_id: 1, created_at: -1, _id: -1 }),
       this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
       this.pageRemovals.createIndex({ sync_config_id: 1 }),
       this.passSeen.createIndex({ sync_config_id: 1, pass_id: 1 }),

@@ -39,6 +39,8 @@ export function initialSyncDocument(args: {
   const { body, now, tenant } = args;
   return {
     ...body,
+    // The public id as _id: reads by it are `_id` lookups.
+    _id: args.syncConfigId,
     file_filters: body.file_filters ?? null,
     schema_mapping: body.schema_mapping ?? null,
     description: body.description ?? null,

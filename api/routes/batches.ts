@@ -14,7 +14,7 @@ import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
 import { batchModel, deleteModel, failedDocumentModel, listModel, taskModel } from '../responses';
 import { route } from '../route';
-import { findBucket } from '../tenancy';
+import { findBucket, objectKeysIn } from '../tenancy';
 
 const createBody = batchCreateSchema.meta({ id: 'BatchCreateRequest' });
 const listBody = batchListFilterSchema.meta({ id: 'BatchListRequest' });
@@ -64,8 +64,9 @@ export function batchRoutes({ store, control }: AppDeps): Router {
 
   async function batchOf(t: Tenant, params: Record<string, string>): Promise<BatchDoc> {
     const bucket = await findBucket(store, t, params.bucket_id);
-    const doc = await store.batches.findOne({ _id: params.batch_id, bucket_id: bucket.bucket_id });
-    if (!doc) throw notFound('batch', params.batch_id);
+    // By `_id` alone (the one filter FerretDB answers from its index); the bucket is checked here.
+    const doc = await store.batches.findOne({ _id: params.batch_id });
+    if (!doc || doc.bucket_id !== bucket.bucket_id) throw notFound('batch', params.batch_id);
     return doc;
   }
 
@@ -100,11 +101,7 @@ export function batchRoutes({ store, control }: AppDeps): Router {
     response: batchModel,
     handler: async ({ t, params, body }) => {
       const bucket = await findBucket(store, t, params.bucket_id);
-      // Objects are keyed by object_id: `_id` lookups (store.lookupByIds), the bucket checked here.
-      const found = await store.lookupByIds(store.objects, body.object_ids, { bucket_id: 1, object_id: 1 });
-      const keyOf = new Map(
-        [...found.values()].filter((o) => o.bucket_id === bucket.bucket_id).map((o) => [o.object_id, o._id]),
-      );
+      const keyOf = await objectKeysIn(store, bucket.bucket_id, body.object_ids); // _id lookups
       const missing = body.object_ids.filter((id) => !keyOf.has(id));
       if (missing.length > 0)
         throw new ApiError(

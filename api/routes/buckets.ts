@@ -7,11 +7,12 @@ import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '
 import type { BucketDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
-import { ApiError, notFound } from '../errors';
+import { ApiError } from '../errors';
 import { pageOf, pagingOf, listQuerySchema, publicFields } from '../list';
 import { bucketListModel, bucketModel, deleteModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
+import { findBucket } from '../tenancy';
 
 const createBody = bucketCreateSchema.meta({ id: 'BucketCreateRequest' });
 const updateBody = bucketUpdateSchema.meta({ id: 'BucketUpdateRequest' });
@@ -56,7 +57,7 @@ export const serializeBucket = (
   d: BucketDoc,
   stats: BucketStats = { object_count: 0, total_size_bytes: 0 },
 ) => ({
-  ...publicFields(d),
+  ...publicFields(d, ['has_api_objects']),
   ...stats,
   stats_updated_at: new Date(),
 });
@@ -68,15 +69,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
   const blobs = createBlobStore(env);
   const tag = 'buckets';
 
-  const find = async (t: Tenant, id: string) => {
-    const doc = await store.buckets.findOne({
-      bucket_id: id,
-      internal_id: t.internal_id,
-      namespace_id: t.namespace_id,
-    });
-    if (!doc) throw notFound('bucket', id);
-    return doc;
-  };
+  const find = (t: Tenant, id: string) => findBucket(store, t, id);
 
   route(r, {
     method: 'post',
@@ -87,8 +80,10 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     response: bucketModel,
     handler: async ({ t, body }) => {
       const now = new Date();
+      const bucketId = newId('bkt');
       const doc: BucketDoc = {
-        bucket_id: newId('bkt'),
+        _id: bucketId,
+        bucket_id: bucketId,
         internal_id: t.internal_id,
         namespace_id: t.namespace_id,
         bucket_name: body.bucket_name,
@@ -164,10 +159,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     response: bucketModel,
     handler: async ({ t, params, body }) => {
       const doc = await find(t, params.bucket_id);
-      await store.buckets.updateOne(
-        { bucket_id: doc.bucket_id },
-        { $set: { ...body, updated_at: new Date() } },
-      );
+      await store.buckets.updateOne({ _id: doc._id! }, { $set: { ...body, updated_at: new Date() } });
       return serializeBucket(
         await find(t, doc.bucket_id),
         (await bucketStats(store, [doc.bucket_id])).get(doc.bucket_id),
@@ -216,16 +208,21 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
       await refuseIfSyncs();
       await refuseIfReadByCollections();
       let removed = 0;
-      for (;;) {
+      // Objects enter a bucket only through its syncs and POST …/objects (which marks the bucket
+      // first): a bucket with neither has none, and its objects are not searched for (a query on
+      // bucket_id decodes the whole objects collection on FerretDB).
+      const mayHaveObjects =
+        doc.has_api_objects === true || (await store.syncs.findOne({ bucket_id: doc.bucket_id })) !== null;
+      while (mayHaveObjects) {
         const page = await store.objects.find({ bucket_id: doc.bucket_id }).limit(DELETE_PAGE).toArray();
         if (page.length === 0) break;
         // (deleteObjects' own count under-reports with concurrency; the page size is exact.)
         await deleteObjects(store, blobs, page);
         removed += page.length;
       }
-      await store.dlq.deleteMany({ bucket_id: doc.bucket_id });
+      if (mayHaveObjects) await store.dlq.deleteMany({ bucket_id: doc.bucket_id });
       await refuseIfSyncs(); // a sync created meanwhile keeps the bucket
-      await store.buckets.deleteOne({ bucket_id: doc.bucket_id });
+      await store.buckets.deleteOne({ _id: doc._id! });
       return { success: true, message: `bucket ${doc.bucket_id} deleted with its ${removed} object(s)` };
     },
   });

@@ -16,7 +16,7 @@ import { ApiError, notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
 import { collectionModel, deleteModel, documentModel, listModel } from '../responses';
 import { route } from '../route';
-import { findBucket } from '../tenancy';
+import { findBucket, findByPublicId } from '../tenancy';
 
 const createBody = collectionCreateSchema.meta({ id: 'CollectionCreateRequest' });
 const listBody = collectionListFilterSchema.meta({ id: 'CollectionListRequest' });
@@ -58,8 +58,7 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
   const base = '/v1/collections';
 
   const find = async (t: Tenant, id: string) => {
-    const doc = await store.collections.findOne({
-      collection_id: id,
+    const doc = await findByPublicId(store.collections, 'collection_id', id, {
       internal_id: t.internal_id,
       namespace_id: t.namespace_id,
     });
@@ -101,8 +100,10 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
         return { step: s.step, config };
       });
       const now = new Date();
+      const collectionId = newId('col');
       const doc: CollectionDoc = {
-        collection_id: newId('col'),
+        _id: collectionId, // GET by id is an _id lookup
+        collection_id: collectionId,
         collection_name: body.collection_name,
         description: body.description ?? null,
         internal_id: t.internal_id,
@@ -208,8 +209,9 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
     response: documentModel,
     handler: async ({ t, params }) => {
       const col = await find(t, params.collection_id);
-      const d = await store.documents.findOne({ _id: params.document_id, collection_id: col.collection_id });
-      if (!d) throw notFound('document', params.document_id);
+      // By `_id` alone (the one filter FerretDB answers from its index); the collection checked here.
+      const d = await store.documents.findOne({ _id: params.document_id });
+      if (!d || d.collection_id !== col.collection_id) throw notFound('document', params.document_id);
       return documentView(d);
     },
   });

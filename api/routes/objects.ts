@@ -5,15 +5,14 @@ import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
 import { mixpeekBlobType } from '../../core/mapping';
 import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
-import type { ObjectDoc, Tenant } from '../../store';
+import type { BucketDoc, ObjectDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
-import { notFound } from '../errors';
 import { listPage, listQuerySchema } from '../list';
 import { deleteModel, listModel, objectModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
-import { findBucket } from '../tenancy';
+import { findBucket, findObject } from '../tenancy';
 
 const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
@@ -41,6 +40,20 @@ export const serializeObject = (d: ObjectDoc) => ({
   updated_at: d.updated_at,
 });
 
+/**
+ * Marks the bucket as holding objects registered over the API, before the first one is inserted
+ * (bucket DELETE looks for objects only in a bucket so marked or with syncs). Read back until it
+ * holds: on FerretDB a concurrent update of the bucket (PATCH) could otherwise drop the mark.
+ */
+async function markHasApiObjects(store: Store, bucket: BucketDoc): Promise<void> {
+  for (let attempt = 1; attempt <= 8; attempt++) {
+    await store.buckets.updateOne({ _id: bucket._id! }, { $set: { has_api_objects: true } });
+    const doc = await store.buckets.findOne({ _id: bucket._id! }, { projection: { has_api_objects: 1 } });
+    if (!doc || doc.has_api_objects === true) return;
+    await new Promise((res) => setTimeout(res, 10 * attempt));
+  }
+}
+
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function objectRoutes({ store, env }: AppDeps): Router {
@@ -52,10 +65,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
   const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
   async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
-    // By `_id` alone (the one filter FerretDB answers from an index); the bucket is checked here.
-    const doc = await store.objects.findOne({ _id: params.object_id });
-    if (!doc || doc.bucket_id !== bucket.bucket_id) throw notFound('object', params.object_id);
-    return doc;
+    return findObject(store, bucket.bucket_id, params.object_id);
   }
 
   route(r, {
@@ -68,6 +78,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     response: objectModel,
     handler: async ({ t, params, body }) => {
       const bucket = await bucketOf(t, params.bucket_id);
+      if (!bucket.has_api_objects) await markHasApiObjects(store, bucket);
       const objectId = newId('obj');
       const now = new Date();
       const doc: ObjectDoc = {

@@ -32,7 +32,7 @@ import {
 } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
-import { findBucket } from '../tenancy';
+import { findBucket, findSync } from '../tenancy';
 import { checkSourcePath, checkSyncFields } from '../sync-checks';
 
 /** 422 naming event_driven when the sync cannot listen for changes. */
@@ -185,13 +185,7 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
 
   async function syncOf(t: Tenant, params: Record<string, string>): Promise<SyncConfigDoc> {
     const bucket = await bucketOf(t, params.bucket_id);
-    const cfg = await store.syncs.findOne({
-      sync_config_id: params.sync_config_id,
-      bucket_id: bucket.bucket_id,
-      deleted: { $ne: true },
-    });
-    if (!cfg) throw notFound('sync configuration', params.sync_config_id);
-    return cfg;
+    return findSync(store, bucket.bucket_id, params.sync_config_id); // an _id lookup
   }
 
   const fresh = async (id: string) => (await store.syncs.findOne({ sync_config_id: id }))!;
@@ -293,11 +287,13 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
     method: 'get',
     path: `${base}/:sync_config_id`,
     tag,
-    summary: 'Get a sync (stored config merged with the workflow’s live state)',
+    summary: 'Get a sync (its stored state, which the workflow writes at every change)',
     response: syncConfigModel,
     handler: async ({ t, params }) => {
       const cfg = await syncOf(t, params);
-      return serializeSync(cfg, await control.state(cfg.sync_config_id));
+      // The projection; the workflow is asked only right after this API signalled it, until it has
+      // recorded the change (SyncControl.liveIfProjectionBehind).
+      return serializeSync(cfg, await control.liveIfProjectionBehind(cfg));
     },
   });
 
