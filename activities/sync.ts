@@ -453,8 +453,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // each write.
       const abandonIfCancelled = async () => {
         if (!ctx.cancellationSignal.aborted) return;
-        // Bytes copied for objects this attempt will not insert.
-        await Promise.all(prepared.flatMap((p) => p.written.map((k) => deps.blobs.delete(k))));
+        // The bytes copied stay: the redo of this page writes the same keys (page-scoped blob ids, see
+        // engine/ingest.ts), so deleting them here could remove the redo's copies.
         throw new CancelledFailure('page abandoned: the activity was cancelled');
       };
       try {

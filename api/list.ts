@@ -2,6 +2,7 @@
 // include_total -> {results, pagination, total}.
 import type { Collection, Document, Filter, Sort } from 'mongodb';
 import { z } from 'zod';
+import { queryInt } from '../core/request-schemas';
 import { parse } from './errors';
 
 /** An opaque cursor: the offset of the next page (base64url JSON), as `next_cursor` hands it out. */
@@ -16,14 +17,8 @@ function decodeCursor(cursor: string): number | null {
 }
 
 export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'page size' }),
-  offset: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(10000)
-    .default(0)
-    .meta({ type: 'integer', minimum: 0, maximum: 10000, default: 0, description: 'results to skip' }),
+  limit: queryInt(1, 1000, 100, 'page size'),
+  offset: queryInt(0, 10000, 0, 'results to skip'),
   cursor: z
     .string()
     .max(200)

@@ -87,6 +87,11 @@ export const envSchema = z.object({
   SYNC_FILE_CONCURRENCY_MAX: z.coerce.number().int().min(1).max(100).default(100),
   /** Consecutive failed runs after which a sync suspends itself. */
   AUTO_SUSPEND_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
+  /**
+   * Partial blob files (copies cut by a killed worker) untouched this long are swept, when a worker
+   * starts and then every half of it (the folder store; a live copy keeps its file's mtime fresh).
+   */
+  BLOB_PARTIAL_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
   /** Entries a provider lists per page (one activity call handles one page). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
 });

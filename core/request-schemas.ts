@@ -12,6 +12,26 @@ export const taskStatusSchema = z.preprocess(
 
 const isoDate = z.iso.datetime({ offset: true });
 
+/**
+ * An integer query parameter: decimal digits only. `z.coerce.number()` would take `''` and `' '`
+ * for 0 and `1e2` / `0x10` for numbers; those are 422s like any other bad number.
+ */
+export function queryInt(min: number, max: number, def: number, description?: string) {
+  return z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^-?[0-9]{1,16}$/.test(v) ? Number(v) : v),
+      z.number().int().min(min).max(max),
+    )
+    .default(def)
+    .meta({
+      type: 'integer',
+      minimum: min,
+      maximum: max,
+      default: def,
+      ...(description ? { description } : {}),
+    });
+}
+
 function isValidRegex(s: string): boolean {
   try {
     new RegExp(s);
@@ -549,12 +569,12 @@ export const objectGetQuerySchema = z.object({
 
 export const syncPerformanceQuerySchema = z.object({
   sync_config_id: z.string().min(1).max(100).optional(),
-  hours: z.coerce.number().int().min(1).max(720).default(168),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  hours: queryInt(1, 720, 168),
+  limit: queryInt(1, 1000, 100),
 });
 
 export const syncComparisonQuerySchema = z.object({
-  hours: z.coerce.number().int().min(1).max(720).default(168),
+  hours: queryInt(1, 720, 168),
 });
 
 // ---------------------------------------------------------------------------------------------

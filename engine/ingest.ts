@@ -1,6 +1,7 @@
 // One listed file -> one bucket object: map its fields, copy its bytes into the blob store
 // (SHA-256 on the way), skip content duplicates, insert under the idempotency key. A file that
 // fails goes to the DLQ; after 3 runs that failed it, it is FAILED for good.
+import { createHash } from 'node:crypto';
 import { applyMapping, MappingError } from '../core/mapping';
 import { mimeTypeOf } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
@@ -45,7 +46,17 @@ function isFileError(err: unknown): boolean {
   return code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES';
 }
 
-async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: string) {
+/**
+ * Ids of a new file's blobs, the same in every attempt of one page (`pageKey`): a retried page
+ * (after a killed worker) writes its copies over the ones the lost attempt left, instead of
+ * leaving them behind as blobs without an object. Another page's copies of the same file (a
+ * concurrent pass) get other keys, so they never overwrite the bytes a winner's object holds.
+ */
+function pageScopedBlobId(...parts: string[]): string {
+  return `blob_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16)}`;
+}
+
+async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: string, scoped = false) {
   const mapped = applyMapping(ctx.cfg.schema_mapping, entry);
   const written: string[] = [];
   try {
@@ -53,7 +64,9 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
     let contentHash: string | null = null;
     let bytes = 0;
     for (const spec of mapped.blobs) {
-      const blobId = newId('obj').replace('obj_', 'blob_');
+      const blobId = scoped
+        ? pageScopedBlobId(ctx.pageKey, objectId, spec.property, String(blobs.length))
+        : newId('obj').replace('obj_', 'blob_');
       const mime = spec.mimeTypeOverride ?? mimeTypeOf(entry);
       if (spec.fromFile) {
         const key = `${ctx.cfg.bucket_id}/${objectId}/${blobId}`;
@@ -149,9 +162,10 @@ export interface Prepared {
 export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
   const { cfg } = ctx;
   try {
-    // Derived from the idempotency key: the object's `_id` and its public id.
+    // Derived from the idempotency key: the object's `_id` and its public id (the same in every
+    // attempt, so a retried page writes the same blob keys, see copyBlobs).
     const objectId = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
-    const copied = await copyBlobs(ctx, entry, objectId);
+    const copied = await copyBlobs(ctx, entry, objectId, true);
     const now = new Date();
     const doc: ObjectDoc = {
       _id: objectId,
@@ -274,8 +288,10 @@ export async function commitNew(
       inserted.push(p.doc);
       continue;
     }
-    await drop(p, null);
     const prior = await store.objects.findOne({ _id: p.doc._id });
+    // An earlier attempt of this page wrote (and its object holds) the very same keys: keep those.
+    const held = new Set((prior?.blobs ?? []).map((b) => b.properties.storage_key));
+    await drop({ ...p, written: p.written.filter((k) => !held.has(k)) }, null);
     if (prior && prior.created_by_page === ctx.pageKey) {
       // Created by an earlier attempt of this page: still this page's to count.
       outcomes.set(p.entry.sourceObjectId, {

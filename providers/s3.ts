@@ -269,7 +269,11 @@ export class S3Provider implements StorageProvider {
     };
     const config: S3ClientConfig = {
       region: settings.region,
-      maxAttempts: 1, // the Temporal activity owns retries
+      // One flaky request (a 5xx, a throttle, a reset connection) is retried by the SDK (standard mode:
+      // backoff with jitter, a retry quota): a page makes one HeadObject per file, so failing the
+      // page on any of them would redo the page for nothing (the Temporal activity still retries
+      // what outlasts these attempts).
+      maxAttempts: 4,
       forcePathStyle: settings.forcePathStyle,
       // Requests only read: no upload checksums needed; stay compatible with S3 look-alikes.
       requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -17,7 +17,7 @@ import { ChangeFeeds } from './change-feeds';
 export interface WorkerHandle {
   worker: Worker;
   store: Store;
-  /** The start-up sweep of the blob store's leftovers (see PARTIAL_MAX_AGE_MS): files removed. */
+  /** The start-up sweep of the blob store's leftovers (BLOB_PARTIAL_MAX_AGE_SECONDS): files removed. */
   swept: Promise<number>;
   /** The sync metrics the activities count into. */
   metrics: SyncMetrics;
@@ -27,9 +27,6 @@ export interface WorkerHandle {
   feeds: ChangeFeeds;
   close: () => Promise<void>;
 }
-
-/** Copies killed mid-way leave partial files; those untouched this long are swept at worker start. */
-export const PARTIAL_MAX_AGE_MS = 60 * 60 * 1000;
 
 /** The given bundle, else the one `npm run build` made (when fresh), else bundle at start. */
 function workflowCode(
@@ -67,16 +64,22 @@ export async function createSyncWorker(
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
   const blobs = createBlobStore(env);
   // In the background: a large blob folder must not delay the worker; a failure is only logged.
-  const swept = blobs.sweepPartials(PARTIAL_MAX_AGE_MS).then(
-    (n) => {
-      if (n > 0) log.info({ removed: n }, 'swept partial blob files left by interrupted copies');
-      return n;
-    },
-    (err: unknown) => {
-      log.warn({ err }, 'sweeping partial blob files failed');
-      return 0;
-    },
-  );
+  // Again every half of the age, so a worker that runs for weeks still clears what killed ones left.
+  const maxAgeMs = env.BLOB_PARTIAL_MAX_AGE_SECONDS * 1000;
+  const sweep = () =>
+    blobs.sweepPartials(maxAgeMs).then(
+      (n) => {
+        if (n > 0) log.info({ removed: n }, 'swept partial blob files left by interrupted copies');
+        return n;
+      },
+      (err: unknown) => {
+        log.warn({ err }, 'sweeping partial blob files failed');
+        return 0;
+      },
+    );
+  const swept = sweep();
+  const sweeper = setInterval(() => void sweep(), Math.max(1000, maxAgeMs / 2));
+  sweeper.unref();
   const metrics = new SyncMetrics(store);
   let metricsServer: MetricsServer | null = null;
   if (opts.metricsPort !== undefined) {
@@ -127,6 +130,7 @@ export async function createSyncWorker(
     metricsServer,
     feeds,
     close: async () => {
+      clearInterval(sweeper);
       await metricsServer?.close();
       await feeds.close();
       await announcer.close();

@@ -76,6 +76,7 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
       'pipeline: steps file_metadata, text_extract, webhook, run in order for every object of a submitted batch.',
     body: createBody,
     response: collectionModel,
+    errors: [404], // a source bucket or collection that does not exist
     handler: async ({ t, body }) => {
       if (body.source.type === 'bucket')
         for (const id of body.source.bucket_ids) await findBucket(store, t, id);
