@@ -13,6 +13,7 @@ import { freshWorkflowBundle } from './bundle';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { Announcer, temporalSender } from '../lib/announcer';
 import { ChangeFeeds } from './change-feeds';
+import { QueueFeeds } from './queue-feeds';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -25,6 +26,8 @@ export interface WorkerHandle {
   metricsServer: MetricsServer | null;
   /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
   feeds: ChangeFeeds;
+  /** SQS queues of event-driven `s3` syncs that name one (started with the worker). */
+  queues: QueueFeeds;
   close: () => Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function createSyncWorker(
   const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
+  const secrets = new SecretBox(decodeKey(env.SECRETS_KEY)!);
   const blobs = createBlobStore(env);
   // In the background: a large blob folder must not delay the worker; a failure is only logged.
   // Again every half of the age, so a worker that runs for weeks still clears what killed ones left.
@@ -106,7 +110,7 @@ export async function createSyncWorker(
     ...workflowCode(opts.workflowBundle, log),
     activities: createActivities({
       store,
-      secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),
+      secrets,
       log,
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
@@ -122,6 +126,8 @@ export async function createSyncWorker(
   const announcer = new Announcer(temporalSender(client), log);
   const feeds = new ChangeFeeds(store, announcer, log);
   feeds.start();
+  const queues = new QueueFeeds(store, secrets, announcer, log);
+  queues.start();
   return {
     worker,
     store,
@@ -129,10 +135,12 @@ export async function createSyncWorker(
     metrics,
     metricsServer,
     feeds,
+    queues,
     close: async () => {
       clearInterval(sweeper);
       await metricsServer?.close();
       await feeds.close();
+      await queues.close();
       await announcer.close();
       await connection.close();
       await clientConnection.close();
