@@ -38,8 +38,10 @@ const MAX_BACKOFF_MS = 60_000;
 
 export interface QueueFeedOptions {
   everyMs?: number;
-  /** ReceiveMessage's WaitTimeSeconds (tests shorten it so a close is quick). */
+  /** ReceiveMessage's WaitTimeSeconds. */
   waitSeconds?: number;
+  /** How long a received message stays hidden before it is delivered again (tests shorten it). */
+  visibilityTimeoutSeconds?: number;
 }
 
 interface Reader {
@@ -86,6 +88,7 @@ export class QueueFeeds {
   readonly stats: QueueFeedStats = { received: 0, deleted: 0, malformed: 0, kept: 0 };
   private readonly everyMs: number;
   private readonly waitSeconds: number;
+  private readonly visibilityTimeoutSeconds: number;
 
   constructor(
     private readonly store: Store,
@@ -96,6 +99,7 @@ export class QueueFeeds {
   ) {
     this.everyMs = opts.everyMs ?? QUEUE_RECONCILE_EVERY_MS;
     this.waitSeconds = opts.waitSeconds ?? RECEIVE_WAIT_SECONDS;
+    this.visibilityTimeoutSeconds = opts.visibilityTimeoutSeconds ?? VISIBILITY_TIMEOUT_SECONDS;
   }
 
   start(): void {
@@ -258,7 +262,7 @@ export class QueueFeeds {
             QueueUrl: r.queueUrl,
             MaxNumberOfMessages: 10,
             WaitTimeSeconds: this.waitSeconds,
-            VisibilityTimeout: VISIBILITY_TIMEOUT_SECONDS,
+            VisibilityTimeout: this.visibilityTimeoutSeconds,
           }),
           { abortSignal: r.abort.signal },
         );
