@@ -182,6 +182,15 @@ describe('event-driven s3 syncs (S3 -> SQS queue read by the worker, on moto)', 
     assert.ok(await eventually(async () => (await onQueue(moto.sqs, queue.url)) === 0, 20_000));
   });
 
+  it('the OpenAPI document describes event_feed in requests and responses', async () => {
+    const doc = (await http(s, 'GET', '/openapi.json')).body;
+    const schemas = doc.components.schemas;
+    const text = JSON.stringify(schemas.SyncCreateRequest.properties.event_feed);
+    assert.match(text, /sqs_queue_url/);
+    assert.match(JSON.stringify(schemas.SyncUpdateRequest.properties.event_feed), /sqs_queue_url/);
+    assert.match(JSON.stringify(schemas.SyncConfigurationModel.properties.event_feed), /sqs_queue_url/);
+  });
+
   it('refuses a queue the sync cannot read: 422 naming the field', async () => {
     const body = {
       connection_id: connectionId,
