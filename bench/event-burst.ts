@@ -114,8 +114,8 @@ interface BurstSource {
   sync: { bucketId: string; syncId: string };
   /** Runs the sync made before the burst. */
   runsBefore: number;
-  /** A new (polling) sync over a source already holding BURST files. */
-  initial: () => Promise<{ bucketId: string; syncId: string }>;
+  /** Puts BURST files into another source, then returns how to make a (polling) sync over it. */
+  initial: () => Promise<() => Promise<{ bucketId: string; syncId: string }>>;
   stop?: () => Promise<void>;
 }
 
@@ -132,8 +132,9 @@ async function measure(name: string, l: Lane, src: BurstSource) {
   await waitIdle(l, src.sync.bucketId, src.sync.syncId, 0);
   const passes = await runsAfter(l, src.sync.bucketId, src.sync.syncId, src.runsBefore);
   say(`${name}: burst registered in ${round(burstS)} s over ${passes.length} passes; initial sync next`);
+  const create = await src.initial(); // the files are written before the clock starts
   const t2 = now();
-  const init = await src.initial();
+  const init = await create();
   const initialS = await untilRegistered(l, init.syncId, BURST, t2);
   await waitIdle(l, init.bucketId, init.syncId, 1);
   const out = {
@@ -169,7 +170,7 @@ async function localSource(l: Lane): Promise<BurstSource> {
       for (let i = 0; i < BURST; i++) writeFileSync(path.join(staging, `burst-${i}.txt`), randomBytes(1024));
       const initialFolder = path.join(l.tmp, `bench-initial-${randomBytes(3).toString('hex')}`);
       renameSync(staging, initialFolder);
-      return makeSync(l, 'local', { root: initialFolder }, '/', {});
+      return () => makeSync(l, 'local', { root: initialFolder }, '/', {});
     },
   };
 }
@@ -218,7 +219,7 @@ async function sqsSource(l: Lane): Promise<BurstSource> {
     write: () => putAll(moto.s3, 'bench', 'in/'),
     initial: async () => {
       await putAll(moto.s3, 'bench', 'initial/');
-      return makeSync(l, 's3', moto.connection(), 'bench/initial', {});
+      return () => makeSync(l, 's3', moto.connection(), 'bench/initial', {});
     },
     stop: () => moto.stop(),
   };
@@ -266,7 +267,7 @@ async function minioSource(l: Lane): Promise<BurstSource> {
     write: () => putAll(minio.client, 'bench', 'in/'),
     initial: async () => {
       await putAll(minio.client, 'bench', 'initial/');
-      return makeSync(l, 's3', config, 'bench/initial', {});
+      return () => makeSync(l, 's3', config, 'bench/initial', {});
     },
     stop: () => minio.stop(),
   };
