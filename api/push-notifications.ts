@@ -165,7 +165,8 @@ export function pushNotificationRoutes({ store, log, announcer }: NotificationDe
           if (!ch) continue;
           if (ch.remoteId !== null && it.subscriptionId !== ch.remoteId) continue;
           // A notification of a subscription that has expired by its own account is an old one replayed.
-          const exp = Date.parse(String(it.subscriptionExpirationDateTime ?? ''));
+          const expiry = it.subscriptionExpirationDateTime;
+          const exp = typeof expiry === 'string' ? Date.parse(expiry) : NaN;
           if (!Number.isNaN(exp) && exp < now) continue;
           const c = counts.get(ch.syncConfigId) ?? { hash, n: 0 };
           c.n++;

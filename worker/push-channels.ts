@@ -326,10 +326,10 @@ export class PushChannels {
     try {
       const s =
         sync ??
-        ((await this.store.syncs.findOne(
+        (await this.store.syncs.findOne(
           { sync_config_id: c.sync_config_id },
           { projection: { sync_config_id: 1, connection_id: 1, internal_id: 1, source_path: 1 } },
-        )) as Sync | null);
+        ));
       if (s) await FEEDS[c.kind]?.close(provider ?? (await this.providerFor(s)), c.push);
     } catch (err) {
       if (!(err instanceof ProviderError && err.kind === 'not_found'))

@@ -693,7 +693,7 @@ export class FakeDrive {
       id: b.id,
       resourceId: b64url(randomBytes(20)),
       address: address.toString(),
-      token: (b.token as string | undefined) ?? null,
+      token: b.token ?? null,
       expiration,
       driveId,
       allDrives: params.includeItemsFromAllDrives === 'true' && params.supportsAllDrives === 'true',
