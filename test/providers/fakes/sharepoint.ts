@@ -573,7 +573,8 @@ export class FakeSharePoint {
     const bad = (message: string) => this.graphError(res, 400, 'InvalidRequest', message);
     if (body.changeType !== 'updated')
       return bad("The changeType 'updated' is the only one supported for driveItem subscriptions.");
-    const m = /^\/?drives\/([^/]+)\/root$/.exec(String(body.resource ?? ''));
+    const resource = typeof body.resource === 'string' ? body.resource : '';
+    const m = /^\/?drives\/([^/]+)\/root$/.exec(resource);
     if (!m) return bad('Only the root of a drive (/drives/{id}/root) can be subscribed to.');
     const drive = this.drives.get(decodeURIComponent(m[1]));
     if (!drive) return this.graphError(res, 404, 'itemNotFound', 'The resource could not be found.');
@@ -619,11 +620,11 @@ export class FakeSharePoint {
       );
     const created: FakeSubscription = {
       id: randomUUID(),
-      resource: String(body.resource),
+      resource,
       driveId: drive.id,
       changeType: 'updated',
       notificationUrl: url.toString(),
-      clientState: (body.clientState as string | undefined) ?? null,
+      clientState: typeof body.clientState === 'string' ? body.clientState : null,
       expiration: exp,
       createdAt: Date.now(),
       deletedAt: null,
