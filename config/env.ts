@@ -99,18 +99,21 @@ export const envSchema = z.object({
    * where Drive channels and Graph subscriptions of event-driven syncs post their notifications.
    * Unset: google_drive and sharepoint syncs cannot be event-driven (422).
    */
-  PUBLIC_API_URL: z
-    .string()
-    .refine((s) => {
-      try {
-        const u = new URL(s);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
-      } catch {
-        return false;
-      }
-    }, 'must be an http(s) URL without query or fragment')
-    .transform((s) => s.replace(/\/+$/, ''))
-    .optional(),
+  PUBLIC_API_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine((s) => {
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+        } catch {
+          return false;
+        }
+      }, 'must be an http(s) URL without query or fragment')
+      .transform((s) => s.replace(/\/+$/, ''))
+      .optional(),
+  ),
   /** Lifetime asked for a Drive channel / Graph subscription; renewed when a quarter of it is left. */
   PUSH_CHANNEL_TTL_SECONDS: z.coerce.number().int().min(10).max(604_800).default(86_400),
 });
