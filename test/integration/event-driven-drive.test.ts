@@ -202,6 +202,26 @@ describe('event-driven google_drive syncs (Drive changes.watch channels)', funct
     assert.ok(Date.parse(sync.next_sync_at) - Date.now() > 800_000, 'the poll did not run');
   });
 
+  it('a channel that expired unrenewed (every worker down) is replaced, and a pass catches up', async () => {
+    const c = live()[0];
+    // As if no worker had run past the expiry: Drive stopped posting, the stored channel has expired.
+    c.expiration = Date.now();
+    await fake.putFile(folderId, 'while-expired.txt', Buffer.from('missed'), { mimeType: 'text/plain' });
+    await l.store.eventChannels.updateMany(
+      { sync_config_id: syncId },
+      { $set: { 'push.expires_at': new Date(Date.now() - 1000) } },
+    );
+    const next = await eventually(async () => live().find((x) => x.id !== c.id) ?? null, 15_000);
+    assert.ok(next, 'a new channel');
+    assert.ok(
+      await eventually(async () => (await objectCount()) === 4, 20_000),
+      JSON.stringify(await keysOf()),
+    );
+    assert.ok(!fake.deliveries.some((d) => d.channelId === c.id && d.messageNumber > c.messageNumber));
+    const sync = await waitForSync(l, bucketId, syncId, (x) => !x.locked && x.next_sync_at !== null);
+    assert.ok(Date.parse(sync.next_sync_at) - Date.now() > 800_000, 'the poll did not run');
+  });
+
   it('switched off, the channel is stopped and its notifications refused', async () => {
     const c = live()[0];
     const off = await http(l, 'PATCH', `/v1/buckets/${bucketId}/syncs/${syncId}`, { event_driven: false });
