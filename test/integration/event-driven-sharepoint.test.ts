@@ -171,6 +171,23 @@ describe('event-driven sharepoint syncs (Graph change-notification subscriptions
     assert.ok(stored[0].push!.expires_at!.getTime() > firstExpiry);
   });
 
+  it('a subscription Graph dropped is made again at renewal, and a pass catches up', async () => {
+    const sub = active()[0];
+    // Graph removes subscriptions on its own (expired, too many failed deliveries): the PATCH gets a 404.
+    sub.deletedAt = Date.now();
+    await put('while-gone.txt', 'missed');
+    await l.store.eventChannels.updateMany(
+      { sync_config_id: syncId },
+      { $set: { 'push.expires_at': new Date(Date.now() + 1_000) } },
+    );
+    const next = await eventually(async () => active().find((x) => x.id !== sub.id) ?? null, 15_000);
+    assert.ok(next, 'a new subscription');
+    assert.notEqual(next.clientState, sub.clientState);
+    assert.ok(await eventually(async () => (await objectCount()) === 4, 20_000));
+    const sync = await waitForSync(l, bucketId, syncId, (x) => !x.locked && x.next_sync_at !== null);
+    assert.ok(Date.parse(sync.next_sync_at) - Date.now() > 800_000, 'the poll did not run');
+  });
+
   it('switched off, the subscription is deleted and its notifications refused', async () => {
     const sub = active()[0];
     const off = await http(l, 'PATCH', `/v1/buckets/${bucketId}/syncs/${syncId}`, { event_driven: false });
