@@ -70,7 +70,8 @@ export function pushNotificationRoutes({ store, log, announcer }: NotificationDe
           };
       }
       if (cache.size >= MAX_TRACKED) cache.clear();
-      hit = { channel, until: now + CACHE_MS };
+      // A channel still being opened (no ids answered yet) is read again next time, not trusted as is.
+      hit = { channel, until: channel && channel.expiresAt === null ? now : now + CACHE_MS };
       cache.set(hash, hit);
     }
     const c = hit.channel;
