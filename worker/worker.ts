@@ -14,6 +14,7 @@ import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { Announcer, temporalSender } from '../lib/announcer';
 import { ChangeFeeds } from './change-feeds';
 import { QueueFeeds } from './queue-feeds';
+import { PushChannels } from './push-channels';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -128,6 +129,15 @@ export async function createSyncWorker(
   feeds.start();
   const queues = new QueueFeeds(store, secrets, announcer, log);
   queues.start();
+  // Drive channels / Graph subscriptions need an address the provider can post to.
+  const push = env.PUBLIC_API_URL
+    ? new PushChannels(store, secrets, announcer, log, {
+        publicUrl: env.PUBLIC_API_URL,
+        ttlMs: env.PUSH_CHANNEL_TTL_SECONDS * 1000,
+        workerId,
+      })
+    : null;
+  push?.start();
   return {
     worker,
     store,
@@ -141,6 +151,7 @@ export async function createSyncWorker(
       await metricsServer?.close();
       await feeds.close();
       await queues.close();
+      await push?.close();
       await announcer.close();
       await connection.close();
       await clientConnection.close();
