@@ -11,7 +11,7 @@ import { lane, stack, type Lane } from '../setup/stack';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { sha256, type Expected } from './invariants';
 
-/** `CHAOS_FULL=1`: the documented full size (20,000 files); else the CI size (CHAOS_FILES, 1,000). */
+/** `CHAOS_FULL=1`: the documented full size (20,000 files); else CHAOS_FILES (1,000 by default; CI: 500). */
 export const FULL = process.env.CHAOS_FULL === '1';
 export const FILES = Number(process.env.CHAOS_FILES ?? (FULL ? 20_000 : 1_000));
 export const SOURCE_BUCKET = 'chaos';
