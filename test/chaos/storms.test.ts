@@ -46,6 +46,8 @@ describe('chaos: 100 concurrent triggers, pause/resume storms, PATCH during a pa
     // The provider stalls for the storm (object GETs held, heartbeats go on), so the whole storm
     // lands inside the first pass however fast the engine is.
     src.proxy.hold = true;
+    // At most 60 s (well inside the S3 client's 120 s request timeout), however slow the storm.
+    const stallLimit = setTimeout(() => (src.proxy.hold = false), 60_000);
     const t0 = Date.now();
     const marks: string[] = [];
     const mark = async (what: string) =>
@@ -68,6 +70,7 @@ describe('chaos: 100 concurrent triggers, pause/resume storms, PATCH during a pa
     // The storm ends resumed.
     await call('POST', `${path}/resume`, {});
     const mid = await count();
+    clearTimeout(stallLimit);
     src.proxy.hold = false;
     assert.ok(mid < N, `the storm ran during the first pass (${mid} objects)`);
 
