@@ -21,6 +21,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'Conflicts with the current state',
   413: 'Body over 1 MB',
   415: 'Body is not JSON',
+  429: 'Too many requests (notification endpoints); retry later',
   422: 'Validation failed: details.issues [{loc, msg, type}] name the fields',
   503: 'Workflow service (Temporal) or database unreachable; retry after Retry-After seconds',
 };
@@ -108,6 +109,27 @@ export function openApiDocument(app: Express): Record<string, unknown> {
     if (documented.has(`${r.method} ${r.path}`) || r.method === 'HEAD') continue;
     documented.add(`${r.method} ${r.path}`);
     const params = pathParams(r.path);
+    if (r.path.startsWith('/v1/notifications/')) {
+      // Change notifications from storage services (api/notifications.ts, api/push-notifications.ts):
+      // authenticated by the channel's secret, not an API key; every refusal is the same 401.
+      registry.registerPath({
+        method: r.method.toLowerCase() as Method,
+        path: toOpenApiPath(r.path),
+        summary: `Change notifications (${r.path.split('/')[3]}) for event-driven syncs`,
+        tags: ['notifications'],
+        security: [],
+        ...(params.length
+          ? { request: { params: z.object(Object.fromEntries(params.map((p) => [p, z.string()]))) } }
+          : {}),
+        responses: {
+          200: { description: 'Accepted (or a validation handshake answered)' },
+          202: { description: 'Accepted, handled later' },
+          204: { description: 'Nothing to announce' },
+          ...Object.fromEntries([400, 401, 413, 415, 429].map((st) => [st, errorResponse(st)])),
+        },
+      });
+      continue;
+    }
     registry.registerPath({
       method: r.method.toLowerCase() as Method,
       path: toOpenApiPath(r.path),

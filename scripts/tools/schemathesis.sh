@@ -15,8 +15,11 @@ resolve_schemathesis() {
   # (python/cpython#106905) inside hypothesis on some of our operations; 3.12 does not.
   local py="${PYTHON:-}"
   if [ -z "$py" ]; then
-    for c in python3.13 python3.12 python3; do
-      if command -v "$c" >/dev/null 2>&1 && "$c" -c '' >/dev/null 2>&1; then py="$c"; break; fi
+    # pyenv's shims for versions other than its global one do not run, so its installed versions
+    # are tried by path too.
+    local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+    for c in python3.13 python3.12 "$pyenv_root"/versions/3.13*/bin/python3 "$pyenv_root"/versions/3.12*/bin/python3 python3; do
+      if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys, venv; sys.exit(sys.version_info < (3, 9))' >/dev/null 2>&1; then py="$c"; break; fi
     done
   fi
   if [ -z "$py" ] || ! command -v "$py" >/dev/null 2>&1; then
