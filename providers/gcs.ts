@@ -2,9 +2,14 @@
 // source_path is `bucket/prefix`; listing is flat under the prefix, in object-name order, and the
 // cursor is the JSON API's page token.
 import type { Readable } from 'node:stream';
-import { Storage, type File, type StorageOptions } from '@google-cloud/storage';
+import type * as GcsSdk from '@google-cloud/storage';
+import type { File, Storage, StorageOptions } from '@google-cloud/storage';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { ProviderError } from './types';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (lib/lazy-module.ts)
+const gcsSdk = lazyModule(() => require('@google-cloud/storage') as typeof GcsSdk);
 import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
   checkPrivateKey,
@@ -131,7 +136,7 @@ export class GcsProvider implements StorageProvider {
       // (fake-gcs-server) take anonymous requests; a private Google endpoint with credentials needs them.
       options.useAuthWithCustomEndpoint = this.credentials !== null;
     }
-    this.storage = new Storage(options);
+    this.storage = new (gcsSdk().Storage)(options);
   }
 
   async list(sourcePath: string, options: ListOptions): Promise<ListPage> {

@@ -18,8 +18,10 @@
 // at 10 MB (larger ones fail as `invalid`). Other Google types (forms, sites, maps, shortcuts) are
 // not files and are skipped. A `/` inside a Drive name becomes `／` in paths.
 import type { Readable } from 'node:stream';
-import { google, type drive_v3 } from 'googleapis';
+import type * as GoogleApis from 'googleapis';
+import type { drive_v3 } from 'googleapis';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { ProviderError } from './types';
 import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import {
@@ -34,6 +36,9 @@ import {
 
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive.readonly';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (lib/lazy-module.ts)
+const googleapis = lazyModule(() => require('googleapis') as typeof GoogleApis);
+
 const FOLDER = 'application/vnd.google-apps.folder';
 const GOOGLE_APPS = 'application/vnd.google-apps.';
 /** Items per files.list request. Constant: a cursor's skip count refers to a page of this size. */
@@ -268,6 +273,7 @@ export class GoogleDriveProvider implements StorageProvider {
     const c = this.credentials;
     const tokenUrl =
       config.token_url ?? (c.type === 'service_account' ? c.token_uri : undefined) ?? GOOGLE_TOKEN_URL;
+    const { google } = googleapis();
     let auth: InstanceType<typeof google.auth.JWT> | InstanceType<typeof google.auth.OAuth2>;
     if (c.type === 'service_account') {
       auth = new google.auth.JWT({

@@ -22,13 +22,21 @@
 import './snowflake-env';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { Readable } from 'node:stream';
-import snowflake from 'snowflake-sdk';
+import type * as SnowflakeSdk from 'snowflake-sdk';
+import type { Connection as SnowflakeConnection } from 'snowflake-sdk';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { ProviderError } from './types';
 import type { Capabilities, ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import { endpointUrlSchema, failedTest, parseCredentials, withoutTrailingSlash } from './shared';
 
-snowflake.configure({ logLevel: 'OFF', additionalLogToConsole: false });
+// Loaded on first use (lib/lazy-module.ts), after ./snowflake-env has set what it reads at load.
+const snowflakeSdk = lazyModule(() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk = require('snowflake-sdk') as typeof SnowflakeSdk;
+  sdk.configure({ logLevel: 'OFF', additionalLogToConsole: false });
+  return sdk;
+});
 
 /** A session unused for this long is closed (its provider may be asked again later: it logs in anew). */
 const IDLE_CLOSE_MS = 30_000;
@@ -349,7 +357,7 @@ interface Row {
 
 export class SnowflakeProvider implements StorageProvider {
   private readonly auth: Auth;
-  private session: Promise<snowflake.Connection> | null = null;
+  private session: Promise<SnowflakeConnection> | null = null;
   private busy = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   /** Declared primary keys, by table. */
@@ -376,9 +384,9 @@ export class SnowflakeProvider implements StorageProvider {
 
   // --- session -------------------------------------------------------------------------------------
 
-  private connect(): Promise<snowflake.Connection> {
+  private connect(): Promise<SnowflakeConnection> {
     const c = this.config;
-    const conn = snowflake.createConnection({
+    const conn = snowflakeSdk().createConnection({
       account: c.account,
       username: this.auth.username,
       authenticator: this.auth.authenticator,
@@ -401,7 +409,7 @@ export class SnowflakeProvider implements StorageProvider {
     });
   }
 
-  private async connection(): Promise<snowflake.Connection> {
+  private async connection(): Promise<SnowflakeConnection> {
     if (this.session) {
       const conn = await this.session.catch(() => null);
       if (conn?.isUp()) return conn;

@@ -2,12 +2,16 @@
 // (no transactions, change streams, TTL or partial indexes are used).
 //
 // What each server does cheaply differs, and the hot paths (a sync page, the batch activities)
-// pick by `store.kind` in the few functions below, never inline:
+// pick by the store's capabilities in the few functions below, never inline:
 // - MongoDB: every filter can use an index; `$in` on `_id` is one round trip for a page.
-// - FerretDB 1.24 on SQLite: only a filter that is exactly `{_id: <string>}` reaches SQLite (and
-//   uses the `_id` index only with scripts/patches/ferretdb-sqlite-id-index.patch); any other
-//   filter, `$in` included, decodes every document of the collection. So a page's lookups are
-//   point lookups, a few in flight, and conditional updates read by `_id` first.
+// - FerretDB 1.24 on SQLite as published: only a filter that is exactly `{_id: <string>}` reaches
+//   SQLite, and even that scans; any other filter, `$in` included, decodes every document of the
+//   collection. So a page's lookups are point lookups, a few in flight, and conditional updates read
+//   by `_id` first.
+// - FerretDB built with scripts/patches/ferretdb-sqlite-id-index.patch (the embedded default): `_id`
+//   filters use the `_id` index, and `{_id: {$in: [...]}}` and `{_id, ...more}` are pushed down
+//   too, so they cost what they find, as on MongoDB. `idPushdown` says which (explain's
+//   `filterPushdown`, asked once at connect).
 import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import { forEachLimit } from '../lib/pool';
 import type {
@@ -35,9 +39,9 @@ export * from './doc-types';
 /** `ferretdb`: FerretDB (SQLite or PostgreSQL backend); `mongodb`: MongoDB itself. */
 export type StoreKind = 'mongodb' | 'ferretdb';
 
-/** Point lookups in flight at once on FerretDB. */
+/** Point lookups in flight at once on a FerretDB without `_id` pushdown. */
 const POINT_CONCURRENCY = 16;
-/** `_id`s per `$in` query on MongoDB. */
+/** `_id`s per `$in` query (MongoDB, or FerretDB with `_id` pushdown). */
 const IN_CHUNK = 1000;
 
 export class Store {
@@ -59,11 +63,18 @@ export class Store {
   readonly passSeen: Collection<PassSeenDoc>;
   readonly eventChannels: Collection<EventChannelDoc>;
 
+  /**
+   * The server answers `{_id: {$in: [...]}}` and `{_id, ...}` filters from the `_id` index: always on
+   * MongoDB; on FerretDB only with the project's patch (see the top of this file).
+   */
+  idPushdown: boolean;
+
   private constructor(
     readonly client: MongoClient,
     readonly db: Db,
     readonly kind: StoreKind,
   ) {
+    this.idPushdown = kind === 'mongodb';
     this.organizations = db.collection('organizations');
     this.namespaces = db.collection('namespaces');
     this.apiKeys = db.collection('api_keys');
@@ -91,7 +102,17 @@ export class Store {
     const info = await db.admin().command({ buildInfo: 1 });
     const store = new Store(client, db, 'ferretdbVersion' in info ? 'ferretdb' : 'mongodb');
     await store.ensureIndexes();
+    if (store.kind === 'ferretdb') store.idPushdown = await store.pushesDownIds();
     return store;
+  }
+
+  /** FerretDB: does it push `{_id: {$in}}` down (the patched build)? Its explain says so. */
+  private async pushesDownIds(): Promise<boolean> {
+    // Explain answers for an existing collection only; ensureIndexes made this one.
+    const res = await this.db.command({
+      explain: { find: this.organizations.collectionName, filter: { _id: { $in: ['a', 'b'] } } },
+    });
+    return res.filterPushdown === true;
   }
 
   async ensureIndexes(): Promise<void> {
@@ -130,7 +151,7 @@ export class Store {
 
   /**
    * The documents with these `_id`s (missing ones are absent), by `_id`: one `$in` query per
-   * thousand on MongoDB, point lookups a few at a time on FerretDB (where `$in` scans).
+   * thousand where the server pushes `$in` down, else point lookups a few at a time (`$in` scans).
    */
   async lookupByIds<T extends { _id: string }>(
     coll: Collection<T>,
@@ -139,7 +160,7 @@ export class Store {
   ): Promise<Map<string, T>> {
     const found = new Map<string, T>();
     const unique = [...new Set(ids)];
-    if (this.kind === 'mongodb') {
+    if (this.idPushdown) {
       for (let i = 0; i < unique.length; i += IN_CHUNK) {
         const part = unique.slice(i, i + IN_CHUNK);
         const docs = await coll
@@ -157,10 +178,10 @@ export class Store {
   }
 
   /**
-   * Updates the document with this `_id` if its fields still hold `expect`; true when it did. On
-   * MongoDB one conditional update. On FerretDB a read by `_id`, a check, and an update by `_id`
-   * (a filter with more fields would scan the collection): not atomic, which FerretDB's updates are
-   * not either (it rewrites whole documents; see README, Limits).
+   * Updates the document with this `_id` if its fields still hold `expect`; true when it did. One
+   * conditional update where the server pushes `{_id, ...}` down (MongoDB: atomic; patched FerretDB:
+   * as atomic as its updates, which rewrite whole documents, see README, Limits). Else a read by
+   * `_id`, a check, and an update by `_id` (a filter with more fields would scan the collection).
    */
   async updateIfMatches<T extends { _id: string }>(
     coll: Collection<T>,
@@ -168,7 +189,7 @@ export class Store {
     expect: Partial<Record<keyof T & string, unknown>>,
     update: Document,
   ): Promise<boolean> {
-    if (this.kind === 'mongodb') {
+    if (this.idPushdown) {
       const res = await coll.updateOne({ _id: id, ...expect } as Filter<T>, update);
       return res.matchedCount > 0;
     }

@@ -63,12 +63,9 @@ describe('store: _id operations use an index', function () {
         `expected an index search for {_id}, got ${JSON.stringify(plan)}`,
       );
       assert.ok(!plan.some((l) => /\bSCAN\b/.test(l)), JSON.stringify(plan));
-      // The control: a filter FerretDB does not push down is a scan, so the plan above is no accident.
-      const other = await planOf({ _id: 'k250', n: 250 });
-      assert.ok(
-        other.some((l) => /\bSCAN\b/.test(l)),
-        `a two-field filter scans: ${JSON.stringify(other)}`,
-      );
+      // The control: a filter without `_id` is not pushed down, so it is a scan; the plan above is no accident.
+      const other = await planOf({ n: 250 });
+      assert.ok(other.some((l) => /\bSCAN\b/.test(l)), `a filter on n scans: ${JSON.stringify(other)}`);
     } else {
       assert.ok(
         plan.some((st) => st === 'IDHACK' || st === 'EXPRESS_IXSCAN' || st === 'IXSCAN'),
@@ -76,6 +73,39 @@ describe('store: _id operations use an index', function () {
       );
     }
     assert.equal((await coll.findOne({ _id: 'k250' }))?.n, 250);
+  });
+
+  it('answers {_id: {$in}} and {_id, more} from the _id index too (one query for a page of lookups)', async () => {
+    // The store uses $in and conditional updates only where the server pushes them down.
+    assert.equal(s.store.idPushdown, true, 'the embedded FerretDB is the patched build');
+    const ids = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    const inPlan = await planOf({ _id: { $in: ids } });
+    const andPlan = await planOf({ _id: 'k7', tag: 'odd' });
+    if (s.store.kind === 'ferretdb') {
+      for (const [what, plan] of [
+        ['$in', inPlan],
+        ['{_id, tag}', andPlan],
+      ] as const) {
+        assert.ok(
+          plan.some((l) => /SEARCH .* USING INDEX .*_id_/.test(l)) && !plan.some((l) => /\bSCAN\b/.test(l)),
+          `expected an index search for ${what}, got ${JSON.stringify(plan)}`,
+        );
+      }
+      // A $in that mixes in a non-string stays with the handler (a scan), as upstream.
+      const mixed = await planOf({ _id: { $in: ['k1', 5] } });
+      assert.ok(mixed.some((l) => /\bSCAN\b/.test(l)), JSON.stringify(mixed));
+    } else {
+      assert.ok(inPlan.some((st) => st === 'IXSCAN' || st === 'EXPRESS_IXSCAN'), JSON.stringify(inPlan));
+    }
+    // Results are the whole filter's: the handler still applies the rest of it.
+    const docs = await coll.find({ _id: { $in: [...ids, 'nope'] } }).toArray();
+    assert.equal(docs.length, 300);
+    assert.equal((await coll.find({ _id: { $in: ['k1', 'k2', 'k3'] }, tag: 'odd' }).toArray()).length, 2);
+    assert.equal(await coll.findOne({ _id: 'k7', tag: null }), null);
+    assert.equal((await coll.findOne({ _id: 'k7', tag: 'odd' }))?.n, 7);
+    assert.equal((await coll.updateOne({ _id: 'k9', tag: 'odd' }, { $set: { n: 9 } })).matchedCount, 1);
+    assert.equal((await coll.updateOne({ _id: 'k9', tag: null }, { $set: { n: 0 } })).matchedCount, 0);
+    assert.equal((await coll.deleteMany({ _id: { $in: ['k498', 'k499'] }, tag: null })).deletedCount, 1);
   });
 
   it('lookupByIds finds what exists, by _id, whatever the count', async () => {

@@ -195,10 +195,18 @@ for (const make of fixtures) {
       else assert.deepEqual(names(later.entries), ['old.txt']);
     });
 
-    // Only providers whose capabilities say they keep a delta cursor (google_drive, sharepoint).
-    it('delta cursor: a listing ends with a token; listing since it gives what changed and what went', async function () {
-      if (!p.capabilities.deltaCursor) this.skip();
+    // Providers whose capabilities say they keep a delta cursor (google_drive, sharepoint); the others
+    // must not hand out tokens or removals the engine would trust.
+    it('delta cursor: a listing ends with a token; listing since it gives what changed and what went (others: never a token)', async function () {
       const sp = await fx.freshPath();
+      if (!p.capabilities.deltaCursor) {
+        await fx.put(sp, 'only.txt', Buffer.from('x'));
+        const page = await p.list(sp, { pageSize: 10 });
+        assert.deepEqual(names(page.entries), ['only.txt']);
+        assert.ok(page.deltaToken === undefined || page.deltaToken === null, 'no delta token');
+        assert.deepEqual(page.removed ?? [], [], 'no removals without a delta cursor');
+        return;
+      }
       await fx.put(sp, 'keep.txt', Buffer.from('keep'));
       await fx.put(sp, 'change.txt', Buffer.from('one'));
       await fx.put(sp, 'gone.txt', Buffer.from('soon gone'));
