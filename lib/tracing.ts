@@ -3,13 +3,17 @@
 // processor sends to `<endpoint>/v1/traces` over OTLP/HTTP (JSON). Without the variable nothing is
 // installed: no tracer, no spans, no exporter. The SDK's own variables still apply (e.g.
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_SCHEDULE_DELAY, OTEL_TRACES_SAMPLER).
+// The SDK modules load only then (static `import type` emits nothing), so a process without
+// tracing never loads them.
 import type { Tracer } from '@opentelemetry/api';
+import type * as OtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
+import type * as Resources from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import type * as TraceBase from '@opentelemetry/sdk-trace-base';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type * as TraceNode from '@opentelemetry/sdk-trace-node';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { Resource } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type * as OtelClient from '@temporalio/interceptors-opentelemetry/lib/client';
 import type { Env } from '../config/env';
 
 export interface Tracing {
@@ -36,6 +40,12 @@ export function tracesUrl(endpoint: string): string {
 /** Installs tracing for this process when OTEL_EXPORTER_OTLP_ENDPOINT is set; else null. Once per process. */
 export function startTracing(env: Env, service: 'api' | 'worker'): Tracing | null {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return null;
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when on (see above) */
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpHttp;
+  const { Resource } = require('@opentelemetry/resources') as typeof Resources;
+  const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof TraceBase;
+  const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof TraceNode;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const resource = new Resource({ 'service.name': env.OTEL_SERVICE_NAME ?? `bucket-syncs-${service}` });
   const spanProcessor = new BatchSpanProcessor(
     new OTLPTraceExporter({ url: tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT) }),
@@ -60,5 +70,9 @@ export function startTracing(env: Env, service: 'api' | 'worker'): Tracing | nul
  * trace context to the workflow in their headers; none while tracing is off.
  */
 export function clientTracingInterceptors(tracing: Tracing | null): WorkflowClientInterceptor[] {
-  return tracing ? [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] : [];
+  if (!tracing) return [];
+  const { OpenTelemetryWorkflowClientInterceptor } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when on
+    require('@temporalio/interceptors-opentelemetry/lib/client') as typeof OtelClient;
+  return [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })];
 }

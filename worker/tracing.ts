@@ -1,14 +1,14 @@
 // The worker's half of tracing (lib/tracing.ts): an activity span (RunActivity) under the workflow's
 // StartActivity span, the workflow spans' way out of the sandbox (the `exporter` sink), and trace
 // context on what the worker's own client starts (batch workflows: lib/tracing.ts).
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-} from '@temporalio/interceptors-opentelemetry';
+// (The interceptor package loads only when tracing is on.)
+import type * as OtelWorker from '@temporalio/interceptors-opentelemetry/lib/worker';
 import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
 import type { OpenTelemetryWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/workflow/definitions';
 import type { Tracing } from '../lib/tracing';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when tracing is on
+const otelWorker = () => require('@temporalio/interceptors-opentelemetry/lib/worker') as typeof OtelWorker;
 
 /**
  * The `exporter` sink the bundled workflow interceptors (workflows/tracing.ts) call: into the
@@ -18,7 +18,8 @@ import type { Tracing } from '../lib/tracing';
 export function workflowSinks(
   tracing: Tracing | null,
 ): InjectedSinks<{ exporter: OpenTelemetryWorkflowExporter }> {
-  if (tracing) return { exporter: makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
+  if (tracing)
+    return { exporter: otelWorker().makeWorkflowExporter(tracing.spanProcessor, tracing.resource) };
   return { exporter: { export: { fn: () => undefined, callDuringReplay: false } } };
 }
 
@@ -26,6 +27,7 @@ export function workflowSinks(
 export function workerTracingOptions(tracing: Tracing | null): Pick<WorkerOptions, 'sinks' | 'interceptors'> {
   if (!tracing) return { sinks: workflowSinks(null) };
   const options = { tracer: tracing.tracer };
+  const { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } = otelWorker();
   return {
     sinks: workflowSinks(tracing),
     interceptors: {

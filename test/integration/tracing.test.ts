@@ -4,7 +4,7 @@
 // activities it schedules to the provider calls of the page; a trigger is one trace from its
 // request to the workflow's signal handler; no credential appears in any exported byte.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
@@ -308,7 +308,20 @@ describe('OpenTelemetry traces: API -> workflow -> activity -> provider, over OT
     assert.ok(!/authorization|bearer/i.test(all), 'an authorization header in a span');
   });
 
-  it('off without OTEL_EXPORTER_OTLP_ENDPOINT: no tracer is installed', () => {
+  it('off without OTEL_EXPORTER_OTLP_ENDPOINT: no tracer is installed, no SDK module loaded', () => {
+    // What the API and the worker load at start, in a fresh process: no tracing module among them.
+    const probe = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `for (const m of ['api/server', 'worker/worker', 'providers']) require('./dist/' + m);
+         const otel = Object.keys(require.cache).filter((k) => /sdk-trace|exporter-trace|interceptors-opentelemetry/.test(k));
+         process.stdout.write(JSON.stringify(otel));`,
+      ],
+      { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.deepEqual(JSON.parse(probe.stdout), []);
     const base = { MONGODB_URI: 'mongodb://x', SECRETS_KEY: randomBytes(32).toString('hex') };
     const env = loadEnv({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: '' });
     assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
