@@ -15,6 +15,7 @@ import {
   type SyncState,
   type Totals,
 } from '../core/sync-state';
+import { progressOf } from '../core/progress';
 import type { SyncCreateRequest } from '../core/request-schemas';
 import type { ConnectionDoc, SyncCheckpoint, SyncConfigDoc, Tenant } from './doc-types';
 
@@ -169,7 +170,7 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
     current_cursor: (!state.pass?.targets && state.pass?.cursor) || null,
     // Between runs nothing holds the lock.
     ...(state.pass?.inRun ? {} : UNLOCKED),
-    ...(state.pass ? passFields(state.pass, now) : {}),
+    ...(state.pass ? passFields(state, state.pass, now) : {}),
     schedule: {
       mode: state.syncMode,
       interval_seconds: state.pollingIntervalSeconds,
@@ -184,7 +185,7 @@ export function stateToDocument(state: SyncState, now = new Date()): Record<stri
  * A pass in flight: its checkpoint and progress. Written with the totals (the workflow's, after a
  * page), so a workflow restarted from the document resumes with totals that match its cursor.
  */
-function passFields(pass: PassState, now: Date): Record<string, unknown> {
+function passFields(state: SyncState, pass: PassState, now: Date): Record<string, unknown> {
   // The listing ended (its last page is done; the sweep and the run record follow).
   const listed = pass.pages > 0 && pass.cursor === null;
   // A targeted pass (event-driven syncs) walks announced ids, not a listing: it writes no checkpoint.
@@ -205,9 +206,12 @@ function passFields(pass: PassState, now: Date): Record<string, unknown> {
       };
   return {
     ...checkpoint,
+    // What GET sync and the dashboard show between live queries: the live shape (core/progress.ts)
+    // as of this write.
     sync_progress: {
+      ...progressOf(state, now.getTime()),
       sync_run_id: pass.runId,
-      phase: listed ? 'finishing' : 'listing',
+      phase: listed ? 'finishing' : state.paused ? 'paused' : 'listing',
       files_listed: pass.objectsProcessed,
       files_synced: pass.run.synced,
       files_failed: pass.run.failed,

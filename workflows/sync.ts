@@ -61,8 +61,13 @@ import {
 /** Continue-as-new mid-pass well before the history grows large (Temporal's hard limit is 51,200). */
 export const MAX_HISTORY_EVENTS = 1_000;
 
-/** During a pass the projection (totals, checkpoint) is written after a page at most this often. */
-export const PROGRESS_RECORD_MS = 5_000;
+/**
+ * During a pass the projection (totals, checkpoint, progress: what GET sync and the dashboard show) is
+ * written after a page at most this often. Workflows that started under the first rule (5 s) keep it
+ * on replay (the `progress-every-second` patch).
+ */
+export const PROGRESS_RECORD_MS = 1_000;
+const PROGRESS_RECORD_MS_BEFORE = 5_000;
 
 const { syncPage } = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
@@ -269,7 +274,9 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
     // the listing's last page, and otherwise at most every PROGRESS_RECORD_MS.
     if (
       patched('workflow-records-page-progress') &&
-      (applied.next !== 'more' || Date.now() - lastProgressAt >= PROGRESS_RECORD_MS)
+      (applied.next !== 'more' ||
+        Date.now() - lastProgressAt >=
+          (patched('progress-every-second') ? PROGRESS_RECORD_MS : PROGRESS_RECORD_MS_BEFORE))
     ) {
       lastProgressAt = Date.now();
       await recordSyncState(sync.syncConfigId, sync.state);

@@ -150,6 +150,8 @@ describe('API: auth, namespaces, routes and formats', function () {
       ['limit=1001', 'limit'],
       ['limit=', 'limit'],
       ['limit=2.5', 'limit'],
+      ['limit=1e3', 'limit'], // an OpenAPI integer is decimal digits
+      ['offset=', 'offset'],
       ['limit[a]=1', 'limit'],
       ['offset=-1', 'offset'],
       ['offset=10001', 'offset'],
@@ -168,7 +170,7 @@ describe('API: auth, namespaces, routes and formats', function () {
         assertError(await api(s, 'GET', `${p}?${q}`), 422, 'ValidationError', ['query', name]);
     for (const [q, name] of cases)
       assertError(await api(s, 'POST', `/v1/buckets/list?${q}`, {}), 422, 'ValidationError', ['query', name]);
-    const ok = await api(s, 'GET', '/v1/buckets?limit=1e3&offset=0&include_total=true&unknown=1');
+    const ok = await api(s, 'GET', '/v1/buckets?limit=1000&offset=0&include_total=true&unknown=1');
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.body.pagination.page_size, 1000);
   });
