@@ -208,6 +208,7 @@ describe('OpenTelemetry traces: API -> workflow -> activity -> provider, over OT
           'provider.list',
         ].every((n) => names.has(n)) &&
         receiver.spans.some((x) => x.name === 'HandleSignal:trigger') &&
+        receiver.spans.some((x) => x.name === 'POST /v1/buckets/:bucket_id/syncs/:sync_config_id/trigger') &&
         receiver.spans.some((x) => x.name === 'provider.test')
       );
     }, 30_000);
