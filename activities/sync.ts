@@ -18,6 +18,7 @@ import {
   type StoredObject,
 } from '../core/sync-plan';
 import type { BlobStore } from '../store/blobs';
+import { refreshBucketStats } from '../store/bucket-stats';
 import type { SecretBox } from '../store/secrets';
 import {
   commitNew,
@@ -664,6 +665,17 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       // redone under the same run id, so theirs stay until then).
       if (input.status !== 'FAILED')
         await store.pageRemovals.deleteMany({ sync_config_id: cfg.sync_config_id });
+      // The bucket's object_count / total_size_bytes: recounted once per run that created, changed
+      // or deleted objects (store/bucket-stats.ts); a run that changed nothing leaves them be.
+      const f = input.files;
+      const changedNothing =
+        f !== undefined &&
+        input.run.synced === 0 &&
+        deleted === 0 &&
+        !input.removed &&
+        f.updated === 0 &&
+        f.listed === f.unchanged + f.duplicates + f.dlq; // nothing drifted out of the filters either
+      if (!changedNothing) await refreshBucketStats(store, cfg.bucket_id);
       // Marks of earlier passes are done with (a pass only ends once the one before it has).
       await store.passSeen.deleteMany({ sync_config_id: cfg.sync_config_id, pass_id: { $ne: input.passId } });
       const finished = new Date();

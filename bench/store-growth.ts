@@ -173,7 +173,9 @@ async function startWorker(
   logFile: string,
 ): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
+  // --worker-args="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the worker (written when it stops).
+  const workerArgs = (args['worker-args'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...workerArgs, path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
     env: { ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', fd],
   });

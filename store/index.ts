@@ -14,6 +14,7 @@
 //   `filterPushdown`, asked once at connect).
 import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import { forEachLimit } from '../lib/pool';
+import type { BucketStatsDoc } from './bucket-stats';
 import type {
   ApiKeyDoc,
   BatchDoc,
@@ -62,6 +63,7 @@ export class Store {
   readonly pageRemovals: Collection<PageRemovalDoc>;
   readonly passSeen: Collection<PassSeenDoc>;
   readonly eventChannels: Collection<EventChannelDoc>;
+  readonly bucketStats: Collection<BucketStatsDoc>;
 
   /**
    * The server answers `{_id: {$in: [...]}}` and `{_id, ...}` filters from the `_id` index: always on
@@ -92,6 +94,7 @@ export class Store {
     this.pageRemovals = db.collection('sync_page_removals');
     this.passSeen = db.collection('sync_pass_seen');
     this.eventChannels = db.collection('sync_event_channels');
+    this.bucketStats = db.collection('bucket_stats');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {

@@ -4,8 +4,9 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { deleteObjects } from '../../engine/ingest';
 import { bucketCreateSchema, bucketListFilterSchema, bucketUpdateSchema } from '../../core/request-schemas';
-import type { BucketDoc, Store, Tenant } from '../../store';
+import type { BucketDoc, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
+import { initBucketStats, readBucketStats, type BucketStats } from '../../store/bucket-stats';
 import { newId } from '../../store/ids';
 import { ApiError } from '../errors';
 import { pageOf, pagingOf, listQuerySchema, publicFields } from '../list';
@@ -22,44 +23,15 @@ const bucketSearchQuery = listQuerySchema.extend({
 });
 const DELETE_PAGE = 200;
 
-interface BucketStats {
-  object_count: number;
-  total_size_bytes: number;
-}
-
-/**
- * object_count and total_size_bytes of these buckets, counted now: one pass over the buckets'
- * objects that projects each to its size (the sum of its blobs' sizes) and adds them up here. Not a
- * $group: FerretDB 1.24 sums a projected field to 0 there (and its $unwind drops the other fields).
- */
-export async function bucketStats(store: Store, bucketIds: string[]): Promise<Map<string, BucketStats>> {
-  const out = new Map<string, BucketStats>(
-    bucketIds.map((id) => [id, { object_count: 0, total_size_bytes: 0 }]),
-  );
-  if (bucketIds.length === 0) return out;
-  const sizes = store.objects.aggregate<{ bucket_id: string; size: number }>(
-    [
-      { $match: { bucket_id: { $in: bucketIds } } },
-      { $project: { _id: 0, bucket_id: 1, size: { $sum: '$blobs.details.size_bytes' } } },
-    ],
-    { batchSize: 5000 },
-  );
-  for await (const o of sizes) {
-    const stats = out.get(o.bucket_id);
-    if (!stats) continue;
-    stats.object_count++;
-    stats.total_size_bytes += typeof o.size === 'number' ? o.size : 0;
-  }
-  return out;
-}
-
 export const serializeBucket = (
   d: BucketDoc,
-  stats: BucketStats = { object_count: 0, total_size_bytes: 0 },
+  stats: BucketStats = { object_count: 0, total_size_bytes: 0, stats_updated_at: null },
 ) => ({
   ...publicFields(d, ['has_api_objects']),
-  ...stats,
-  stats_updated_at: new Date(),
+  object_count: stats.object_count,
+  total_size_bytes: stats.total_size_bytes,
+  // When the counts were taken (store/bucket-stats.ts: after each sync run and API writes).
+  stats_updated_at: stats.stats_updated_at ?? new Date(),
 });
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -94,6 +66,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
         updated_at: now,
       };
       await store.buckets.insertOne({ ...doc });
+      await initBucketStats(store, doc.bucket_id);
       return serializeBucket(doc);
     },
   });
@@ -121,7 +94,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
           store.buckets.find(filter).sort({ created_at: -1, _id: -1 }).skip(offset).limit(limit).toArray(),
           store.buckets.countDocuments(filter),
         ]);
-        const stats = await bucketStats(
+        const stats = await readBucketStats(
           store,
           docs.map((d) => d.bucket_id),
         );
@@ -145,7 +118,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     response: bucketModel,
     handler: async ({ t, params }) => {
       const doc = await find(t, params.bucket_id);
-      return serializeBucket(doc, (await bucketStats(store, [doc.bucket_id])).get(doc.bucket_id));
+      return serializeBucket(doc, (await readBucketStats(store, [doc.bucket_id])).get(doc.bucket_id));
     },
   });
 
@@ -162,7 +135,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
       await store.buckets.updateOne({ _id: doc._id! }, { $set: { ...body, updated_at: new Date() } });
       return serializeBucket(
         await find(t, doc.bucket_id),
-        (await bucketStats(store, [doc.bucket_id])).get(doc.bucket_id),
+        (await readBucketStats(store, [doc.bucket_id])).get(doc.bucket_id),
       );
     },
   });
@@ -223,6 +196,7 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
       if (mayHaveObjects) await store.dlq.deleteMany({ bucket_id: doc.bucket_id });
       await refuseIfSyncs(); // a sync created meanwhile keeps the bucket
       await store.buckets.deleteOne({ _id: doc._id! });
+      await store.bucketStats.deleteOne({ _id: doc.bucket_id });
       return { success: true, message: `bucket ${doc.bucket_id} deleted with its ${removed} object(s)` };
     },
   });

@@ -3,6 +3,7 @@
 // reading one is an `_id` lookup.
 import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
+import { bucketStatsRefresher } from '../../store/bucket-stats';
 import { mixpeekBlobType } from '../../core/mapping';
 import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { BucketDoc, ObjectDoc, Store, Tenant } from '../../store';
@@ -118,6 +119,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
         updated_at: now,
       };
       await store.objects.insertOne({ ...doc });
+      bucketStatsRefresher(store).touch(doc.bucket_id);
       return serializeObject(doc);
     },
   });
@@ -170,6 +172,7 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     handler: async ({ t, params }) => {
       const doc = await objectOf(t, params);
       await deleteObjects(store, blobs, [doc]);
+      bucketStatsRefresher(store).touch(doc.bucket_id);
       return { success: true, message: `object ${doc.object_id} deleted` };
     },
   });

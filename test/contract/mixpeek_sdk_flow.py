@@ -143,7 +143,14 @@ def main():
     check(obj.blobs and obj.blobs[0].type is not None, "get_object", "no typed blob")
     out["blob_type"] = obj.blobs[0].type.value
     out["source_type"] = obj.source_details[0].type.value
-    bucket_after = call("get_bucket_after_sync", buckets.get_bucket_with_http_info, bucket_id)
+    # object_count is a snapshot recounted when a sync run ends: wait for the run that made the objects.
+    deadline = time.time() + 60
+    while True:
+        bucket_after = call("get_bucket_after_sync", buckets.get_bucket_with_http_info, bucket_id)
+        if bucket_after.object_count >= expected or time.time() > deadline:
+            break
+        calls.pop()
+        time.sleep(0.5)
     out["object_count"] = bucket_after.object_count
     out["total_size_bytes"] = bucket_after.total_size_bytes
 

@@ -269,8 +269,18 @@ describe('API: objects', function () {
     assert.equal(bare.body.document_count, undefined);
     const presigned = await api(s, 'GET', `/v1/buckets/${b}/objects/${ids[0]}?return_presigned_urls=true`);
     assertError(presigned, 422, 'ValidationError', ['query', 'return_presigned_urls']);
-    const stats = await api(s, 'GET', `/v1/buckets/${b}`);
+    // The counts are a snapshot, recounted shortly after API writes (store/bucket-stats.ts).
+    const before = Date.now();
+    let stats = await api(s, 'GET', `/v1/buckets/${b}`);
+    while (stats.body.object_count !== 3 && Date.now() - before < 10_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      stats = await api(s, 'GET', `/v1/buckets/${b}`);
+    }
     assert.deepEqual([stats.body.object_count, stats.body.total_size_bytes], [3, 0]);
+    assert.ok(
+      Date.parse(stats.body.stats_updated_at) >= before - 1000,
+      'stats_updated_at is when they were counted',
+    );
 
     const all = await api(s, 'GET', `/v1/buckets/${b}/objects?include_total=true`);
     assert.equal(all.status, 200, all.text);

@@ -11,7 +11,10 @@ export const mochaHooks = {
     if (state === 'passed') passed++;
     else if (state === 'failed') failed++;
   },
-  async afterAll() {
+  async afterAll(this: Mocha.Context) {
+    // Every lane's worker and API, then the shared servers: each cleanup is bounded (stack.ts), the
+    // sum is more than mocha's default on a busy machine.
+    this.timeout(5 * 60_000);
     await stopStack();
   },
 };
