@@ -11,6 +11,7 @@ import { authenticate } from './auth';
 import { errorHandler } from './errors';
 import { createHttpMetrics } from './metrics';
 import { notificationRoutes } from './notifications';
+import { pushNotificationRoutes } from './push-notifications';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
 import { requestSpans } from './tracing';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Storage services' change notifications: authenticated per sync channel, not by API key.
   const announcer = new Announcer(temporalSender(deps.control.client), deps.log);
   app.use(notificationRoutes({ store: deps.store, log: deps.log, announcer }));
+  app.use(pushNotificationRoutes({ store: deps.store, log: deps.log, announcer }));
   // Who is asking first: an unauthenticated request's body is never read.
   app.use('/v1', authenticate(deps.store, { cacheMs: deps.env.AUTH_CACHE_SECONDS * 1000 }));
   app.use(express.json({ limit: '1mb', strict: false }));

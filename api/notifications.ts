@@ -36,7 +36,7 @@ interface Channel {
 }
 
 /** Fixed one-second / one-minute windows per key, bounded in size. */
-class Windows {
+export class Windows {
   private readonly counts = new Map<string, { n: number; resetAt: number }>();
   constructor(private readonly windowMs: number) {}
   /** Counts one hit; returns the hits in the current window (including this one). */

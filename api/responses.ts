@@ -200,9 +200,11 @@ export const syncConfigModel = z
     sync_checkpoints: z.record(z.string(), checkpointModel),
     schedule: json.meta({ description: '{mode, interval_seconds, next_run_at, last_successful_run_at}' }),
     sync_progress: json,
-    event_driven: z
-      .boolean()
-      .meta({ description: 'listens to the provider’s change feed; polling stays the safety net' }),
+    event_driven: z.boolean().meta({
+      description:
+        'listens to the provider’s change feed (local: filesystem events, s3: bucket notifications, ' +
+        'google_drive: Drive channels, sharepoint: Graph subscriptions); polling stays the safety net',
+    }),
     event_feed: z
       .object({
         kind: z.enum(['filesystem', 'bucket_notifications', 'drive_channels', 'graph_subscriptions']),

@@ -114,6 +114,28 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Entries a provider lists per page (one activity call handles one page). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
+  /**
+   * The API's base URL as storage services reach it (`https://api.example.com`, a path prefix allowed):
+   * where Drive channels and Graph subscriptions of event-driven syncs post their notifications.
+   * Unset: google_drive and sharepoint syncs cannot be event-driven (422).
+   */
+  PUBLIC_API_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine((s) => {
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+        } catch {
+          return false;
+        }
+      }, 'must be an http(s) URL without query or fragment')
+      .transform((s) => s.replace(/\/+$/, ''))
+      .optional(),
+  ),
+  /** Lifetime asked for a Drive channel / Graph subscription; renewed when a quarter of it is left. */
+  PUSH_CHANNEL_TTL_SECONDS: z.coerce.number().int().min(10).max(604_800).default(86_400),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -9,13 +9,27 @@ export type ChangeFeedKind = 'filesystem' | 'bucket_notifications' | 'drive_chan
 
 /**
  * Providers with a change feed implemented. `drive_channels` (Drive `changes.watch`) and
- * `graph_subscriptions` (Graph change notifications) are the planned kinds for google_drive and
- * sharepoint; until they are built those providers poll only (their passes already use delta cursors).
+ * `graph_subscriptions` (Graph change notifications) are push channels the worker opens and renews
+ * (worker/push-channels.ts); their notifications name no files, so they run incremental passes (delta
+ * cursors).
  */
 export const CHANGE_FEEDS: Partial<Record<ProviderType, ChangeFeedKind>> = {
   local: 'filesystem',
   s3: 'bucket_notifications',
+  google_drive: 'drive_channels',
+  sharepoint: 'graph_subscriptions',
 };
+
+/** Feeds whose channels the worker opens at the provider, posting to PUBLIC_API_URL. */
+export const PUSH_FEEDS: readonly ChangeFeedKind[] = ['drive_channels', 'graph_subscriptions'];
+
+/**
+ * When a push channel of lifetime `ttlMs` expiring at `expiresAt` is renewed: once a quarter of its
+ * lifetime is left (a day-long channel 6 h before it ends, so a worker down for less still renews it).
+ */
+export function renewAt(expiresAt: number, ttlMs: number): number {
+  return expiresAt - Math.floor(ttlMs / 4);
+}
 
 export function changeFeedOf(provider: ProviderType): ChangeFeedKind | null {
   return CHANGE_FEEDS[provider] ?? null;

@@ -259,7 +259,12 @@ interface DriveListResponse {
 // --- the provider ------------------------------------------------------------------------------------
 
 export class GoogleDriveProvider implements StorageProvider {
-  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
+  readonly capabilities = {
+    serverSideModifiedFilter: true,
+    deltaCursor: true,
+    checksums: true,
+    changeFeed: 'drive_channels' as const,
+  };
   private readonly drive: drive_v3.Drive;
   private readonly credentials: GoogleDriveCredentials;
   private readonly sharedDrive: string | null;
@@ -667,6 +672,57 @@ export class GoogleDriveProvider implements StorageProvider {
       if (entries.length + removed.length >= pageSize) break;
     }
     return { entries, removed, nextCursor: encodeChanges({ f: pos.f, p: token, k: skip }) };
+  }
+
+  /**
+   * A push channel on this drive's changes (changes.watch, from where the feed stands now): Drive
+   * posts to `address` with `token` in X-Goog-Channel-Token until `expiresAt` (Drive may shorten it:
+   * the answer's expiration is returned). Event-driven syncs (worker/push-channels.ts).
+   */
+  async watchChanges(ch: {
+    id: string;
+    token: string;
+    address: string;
+    expiresAt: Date;
+  }): Promise<{ resourceId: string; expiresAt: Date }> {
+    const what = 'google_drive changes.watch';
+    const pageToken = await this.startPageToken(what);
+    try {
+      const res = await this.drive.changes.watch(
+        {
+          pageToken,
+          includeRemoved: true,
+          supportsAllDrives: true,
+          includeItemsFromAllDrives: true,
+          ...(this.sharedDrive ? { driveId: this.sharedDrive } : {}),
+          requestBody: {
+            id: ch.id,
+            type: 'web_hook',
+            address: ch.address,
+            token: ch.token,
+            expiration: String(ch.expiresAt.getTime()),
+          },
+        },
+        { timeout: LIST_TIMEOUT_MS },
+      );
+      const expiration = Number(res.data.expiration);
+      if (!res.data.resourceId) throw new ProviderError(`${what}: no resourceId`, 'unavailable', true);
+      return {
+        resourceId: res.data.resourceId,
+        expiresAt: Number.isFinite(expiration) && expiration > 0 ? new Date(expiration) : ch.expiresAt,
+      };
+    } catch (err) {
+      throw driveError(err, what);
+    }
+  }
+
+  /** channels.stop: Drive stops posting for the channel (an unknown or expired one: not_found). */
+  async stopChannel(id: string, resourceId: string): Promise<void> {
+    try {
+      await this.drive.channels.stop({ requestBody: { id, resourceId } }, { timeout: LIST_TIMEOUT_MS });
+    } catch (err) {
+      throw driveError(err, `google_drive channels.stop ${id}`);
+    }
   }
 
   async open(entry: SourceEntry): Promise<Readable> {

@@ -165,6 +165,12 @@ export function sharepointError(err: unknown, what: string, tokens?: TokenSource
   });
 }
 
+/** An answered expirationDateTime, else what was asked. */
+function expiryOf(answered: string | undefined, asked: Date): Date {
+  const t = answered ? Date.parse(answered) : NaN;
+  return Number.isNaN(t) ? asked : new Date(t);
+}
+
 function retryAfterOf(err: GraphError): string | null {
   const h = err.headers as { get?: (k: string) => string | null } | undefined;
   return typeof h?.get === 'function' ? h.get('retry-after') : null;
@@ -520,7 +526,12 @@ export class SharePointProvider implements StorageProvider {
    * modifiedSince is answered from the drive's delta feed (changes only); a listing's last page carries
    * the feed's deltaLink token, and a deltaToken lists the changes since it.
    */
-  readonly capabilities = { serverSideModifiedFilter: true, deltaCursor: true, checksums: true };
+  readonly capabilities = {
+    serverSideModifiedFilter: true,
+    deltaCursor: true,
+    checksums: true,
+    changeFeed: 'graph_subscriptions' as const,
+  };
   private readonly client: Client;
   private readonly tokens: TokenSource;
   private readonly graph: string;
@@ -717,6 +728,54 @@ export class SharePointProvider implements StorageProvider {
       );
     }
     return this.walk(sourcePath, cursor, pageSize);
+  }
+
+  /**
+   * A change-notification subscription on the root of the drive that holds source_path (Graph supports
+   * `updated` on a drive's root only): Graph validates `notificationUrl` first (a POST with
+   * `validationToken`), then posts `{value: [{subscriptionId, clientState, …}]}` on changes until the
+   * expiration it answers (it may shorten what was asked). Event-driven syncs (worker/push-channels.ts).
+   */
+  async subscribe(
+    sourcePath: string,
+    sub: { notificationUrl: string; clientState: string; expiresAt: Date },
+  ): Promise<{ id: string; expiresAt: Date }> {
+    const loc = await this.locate(sourcePath);
+    const what = `sharepoint: subscribe to changes of ${loc.label}`;
+    try {
+      const res = (await this.client.api('/subscriptions').post({
+        changeType: 'updated',
+        notificationUrl: sub.notificationUrl,
+        resource: `/drives/${loc.driveId}/root`,
+        expirationDateTime: sub.expiresAt.toISOString(),
+        clientState: sub.clientState,
+      })) as { id?: string; expirationDateTime?: string };
+      if (!res?.id) throw new ProviderError(`${what}: no subscription id`, 'unavailable', true);
+      return { id: res.id, expiresAt: expiryOf(res.expirationDateTime, sub.expiresAt) };
+    } catch (err) {
+      throw sharepointError(err, what, this.tokens);
+    }
+  }
+
+  /** PATCH /subscriptions/{id}: a later expiration (an unknown or expired subscription: not_found). */
+  async renewSubscription(id: string, expiresAt: Date): Promise<Date> {
+    try {
+      const res = (await this.client
+        .api(`/subscriptions/${encodeURIComponent(id)}`)
+        .patch({ expirationDateTime: expiresAt.toISOString() })) as { expirationDateTime?: string };
+      return expiryOf(res?.expirationDateTime, expiresAt);
+    } catch (err) {
+      throw sharepointError(err, `sharepoint: renew subscription ${id}`, this.tokens);
+    }
+  }
+
+  /** DELETE /subscriptions/{id}. */
+  async unsubscribe(id: string): Promise<void> {
+    try {
+      await this.client.api(`/subscriptions/${encodeURIComponent(id)}`).delete();
+    } catch (err) {
+      throw sharepointError(err, `sharepoint: delete subscription ${id}`, this.tokens);
+    }
   }
 
   /** A full listing: depth-first through `children`, resumable from the stack in the cursor. */

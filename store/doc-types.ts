@@ -119,6 +119,20 @@ export interface EventChannelDoc {
   sync_config_id: string;
   kind: ChangeFeedKind;
   created_at: Date;
+  /** A push channel the worker opened at the provider (drive_channels, graph_subscriptions). */
+  push?: PushChannelState;
+}
+
+/** A Drive channel or Graph subscription (worker/push-channels.ts); its secret is the doc's `_id` hash. */
+export interface PushChannelState {
+  /** Drive: the channel id (ours, X-Goog-Channel-ID); Graph: the subscription id (null until answered). */
+  remote_id: string | null;
+  /** Drive: the watched resource's id (channels.stop needs it); null until answered. */
+  resource_id: string | null;
+  /** As the provider answered; null while being opened. */
+  expires_at: Date | null;
+  /** The sync's event_feed.enabled_at it was opened for: switched off and on again, a new one. */
+  feed_enabled_at: Date;
 }
 
 /** What a sync's change feed is (absent / null: none). The secret itself is never stored. */

@@ -15,6 +15,7 @@ import { workerTracingOptions } from './tracing';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { Announcer, temporalSender } from '../lib/announcer';
 import { ChangeFeeds } from './change-feeds';
+import { PushChannels } from './push-channels';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -139,6 +140,15 @@ export async function createSyncWorker(
   const announcer = new Announcer(temporalSender(client), log);
   const feeds = new ChangeFeeds(store, announcer, log);
   feeds.start();
+  // Drive channels / Graph subscriptions need an address the provider can post to.
+  const push = env.PUBLIC_API_URL
+    ? new PushChannels(store, new SecretBox(decodeKey(env.SECRETS_KEY)!), announcer, log, {
+        publicUrl: env.PUBLIC_API_URL,
+        ttlMs: env.PUSH_CHANNEL_TTL_SECONDS * 1000,
+        workerId,
+      })
+    : null;
+  push?.start();
   return {
     worker,
     store,
@@ -150,6 +160,7 @@ export async function createSyncWorker(
       clearInterval(sweeper);
       await metricsServer?.close();
       await feeds.close();
+      await push?.close();
       await announcer.close();
       await connection.close();
       await clientConnection.close();

@@ -12,7 +12,7 @@ import {
   triggerQuerySchema,
 } from '../../core/request-schemas';
 import { progressOf } from '../../core/progress';
-import { changeFeedOf } from '../../core/change-feed';
+import { changeFeedOf, PUSH_FEEDS } from '../../core/change-feed';
 import type { ProviderType } from '../../core/request-schemas';
 import type { SyncState } from '../../core/sync-state';
 import type { EventFeedState, Store, SyncConfigDoc, Tenant } from '../../store';
@@ -36,13 +36,16 @@ import { findBucket, findSync } from '../tenancy';
 import { checkSourcePath, checkSyncFields } from '../sync-checks';
 
 /** 422 naming event_driven when the sync cannot listen for changes. */
-function checkEventDriven(provider: ProviderType, syncMode: string): void {
+function checkEventDriven(provider: ProviderType, syncMode: string, publicUrl?: string): void {
+  const feed = changeFeedOf(provider);
   const problem =
-    changeFeedOf(provider) === null
+    feed === null
       ? `provider ${provider} has no change feed (polling only)`
       : syncMode === 'initial_only'
         ? 'an initial_only sync does not listen for changes (use sync_mode continuous)'
-        : null;
+        : PUSH_FEEDS.includes(feed) && !publicUrl
+          ? `${provider} change notifications need an address to post to: this server has no PUBLIC_API_URL`
+          : null;
   if (problem)
     throw new ApiError(422, `validation failed: body.event_driven: ${problem}`, 'ValidationError', {
       issues: [{ loc: ['body', 'event_driven'], msg: problem, type: 'value_error' }],
@@ -102,7 +105,7 @@ export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record
     ? {
         kind: d.event_feed.kind,
         enabled_at: d.event_feed.enabled_at,
-        receives_notifications: d.event_feed.channel_id !== null,
+        receives_notifications: d.event_feed.channel_id !== null || PUSH_FEEDS.includes(d.event_feed.kind),
       }
     : null;
   if (live) {
@@ -234,7 +237,7 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
       if (!conn.is_active)
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
       // What the request alone decides first, then the provider's answer on source_path.
-      if (body.event_driven) checkEventDriven(conn.provider_type, body.sync_mode);
+      if (body.event_driven) checkEventDriven(conn.provider_type, body.sync_mode, env.PUBLIC_API_URL);
       await checkSourcePath(secrets, conn, body.source_path);
       const syncConfigId = newId('sync');
       const enabled = body.event_driven ? await enableFeed(store, syncConfigId, conn.provider_type) : null;
@@ -318,7 +321,7 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
       // event_driven: a feed (and its channel) is made when it is switched on, dropped when off.
       let enabled: Awaited<ReturnType<typeof enableFeed>> | null = null;
       if (fields.event_driven === true && !(cfg.event_driven && cfg.event_feed)) {
-        checkEventDriven(cfg.source_type, cfg.sync_mode);
+        checkEventDriven(cfg.source_type, cfg.sync_mode, env.PUBLIC_API_URL);
         enabled = await enableFeed(store, cfg.sync_config_id, cfg.source_type);
         set.event_feed = enabled.feed;
       } else if (fields.event_driven === false) set.event_feed = null;

@@ -276,3 +276,22 @@ describe('env: blob store', () => {
     aws.client.destroy();
   });
 });
+
+describe('env: push channels (event-driven google_drive / sharepoint)', () => {
+  it('PUBLIC_API_URL: unset or empty is none, a trailing slash goes, a non-http URL is refused', () => {
+    assert.equal(loadEnv(minimal()).PUBLIC_API_URL, undefined);
+    assert.equal(loadEnv(minimal({ PUBLIC_API_URL: '' })).PUBLIC_API_URL, undefined);
+    assert.equal(
+      loadEnv(minimal({ PUBLIC_API_URL: 'https://api.example/base/' })).PUBLIC_API_URL,
+      'https://api.example/base',
+    );
+    expectConfigError(minimal({ PUBLIC_API_URL: 'ftp://api.example' }), 'PUBLIC_API_URL');
+    expectConfigError(minimal({ PUBLIC_API_URL: 'https://api.example/?x=1' }), 'PUBLIC_API_URL');
+  });
+
+  it('PUSH_CHANNEL_TTL_SECONDS: a day by default, 10 s to a week', () => {
+    assert.equal(loadEnv(minimal()).PUSH_CHANNEL_TTL_SECONDS, 86_400);
+    expectConfigError(minimal({ PUSH_CHANNEL_TTL_SECONDS: '5' }), 'PUSH_CHANNEL_TTL_SECONDS');
+    expectConfigError(minimal({ PUSH_CHANNEL_TTL_SECONDS: '604801' }), 'PUSH_CHANNEL_TTL_SECONDS');
+  });
+});

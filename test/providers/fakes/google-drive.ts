@@ -31,6 +31,15 @@
 //   `includeRemoved` (default true); `driveId` (a shared drive's changes only, needs
 //   `supportsAllDrives=true`), else My Drive's changes plus shared drives' with
 //   `includeItemsFromAllDrives=true` and `supportsAllDrives=true`; `fields` with `changes(…, file(…))`.
+// - POST /drive/v3/changes/watch (changes.watch: `pageToken` required, the changes.list scope
+//   parameters, body `{id, type: "web_hook", address, token?, expiration?}`; the expiration defaults to
+//   an hour and is capped at a week, as Drive does for changes; a channel id in use is a 400) answers the
+//   channel `{kind: "api#channel", id, resourceId, resourceUri, token, expiration}` and posts a `sync`
+//   message to the address; then every change in the channel's scope posts a `change` message with the
+//   X-Goog-Channel-ID / -Token / -Expiration, X-Goog-Resource-ID / -URI / -State and
+//   X-Goog-Message-Number headers (numbers increase, not one by one; changes within a few milliseconds
+//   make one message), until the channel expires or POST /drive/v3/channels/stop (`{id, resourceId}`,
+//   204; unknown: 404) stops it. Deliveries and their answers are recorded (`deliveries`).
 // - Errors have the Drive v3 shape `{"error":{"code","message","errors":[{"domain","reason",
 //   "message",…}]}}`: 401 `authError` (missing or unknown bearer token), 404 `notFound`,
 //   400 `invalid` / `badRequest`, 403 `insufficientPermissions`, and injected faults such as 429
@@ -142,6 +151,22 @@ export interface ServiceAccountKey {
   client_email: string;
   client_id: string;
   token_uri: string;
+}
+
+/** A push channel of changes.watch. */
+export interface FakeChannel {
+  id: string;
+  resourceId: string;
+  address: string;
+  token: string | null;
+  /** ms since the epoch. */
+  expiration: number;
+  /** A shared drive's changes, else My Drive's (plus shared drives' with includeItemsFromAllDrives). */
+  driveId: string | null;
+  allDrives: boolean;
+  createdAt: number;
+  stoppedAt: number | null;
+  messageNumber: number;
 }
 
 export interface PutFileOptions {
@@ -450,6 +475,12 @@ export class FakeDrive {
   readonly myDriveRoot: string;
   /** Answered to every Drive API request while set (the token endpoint keeps working). */
   fault: FakeFault | null = null;
+  /** Channels made by changes.watch (stopped and expired ones too). */
+  readonly channels: FakeChannel[] = [];
+  /** Notifications posted to channels' addresses, with the status they were answered (0: no answer). */
+  readonly deliveries: { channelId: string; state: string; messageNumber: number; status: number }[] = [];
+  private readonly pendingNotify = new Set<FakeChannel>();
+  private readonly inFlight = new Set<Promise<void>>();
   /** The Drive API requests received: method, path and query parameters (the last 10,000). */
   readonly requests: { method: string; path: string; params: Record<string, string> }[] = [];
   url = '';
@@ -475,6 +506,8 @@ export class FakeDrive {
   }
 
   async stop(): Promise<void> {
+    for (const c of this.channels) c.stoppedAt ??= Date.now();
+    await Promise.all([...this.inFlight]);
     const s = this.server;
     this.server = null;
     if (s) {
@@ -580,6 +613,113 @@ export class FakeDrive {
   /** Notes a change of `f` (created, updated, moved, trashed or deleted) in the change log. */
   private changed(f: FileRec): void {
     this.changeLog.push({ seq: ++this.changeSeq, fileId: f.id, driveId: f.driveId, time: nowIso() });
+    const now = Date.now();
+    for (const c of this.channels)
+      if (
+        c.stoppedAt === null &&
+        c.expiration > now &&
+        (c.driveId ? f.driveId === c.driveId : f.driveId === null || c.allDrives)
+      )
+        this.pendingNotify.add(c);
+    if (this.pendingNotify.size > 0)
+      setTimeout(() => {
+        const due = [...this.pendingNotify];
+        this.pendingNotify.clear();
+        for (const c of due) this.notify(c, 'change');
+      }, 5).unref();
+  }
+
+  /** Posts one message to a channel's address, as Drive does: headers, no body. */
+  private notify(c: FakeChannel, state: 'sync' | 'change'): void {
+    if (c.stoppedAt !== null || c.expiration <= Date.now()) return;
+    // Drive's message numbers grow, but not one by one; `sync` is always 1.
+    c.messageNumber = state === 'sync' ? 1 : c.messageNumber + 1 + Math.floor(Math.random() * 3);
+    const headers: Record<string, string> = {
+      'x-goog-channel-id': c.id,
+      'x-goog-channel-expiration': new Date(c.expiration).toUTCString(),
+      'x-goog-resource-id': c.resourceId,
+      'x-goog-resource-uri': `${this.url}/drive/v3/changes?alt=json`,
+      'x-goog-resource-state': state,
+      'x-goog-message-number': String(c.messageNumber),
+      ...(c.token !== null ? { 'x-goog-channel-token': c.token } : {}),
+    };
+    const rec = { channelId: c.id, state, messageNumber: c.messageNumber, status: 0 };
+    this.deliveries.push(rec);
+    const p = fetch(c.address, { method: 'POST', headers, signal: AbortSignal.timeout(10_000) })
+      .then(async (r) => {
+        rec.status = r.status;
+        await r.arrayBuffer();
+      })
+      .catch(() => undefined)
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  /** changes.watch */
+  private watch(params: Record<string, string>, body: unknown): Record<string, unknown> {
+    const driveId = this.changesDrive(params);
+    const token = params.pageToken;
+    if (!token)
+      throw new HttpError(400, 'required', 'Required parameter: pageToken', { location: 'pageToken' });
+    if (!/^\d+$/.test(token) || Number(token) < 1 || Number(token) > this.changeSeq + 1)
+      throw new HttpError(400, 'invalid', 'Invalid Value', { location: 'pageToken' });
+    const b = (body ?? {}) as Record<string, unknown>;
+    if (typeof b.id !== 'string' || !b.id)
+      throw new HttpError(400, 'required', 'Required: id', { location: 'id' });
+    if (this.channels.some((c) => c.id === b.id))
+      throw new HttpError(400, 'channelIdNotUnique', `Channel id ${b.id} not unique`);
+    if (b.type !== 'web_hook' && b.type !== 'webhook')
+      throw new HttpError(400, 'invalid', 'Invalid value for: type', { location: 'type' });
+    let address: URL;
+    try {
+      address = new URL(String(b.address));
+      // Drive wants https with a valid certificate; the fake accepts http on 127.0.0.1 for tests.
+      if (address.protocol !== 'https:' && address.hostname !== '127.0.0.1') throw new Error('not https');
+    } catch {
+      throw new HttpError(
+        400,
+        'push.webhookUrlNotHttps',
+        'WebHook callback must be HTTPS: ' + String(b.address),
+      );
+    }
+    if (b.token !== undefined && (typeof b.token !== 'string' || b.token.length > 256))
+      throw new HttpError(400, 'invalid', 'Invalid value for: token', { location: 'token' });
+    const now = Date.now();
+    let expiration = b.expiration === undefined ? now + 3600_000 : Number(b.expiration);
+    if (!Number.isFinite(expiration) || expiration <= now)
+      throw new HttpError(400, 'invalid', 'Invalid value for: expiration', { location: 'expiration' });
+    expiration = Math.min(expiration, now + 7 * 86_400_000);
+    const c: FakeChannel = {
+      id: b.id,
+      resourceId: b64url(randomBytes(20)),
+      address: address.toString(),
+      token: b.token ?? null,
+      expiration,
+      driveId,
+      allDrives: params.includeItemsFromAllDrives === 'true' && params.supportsAllDrives === 'true',
+      createdAt: now,
+      stoppedAt: null,
+      messageNumber: 0,
+    };
+    this.channels.push(c);
+    setImmediate(() => this.notify(c, 'sync'));
+    return {
+      kind: 'api#channel',
+      id: c.id,
+      resourceId: c.resourceId,
+      resourceUri: `${this.url}/drive/v3/changes?alt=json&pageToken=${token}`,
+      ...(c.token !== null ? { token: c.token } : {}),
+      expiration: String(c.expiration),
+    };
+  }
+
+  /** channels.stop */
+  private stopChannel(body: unknown): void {
+    const b = (body ?? {}) as { id?: unknown; resourceId?: unknown };
+    const c = this.channels.find((x) => x.id === b.id && x.resourceId === b.resourceId);
+    if (!c || c.stoppedAt !== null || c.expiration <= Date.now())
+      throw new HttpError(404, 'notFound', `Channel '${String(b.id)}' not found for project`);
+    c.stoppedAt = Date.now();
   }
 
   private resolveId(id: string): string {
@@ -759,7 +899,17 @@ export class FakeDrive {
       if (req.method !== 'POST') return this.json(res, 405, { error: 'invalid_request' });
       return this.token(req, res);
     }
-    req.resume();
+    let body: unknown = undefined;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        body = text ? JSON.parse(text) : {};
+      } catch {
+        return this.driveError(res, new HttpError(400, 'parseError', 'Parse Error'));
+      }
+    } else req.resume();
     if (!url.pathname.startsWith('/drive/v3/'))
       return this.driveError(res, new HttpError(404, 'notFound', 'Not Found'));
     if (this.requests.length >= 10_000) this.requests.shift();
@@ -774,8 +924,15 @@ export class FakeDrive {
           fault.message,
           fault.domain ? { domain: fault.domain } : {},
         );
-      if (req.method !== 'GET') throw new HttpError(405, 'methodNotAllowed', 'Method not allowed');
       const parts = url.pathname.slice('/drive/v3/'.length).split('/').map(decodeURIComponent);
+      if (req.method === 'POST' && parts.join('/') === 'changes/watch')
+        return this.json(res, 200, this.watch(params, body));
+      if (req.method === 'POST' && parts.join('/') === 'channels/stop') {
+        this.stopChannel(body);
+        res.writeHead(204).end();
+        return;
+      }
+      if (req.method !== 'GET') throw new HttpError(405, 'methodNotAllowed', 'Method not allowed');
       if (parts[0] === 'files' && parts.length === 1) return this.json(res, 200, this.list(params));
       if (parts[0] === 'changes' && parts.length === 2 && parts[1] === 'startPageToken')
         return this.json(res, 200, this.startPageToken(params));

@@ -26,6 +26,17 @@
 //   SharePoint's `/_layouts/15/download.aspx?UniqueId=…&tempauth=…`), which serves the bytes without a
 //   bearer token.
 //
+// - change-notification subscriptions: `POST /subscriptions` (changeType `updated`, resource a drive's
+//   root `/drives/{id}/root`, notificationUrl https — http on 127.0.0.1 for tests —, expirationDateTime
+//   at most 42,300 minutes ahead, clientState up to 128 characters) first runs the validation handshake
+//   (a POST to notificationUrl?validationToken=… that must answer 200 with the decoded token within
+//   10 s, else 400 ValidationError), then answers 201 with the subscription; every change in the drive
+//   posts `{value: [{subscriptionId, clientState, changeType, resource, subscriptionExpirationDateTime,
+//   tenantId}]}` to notificationUrl (changes within a few milliseconds make one notification) until
+//   the subscription expires or `DELETE /subscriptions/{id}` (204) removes it; `PATCH
+//   /subscriptions/{id}` with a new expirationDateTime renews it (unknown or expired: 404).
+//   Handshakes, deliveries and their answers are recorded.
+//
 // File bytes live in a temporary folder, never whole in memory (the suite has a 200 MB case).
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
@@ -150,6 +161,24 @@ interface Item {
   deleted: boolean;
 }
 
+export interface FakeSubscription {
+  id: string;
+  resource: string;
+  driveId: string;
+  changeType: string;
+  notificationUrl: string;
+  clientState: string | null;
+  /** ms since the epoch. */
+  expiration: number;
+  createdAt: number;
+  deletedAt: number | null;
+  /** When PATCH renewed it. */
+  renewals: number[];
+}
+
+/** Longest subscription Graph allows on driveItems. */
+const MAX_SUBSCRIPTION_MS = 42_300 * 60_000;
+
 export interface FakeFault {
   status: number;
   code: string;
@@ -193,6 +222,15 @@ export class FakeSharePoint {
   tokensIssued = 0;
   /** `root/delta` requests answered. */
   deltaRequests = 0;
+
+  /** Subscriptions made (deleted and expired ones too). */
+  readonly subscriptions: FakeSubscription[] = [];
+  /** Validation handshakes: the URL called and whether it answered correctly. */
+  readonly validations: { url: string; ok: boolean }[] = [];
+  /** Notifications posted, with the status they were answered (0: no answer). */
+  readonly deliveries: { subscriptionId: string; status: number }[] = [];
+  private readonly pendingNotify = new Set<FakeSubscription>();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   private dir = '';
   private readonly servers: https.Server[] = [];
@@ -253,6 +291,8 @@ export class FakeSharePoint {
   }
 
   async stop(): Promise<void> {
+    for (const sub of this.subscriptions) sub.deletedAt ??= Date.now();
+    await Promise.all([...this.inFlight]);
     await Promise.all(
       this.servers.splice(0).map((s) => {
         s.closeAllConnections();
@@ -424,6 +464,174 @@ export class FakeSharePoint {
     item.seq = ++this.seq;
     item.changedAt = Date.now();
     item.modified = new Date(item.changedAt).toISOString();
+    for (const sub of this.subscriptions)
+      if (this.active(sub) && sub.driveId === item.driveId) this.pendingNotify.add(sub);
+    if (this.pendingNotify.size > 0)
+      setTimeout(() => {
+        const due = [...this.pendingNotify];
+        this.pendingNotify.clear();
+        for (const sub of due) this.notify(sub);
+      }, 5).unref();
+  }
+
+  // --- subscriptions --------------------------------------------------------------------------------------
+
+  private active(sub: FakeSubscription): boolean {
+    return sub.deletedAt === null && sub.expiration > Date.now();
+  }
+
+  private subscriptionJson(sub: FakeSubscription): Record<string, unknown> {
+    return {
+      '@odata.context': `${this.graphUrl}/v1.0/$metadata#subscriptions/$entity`,
+      id: sub.id,
+      resource: sub.resource,
+      applicationId: this.clientId,
+      changeType: sub.changeType,
+      clientState: sub.clientState,
+      notificationUrl: sub.notificationUrl,
+      expirationDateTime: new Date(sub.expiration).toISOString(),
+      creatorId: randomUUID(),
+      latestSupportedTlsVersion: 'v1_2',
+      notificationUrlAppId: null,
+      lifecycleNotificationUrl: null,
+    };
+  }
+
+  private notify(sub: FakeSubscription): void {
+    if (!this.active(sub)) return;
+    const body = JSON.stringify({
+      value: [
+        {
+          subscriptionId: sub.id,
+          subscriptionExpirationDateTime: new Date(sub.expiration).toISOString(),
+          changeType: sub.changeType,
+          resource: sub.resource,
+          resourceData: null,
+          clientState: sub.clientState,
+          tenantId: this.tenantId,
+        },
+      ],
+    });
+    const rec = { subscriptionId: sub.id, status: 0 };
+    this.deliveries.push(rec);
+    const p = fetch(sub.notificationUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    })
+      .then(async (r) => {
+        rec.status = r.status;
+        await r.arrayBuffer();
+      })
+      .catch(() => undefined)
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  /** A requested expirationDateTime, or an error message as Graph words it. */
+  private expirationOf(v: unknown): number | string {
+    const t = typeof v === 'string' ? Date.parse(v) : NaN;
+    if (Number.isNaN(t)) return 'expirationDateTime is not a valid date.';
+    if (t <= Date.now()) return 'Subscription expiration can only be in the future.';
+    if (t > Date.now() + MAX_SUBSCRIPTION_MS)
+      return 'Subscription expiration can only be 42300 minutes in the future.';
+    return t;
+  }
+
+  private async subscriptionsApi(
+    method: string,
+    id: string | null,
+    text: string,
+    res: ServerResponse,
+  ): Promise<void> {
+    let body: Record<string, unknown> = {};
+    if (method === 'POST' || method === 'PATCH')
+      try {
+        body = JSON.parse(text || '{}') as Record<string, unknown>;
+      } catch {
+        return this.graphError(res, 400, 'BadRequest', 'Invalid JSON body.');
+      }
+    const sub = id ? this.subscriptions.find((x) => x.id === id && this.active(x)) : undefined;
+    if (id && !sub) return this.graphError(res, 404, 'ResourceNotFound', 'The object was not found.');
+    if (method === 'DELETE' && sub) {
+      sub.deletedAt = Date.now();
+      res.writeHead(204).end();
+      return;
+    }
+    if (method === 'PATCH' && sub) {
+      const exp = this.expirationOf(body.expirationDateTime);
+      if (typeof exp === 'string') return this.graphError(res, 400, 'ExtensionError', exp);
+      sub.expiration = exp;
+      sub.renewals.push(Date.now());
+      return json(res, 200, this.subscriptionJson(sub));
+    }
+    if (method === 'GET' && sub) return json(res, 200, this.subscriptionJson(sub));
+    if (method !== 'POST' || id)
+      return this.graphError(res, 405, 'invalidRequest', `${method} is not supported by this fake`);
+
+    const bad = (message: string) => this.graphError(res, 400, 'InvalidRequest', message);
+    if (body.changeType !== 'updated')
+      return bad("The changeType 'updated' is the only one supported for driveItem subscriptions.");
+    const resource = typeof body.resource === 'string' ? body.resource : '';
+    const m = /^\/?drives\/([^/]+)\/root$/.exec(resource);
+    if (!m) return bad('Only the root of a drive (/drives/{id}/root) can be subscribed to.');
+    const drive = this.drives.get(decodeURIComponent(m[1]));
+    if (!drive) return this.graphError(res, 404, 'itemNotFound', 'The resource could not be found.');
+    const exp = this.expirationOf(body.expirationDateTime);
+    if (typeof exp === 'string') return this.graphError(res, 400, 'ExtensionError', exp);
+    if (
+      body.clientState !== undefined &&
+      (typeof body.clientState !== 'string' || body.clientState.length > 128)
+    )
+      return bad('clientState must be a string of at most 128 characters.');
+    let url: URL;
+    try {
+      url = new URL(String(body.notificationUrl));
+      if (url.protocol !== 'https:' && url.hostname !== '127.0.0.1') throw new Error('not https');
+    } catch {
+      return bad('Subscription notificationUrl must be an https URL.');
+    }
+    // The validation handshake: the endpoint must echo the (decoded) token as text/plain within 10 s.
+    const token = `Validation: Testing client application reachability for subscription Request-Id: ${randomUUID()}`;
+    const check = new URL(url);
+    check.searchParams.set('validationToken', token);
+    let ok = false;
+    try {
+      const r = await fetch(check, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        signal: AbortSignal.timeout(10_000),
+      });
+      ok =
+        r.status === 200 &&
+        (await r.text()) === token &&
+        /^text\/plain/.test(r.headers.get('content-type') ?? '');
+    } catch {
+      ok = false;
+    }
+    this.validations.push({ url: check.toString(), ok });
+    if (!ok)
+      return this.graphError(
+        res,
+        400,
+        'ValidationError',
+        'Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request.',
+      );
+    const created: FakeSubscription = {
+      id: randomUUID(),
+      resource,
+      driveId: drive.id,
+      changeType: 'updated',
+      notificationUrl: url.toString(),
+      clientState: typeof body.clientState === 'string' ? body.clientState : null,
+      expiration: exp,
+      createdAt: Date.now(),
+      deletedAt: null,
+      renewals: [],
+    };
+    this.subscriptions.push(created);
+    return json(res, 201, this.subscriptionJson(created));
   }
 
   private children(parent: Item): Item[] {
@@ -663,7 +871,8 @@ export class FakeSharePoint {
   }
 
   private async graph(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    req.resume();
+    const bodyText = req.method === 'POST' || req.method === 'PATCH' ? await text(req) : '';
+    if (!bodyText) req.resume();
     this.graphRequests++;
     const fault = this.faults.shift() ?? this.options.fault;
     if (fault) return this.graphError(res, fault.status, fault.code, fault.message, fault.retryAfter);
@@ -676,6 +885,14 @@ export class FakeSharePoint {
         401,
         'InvalidAuthenticationToken',
         'Access token validation failure. Invalid audience.',
+      );
+    const sm = /^\/v1\.0\/subscriptions(?:\/([^/]+))?$/.exec(new URL(req.url!, this.graphUrl).pathname);
+    if (sm)
+      return this.subscriptionsApi(
+        req.method ?? 'GET',
+        sm[1] ? decodeURIComponent(sm[1]) : null,
+        bodyText,
+        res,
       );
     if (req.method !== 'GET')
       return this.graphError(res, 405, 'invalidRequest', `${req.method} is not supported by this fake`);
