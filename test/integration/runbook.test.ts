@@ -156,7 +156,13 @@ describe('README runbook: every documented command against the real stack', func
     assert.equal(paused.paused_by_user_id, 'ops');
     const r = await run('resume-api', v);
     assert.match(r, /"paused":false/);
-    await waitForSync(l, BUCKET, SYNC, (x) => x.status === 'ACTIVE' && !x.paused);
+    // (Resume runs a pass; force-unlock below is tried on the idle sync after it.)
+    await waitForSync(
+      l,
+      BUCKET,
+      SYNC,
+      (x) => x.status === 'ACTIVE' && !x.paused && !x.locked && x.next_sync_at,
+    );
 
     // force-unlock on it: the lock is released, and the sync runs on.
     const u = await run('force-unlock', v);
