@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import express, { Router, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ChangeFeedKind } from '../core/change-feed';
+import { parseS3Event } from '../core/s3-events';
 import type { Store } from '../store';
 import type { Announcer } from '../lib/announcer';
 import { errorBody } from './errors';
@@ -59,37 +60,6 @@ export interface NotificationDeps {
   store: Store;
   log: Logger;
   announcer: Announcer;
-}
-
-/** S3 / MinIO event records -> the `bucket/key` ids they name, and their event times. */
-function s3Keys(body: unknown): { keys: string[]; times: number[] } | null {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
-  const b = body as { Records?: unknown; Key?: unknown };
-  const keys = new Set<string>();
-  const times: number[] = [];
-  if (Array.isArray(b.Records)) {
-    if (b.Records.length > 1000) return null;
-    for (const r of b.Records as unknown[]) {
-      const rec = r as {
-        s3?: { bucket?: { name?: unknown }; object?: { key?: unknown } };
-        eventTime?: unknown;
-      };
-      const bucket = rec?.s3?.bucket?.name;
-      const key = rec?.s3?.object?.key;
-      if (typeof bucket !== 'string' || typeof key !== 'string') return null;
-      let decoded: string;
-      try {
-        // S3 and MinIO form-encode the key (`+` for a space).
-        decoded = decodeURIComponent(key.replace(/\+/g, ' '));
-      } catch {
-        return null;
-      }
-      keys.add(`${bucket}/${decoded}`);
-      if (typeof rec.eventTime === 'string') times.push(Date.parse(rec.eventTime));
-    }
-  } else if (typeof b.Key === 'string') keys.add(b.Key);
-  else return null;
-  return { keys: [...keys], times };
 }
 
 export function notificationRoutes({ store, log, announcer }: NotificationDeps): Router {
@@ -152,7 +122,7 @@ export function notificationRoutes({ store, log, announcer }: NotificationDeps):
         const hash = hashChannelToken(token);
         const channel = await channelOf(hash);
         if (!channel || channel.kind !== 'bucket_notifications') return fail();
-        const parsed = s3Keys(req.body);
+        const parsed = parseS3Event(req.body);
         if (!parsed) {
           res.status(400).json(errorBody(400, 'not an S3 event notification', 'BadRequestError', null));
           return;
@@ -174,7 +144,8 @@ export function notificationRoutes({ store, log, announcer }: NotificationDeps):
         }
         seen.set(digest, now);
         if (accepted.hit(hash) > NOTIFICATIONS_PER_SECOND) return deny(res, 429);
-        announcer.announce(channel.syncConfigId, parsed.keys, Math.max(1, parsed.keys.length));
+        // A test event, or only events that change nothing (ObjectAccessed...): nothing to announce.
+        if (parsed.ids.length > 0) announcer.announce(channel.syncConfigId, parsed.ids, parsed.ids.length);
         res.status(204).end();
       } catch (err) {
         log.warn({ err }, 'notification failed');

@@ -218,6 +218,10 @@ export const syncConfigModel = z
               'where the storage service posts notifications (bucket_notifications), with the channel’s ' +
               'secret: in the response of the call that switched event_driven on only, never again',
           }),
+        sqs_queue_url: z
+          .string()
+          .optional()
+          .meta({ description: 's3: the SQS queue the worker reads the bucket’s event notifications from' }),
       })
       .nullable(),
   })

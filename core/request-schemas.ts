@@ -169,6 +169,25 @@ export const INGEST_FILTER_UNSUPPORTED =
 /** `batch_collection_ids`: collections (ids or names) the sync's batches go to; null = every one. */
 const batchCollectionIdsSchema = z.array(z.string().min(1).max(100)).max(100).nullable();
 
+/**
+ * Ours (not Mixpeek's): how an event-driven s3 sync hears of changes besides the webhook. With
+ * `sqs_queue_url` the worker long-polls that SQS queue (S3 -> SQS bucket notifications, on AWS) with
+ * the connection's credentials; null removes the queue.
+ */
+export const eventFeedRequestSchema = z.strictObject({
+  sqs_queue_url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .nullable()
+    .meta({
+      description:
+        'SQS queue (https://sqs.<region>.amazonaws.com/<account>/<queue>, or on the host of the ' +
+        'connection’s endpoint_url) that receives the bucket’s S3 event notifications; the worker ' +
+        'reads it with the connection’s credentials. s3 syncs with event_driven true only.',
+    }),
+});
+
 export const syncCreateSchema = z.strictObject({
   connection_id: z.string().min(1).max(100),
   source_path: z.string().min(1).max(2000),
@@ -199,6 +218,8 @@ export const syncCreateSchema = z.strictObject({
   sync_from: isoDate.nullable().default(null),
   /** Listen to the provider's change feed (core/change-feed.ts) as well as polling (ours). */
   event_driven: z.boolean().default(false),
+  /** Ours: an s3 sync's SQS queue (eventFeedRequestSchema). */
+  event_feed: eventFeedRequestSchema.nullable().optional(),
 });
 
 export type SyncCreateRequest = z.infer<typeof syncCreateSchema>;
@@ -221,6 +242,7 @@ export const syncUpdateSchema = z
     ingest_filter: ingestFilterSchema.nullable(),
     provider_filters: z.record(z.string(), z.unknown()),
     event_driven: z.boolean(),
+    event_feed: eventFeedRequestSchema.nullable(),
   })
   .partial()
   .refine((u) => Object.keys(u).length > 0, 'at least one field must be given');

@@ -28,7 +28,10 @@ export function temporalSender(client: Client): AnnounceSender {
 }
 
 export class Announcer {
-  private readonly pending = new Map<string, { changes: PendingChanges; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    string,
+    { changes: PendingChanges; timer: NodeJS.Timeout; waiters: ((sent: boolean) => void)[] }
+  >();
   private readonly inFlight = new Set<Promise<void>>();
   /** Signals sent (for tests and the bench). */
   sent = 0;
@@ -49,7 +52,17 @@ export class Announcer {
     }
     const timer = setTimeout(() => this.flush(syncConfigId), this.windowMs);
     timer.unref();
-    this.pending.set(syncConfigId, { changes: coalesceChanges(null, add), timer });
+    this.pending.set(syncConfigId, { changes: coalesceChanges(null, add), timer, waiters: [] });
+  }
+
+  /**
+   * announce(), then resolves once the signal carrying these events was delivered (true: sent, or
+   * the sync has no workflow any more) or lost (false). Never rejects. For feeds that acknowledge
+   * events only once they are announced (an SQS message is deleted after).
+   */
+  announceAndWait(syncConfigId: string, keys: string[] | null, count = 1): Promise<boolean> {
+    this.announce(syncConfigId, keys, count);
+    return new Promise((resolve) => this.pending.get(syncConfigId)!.waiters.push(resolve));
   }
 
   private flush(syncConfigId: string): void {
@@ -62,6 +75,7 @@ export class Announcer {
     const p = this.send(syncConfigId, msg)
       .then(() => {
         this.sent++;
+        for (const w of slot.waiters) w(true);
       })
       .catch((err: unknown) => {
         // Lost: the next poll catches these changes.
@@ -69,6 +83,7 @@ export class Announcer {
           { err, syncConfigId, count },
           'could not signal announced changes; the next poll catches them',
         );
+        for (const w of slot.waiters) w(false);
       })
       .finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);

@@ -89,7 +89,7 @@ export interface S3ProviderOptions {
   };
 }
 
-interface ClientSettings {
+export interface ClientSettings {
   region: string;
   endpoint: string | null;
   useSsl: boolean;
@@ -242,6 +242,21 @@ function assumeRoleProvider(
   };
 }
 
+/** The SDK's credentials for a connection's: its access key, or the role it assumes (cached). */
+export function sdkCredentials(
+  credentials: S3Credentials,
+  region: string,
+  sts?: S3ProviderOptions['sts'],
+): S3ClientConfig['credentials'] {
+  return credentials.type === 'access_key'
+    ? {
+        accessKeyId: credentials.access_key_id,
+        secretAccessKey: credentials.secret_access_key,
+        ...(credentials.session_token ? { sessionToken: credentials.session_token } : {}),
+      }
+    : assumeRoleProvider(credentials, region, sts);
+}
+
 // --- the provider ------------------------------------------------------------------------------------
 
 function unquote(etag: string | undefined): string {
@@ -277,14 +292,7 @@ export class S3Provider implements StorageProvider {
       forcePathStyle: settings.forcePathStyle,
       // Requests only read: no upload checksums needed; stay compatible with S3 look-alikes.
       requestChecksumCalculation: 'WHEN_REQUIRED',
-      credentials:
-        credentials.type === 'access_key'
-          ? {
-              accessKeyId: credentials.access_key_id,
-              secretAccessKey: credentials.secret_access_key,
-              ...(credentials.session_token ? { sessionToken: credentials.session_token } : {}),
-            }
-          : assumeRoleProvider(credentials, settings.region, options.sts),
+      credentials: sdkCredentials(credentials, settings.region, options.sts),
       requestHandler: {
         connectionTimeout: 10_000,
         // Until the response headers; a streamed body is not bounded by it.
@@ -492,29 +500,39 @@ function hasScheme(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
 }
 
-export function createS3Provider(
+/**
+ * What an AWS SDK client of an `s3` connection uses: the settings and parsed credentials the s3
+ * provider is made with (the SQS queue reader of event-driven syncs uses them too).
+ */
+export function s3ClientAccess(
   config: S3Config,
   credentials: Record<string, unknown> | null,
-  options: S3ProviderOptions = {},
-): S3Provider {
+): { settings: ClientSettings; credentials: S3Credentials } {
   const creds = parseCredentials(s3CredentialsSchema, credentials, 's3', 'access_key or iam_role');
   const endpoint = config.endpoint_url
     ? hasScheme(config.endpoint_url)
       ? config.endpoint_url
       : `${config.use_ssl ? 'https' : 'http'}://${config.endpoint_url}`
     : null;
-  return new S3Provider(
-    {
+  return {
+    settings: {
       region: config.region,
       endpoint,
       useSsl: config.use_ssl,
       verifySsl: config.verify_ssl,
       forcePathStyle: config.force_path_style ?? endpoint !== null,
     },
-    creds,
-    's3',
-    options,
-  );
+    credentials: creds,
+  };
+}
+
+export function createS3Provider(
+  config: S3Config,
+  credentials: Record<string, unknown> | null,
+  options: S3ProviderOptions = {},
+): S3Provider {
+  const access = s3ClientAccess(config, credentials);
+  return new S3Provider(access.settings, access.credentials, 's3', options);
 }
 
 export function createTigrisProvider(

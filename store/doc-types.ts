@@ -141,10 +141,12 @@ export interface EventFeedState {
   /** `_id` of its EventChannelDoc, for feeds that receive notifications. */
   channel_id: string | null;
   enabled_at: Date;
+  /** s3: the SQS queue the worker reads the bucket's notifications from (absent / null: none). */
+  sqs_queue_url?: string | null;
 }
 
 export interface SyncConfigDoc
-  extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping' | 'event_driven'> {
+  extends Tenant, Omit<SyncCreateRequest, 'file_filters' | 'schema_mapping' | 'event_driven' | 'event_feed'> {
   /** The public id, so a lookup by it is an `_id` lookup (documents stored before this have an ObjectId). */
   _id?: string;
   sync_config_id: string;

@@ -38,8 +38,10 @@ export function initialSyncDocument(args: {
   now: Date;
 }): SyncConfigDoc {
   const { body, now, tenant } = args;
+  // event_feed in a request names a queue; the document's is the feed's state (set by the caller).
+  const { event_feed: _feed, ...fields } = body;
   return {
-    ...body,
+    ...fields,
     // The public id as _id: reads by it are `_id` lookups.
     _id: args.syncConfigId,
     file_filters: body.file_filters ?? null,

@@ -15,6 +15,7 @@ import { workerTracingOptions } from './tracing';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { Announcer, temporalSender } from '../lib/announcer';
 import { ChangeFeeds } from './change-feeds';
+import { QueueFeeds } from './queue-feeds';
 import { PushChannels } from './push-channels';
 
 export interface WorkerHandle {
@@ -28,6 +29,8 @@ export interface WorkerHandle {
   metricsServer: MetricsServer | null;
   /** Filesystem watchers of event-driven `local` syncs (started with the worker). */
   feeds: ChangeFeeds;
+  /** SQS queues of event-driven `s3` syncs that name one (started with the worker). */
+  queues: QueueFeeds;
   close: () => Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export async function createSyncWorker(
     interceptors: { workflow: clientTracingInterceptors(tracing) },
   });
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
+  const secrets = new SecretBox(decodeKey(env.SECRETS_KEY)!);
   const blobs = createBlobStore(env);
   // In the background: a large blob folder must not delay the worker; a failure is only logged.
   // Again every half of the age, so a worker that runs for weeks still clears what killed ones left.
@@ -124,7 +128,7 @@ export async function createSyncWorker(
     },
     activities: createActivities({
       store,
-      secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),
+      secrets,
       log,
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
@@ -140,9 +144,11 @@ export async function createSyncWorker(
   const announcer = new Announcer(temporalSender(client), log);
   const feeds = new ChangeFeeds(store, announcer, log);
   feeds.start();
+  const queues = new QueueFeeds(store, secrets, announcer, log);
+  queues.start();
   // Drive channels / Graph subscriptions need an address the provider can post to.
   const push = env.PUBLIC_API_URL
-    ? new PushChannels(store, new SecretBox(decodeKey(env.SECRETS_KEY)!), announcer, log, {
+    ? new PushChannels(store, secrets, announcer, log, {
         publicUrl: env.PUBLIC_API_URL,
         ttlMs: env.PUSH_CHANNEL_TTL_SECONDS * 1000,
         workerId,
@@ -156,10 +162,12 @@ export async function createSyncWorker(
     metrics,
     metricsServer,
     feeds,
+    queues,
     close: async () => {
       clearInterval(sweeper);
       await metricsServer?.close();
       await feeds.close();
+      await queues.close();
       await push?.close();
       await announcer.close();
       await connection.close();

@@ -34,6 +34,7 @@ import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket, findSync } from '../tenancy';
 import { checkSourcePath, checkSyncFields } from '../sync-checks';
+import { queueOfRequest, withQueue } from '../queue-feed';
 
 /** 422 naming event_driven when the sync cannot listen for changes. */
 function checkEventDriven(provider: ProviderType, syncMode: string, publicUrl?: string): void {
@@ -106,6 +107,7 @@ export function serializeSync(d: SyncConfigDoc, live?: SyncState | null): Record
         kind: d.event_feed.kind,
         enabled_at: d.event_feed.enabled_at,
         receives_notifications: d.event_feed.channel_id !== null || PUSH_FEEDS.includes(d.event_feed.kind),
+        ...(d.event_feed.sqs_queue_url ? { sqs_queue_url: d.event_feed.sqs_queue_url } : {}),
       }
     : null;
   if (live) {
@@ -238,6 +240,11 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
         throw new ApiError(409, `connection ${conn.connection_id} is not active`, 'ConflictError');
       // What the request alone decides first, then the provider's answer on source_path.
       if (body.event_driven) checkEventDriven(conn.provider_type, body.sync_mode, env.PUBLIC_API_URL);
+      const queueUrl = queueOfRequest(body.event_feed, {
+        provider: conn.provider_type,
+        eventDriven: body.event_driven,
+        providerConfig: conn.provider_config,
+      });
       await checkSourcePath(secrets, conn, body.source_path);
       const syncConfigId = newId('sync');
       const enabled = body.event_driven ? await enableFeed(store, syncConfigId, conn.provider_type) : null;
@@ -249,7 +256,7 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
         connection: conn,
         now: new Date(),
       });
-      doc.event_feed = enabled?.feed ?? null;
+      doc.event_feed = enabled ? withQueue(enabled.feed, queueUrl) : null;
       await store.syncs.insertOne({ ...doc });
       try {
         await control.start(doc);
@@ -314,10 +321,25 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
     handler: async ({ t, params, body }) => {
       const cfg = await syncOf(t, params);
       const collections = await checkSyncFields(store, env.SYNC_FILE_CONCURRENCY_MAX, t, body);
-      const { status, is_active, ...fields } = body;
+      const { status, is_active, event_feed: feedRequest, ...fields } = body;
       const set: Record<string, unknown> = { ...fields, updated_at: new Date() };
       if (collections !== undefined) set.batch_collection_ids = collections;
       if (is_active !== undefined) set.is_active = is_active;
+      // event_feed: the SQS queue of an s3 sync, checked before anything is made; set on the feed.
+      const queueUrl =
+        feedRequest === undefined
+          ? undefined
+          : queueOfRequest(feedRequest, {
+              provider: cfg.source_type,
+              eventDriven: fields.event_driven ?? cfg.event_driven ?? false,
+              providerConfig:
+                (
+                  await store.connections.findOne({
+                    connection_id: cfg.connection_id,
+                    internal_id: cfg.internal_id,
+                  })
+                )?.provider_config ?? {},
+            });
       // event_driven: a feed (and its channel) is made when it is switched on, dropped when off.
       let enabled: Awaited<ReturnType<typeof enableFeed>> | null = null;
       if (fields.event_driven === true && !(cfg.event_driven && cfg.event_feed)) {
@@ -325,6 +347,10 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
         enabled = await enableFeed(store, cfg.sync_config_id, cfg.source_type);
         set.event_feed = enabled.feed;
       } else if (fields.event_driven === false) set.event_feed = null;
+      if (queueUrl !== undefined) {
+        const feed = ('event_feed' in set ? set.event_feed : cfg.event_feed) as EventFeedState | null;
+        if (feed) set.event_feed = withQueue(feed, queueUrl);
+      }
       const undo: Record<string, unknown> = {};
       for (const k of Object.keys(set)) undo[k] = (cfg as unknown as Record<string, unknown>)[k] ?? null;
       await setSync(cfg.sync_config_id, set);
