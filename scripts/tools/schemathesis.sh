@@ -11,17 +11,26 @@ resolve_schemathesis() {
     echo "SCHEMATHESIS_PATH=$SCHEMATHESIS_PATH"; return
   fi
   local reqs="$TOOLS_DIR/schemathesis-requirements.txt"
-  # The venv's name carries a hash of the pins, so changing a pin builds a fresh one.
+  # The newest python3 found: CPython 3.11's ast.parse raises a spurious SystemError
+  # (python/cpython#106905) inside hypothesis on some of our operations; 3.12 does not.
+  local py="${PYTHON:-}"
+  if [ -z "$py" ]; then
+    for c in python3.13 python3.12 python3; do
+      if command -v "$c" >/dev/null 2>&1 && "$c" -c '' >/dev/null 2>&1; then py="$c"; break; fi
+    done
+  fi
+  if [ -z "$py" ] || ! command -v "$py" >/dev/null 2>&1; then
+    say "schemathesis needs python3 (>= 3.9, with venv; 3.12+ preferred): install it, or point SCHEMATHESIS_PATH at a binary."
+    exit 3
+  fi
+  local pyver; pyver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  # The venv's name carries a hash of the pins and the interpreter's version, so changing either
+  # builds a fresh one.
   local sum; sum="$(sha256sum "$reqs" | cut -c1-12)"
-  local venv="$CACHE/schemathesis-$SCHEMATHESIS_VERSION-$sum"
+  local venv="$CACHE/schemathesis-$SCHEMATHESIS_VERSION-py$pyver-$sum"
   # Built in place (a venv's scripts name their interpreter by absolute path, so it cannot be
   # moved); `.complete` marks a finished install, and a half-built one is started again.
   if [ ! -f "$venv/.complete" ]; then
-    local py="${PYTHON:-python3}"
-    if ! command -v "$py" >/dev/null 2>&1; then
-      say "schemathesis needs python3 (>= 3.9, with venv): install it, or point SCHEMATHESIS_PATH at a binary."
-      exit 3
-    fi
     say "installing schemathesis $SCHEMATHESIS_VERSION into a venv in $CACHE, first run only..."
     rm -rf "$venv"
     "$py" -m venv "$venv" >&2

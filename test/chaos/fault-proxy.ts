@@ -20,6 +20,11 @@ export interface FaultProxy {
   rate: number;
   /** When true, every request is refused with a reset connection (the provider is "down"). */
   down: boolean;
+  /**
+   * While true, object GETs are held (not forwarded) until it is set back to false: a provider that
+   * stalls. The page in flight cannot finish meanwhile (its heartbeats go on).
+   */
+  hold: boolean;
   /** Per-request answer instead of forwarding (an S3 error), e.g. 403 for one unreadable key. */
   answer: ((method: string, path: string, url: string) => { status: number; code: string } | null) | null;
   readonly requests: number;
@@ -98,10 +103,22 @@ export async function startFaultProxy(
     req.pipe(up);
   };
 
+  let holding = false;
+  let held: (() => void)[] = [];
   const proxy: FaultProxy = {
     url: '',
     rate: opts.rate ?? 0,
     down: false,
+    get hold() {
+      return holding;
+    },
+    set hold(on: boolean) {
+      holding = on;
+      if (on) return;
+      const queued = held;
+      held = [];
+      for (const go of queued) go();
+    },
     answer: null,
     get requests() {
       return requests;
@@ -134,7 +151,14 @@ export async function startFaultProxy(
         .end(req.method === 'HEAD' ? undefined : s3Error(fixed.code, fixed.code));
       return;
     }
+    if (holding && req.method === 'GET' && !(req.url ?? '').includes('list-type=')) {
+      held.push(() => (random() >= proxy.rate ? forward(req, res, 0) : injectFault(req, res)));
+      return;
+    }
     if (random() >= proxy.rate) return forward(req, res, 0);
+    injectFault(req, res);
+  });
+  const injectFault = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const fault = FAULTS[Math.floor(random() * FAULTS.length)];
     faults[fault]++;
     switch (fault) {
@@ -162,7 +186,7 @@ export async function startFaultProxy(
       case 'slow':
         return forward(req, res, slowMs);
     }
-  });
+  };
   server.on('connection', (s) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));

@@ -1,6 +1,7 @@
 // Provider faults: ~10% of the worker's requests to MinIO fail through the fault-injecting proxy
 // (500s, 429/503 with Retry-After, reset connections, slow responses) during an initial sync of
-// CHAOS_FILES files (2,000 in CI; 20,000 with CHAOS_FULL=1). Then: 100% synced, exactly once.
+// CHAOS_FILES files (1,000 by default, 500 in CI, 20,000 with CHAOS_FULL=1). Then: 100% synced,
+// exactly once.
 import assert from 'node:assert/strict';
 import { createSync, waitForSync } from '../helpers';
 import type { Lane } from '../setup/stack';

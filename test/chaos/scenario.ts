@@ -11,7 +11,7 @@ import { lane, stack, type Lane } from '../setup/stack';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { sha256, type Expected } from './invariants';
 
-/** `CHAOS_FULL=1`: the documented full size (20,000 files); else the CI size (CHAOS_FILES, 1,000). */
+/** `CHAOS_FULL=1`: the documented full size (20,000 files); else CHAOS_FILES (1,000 by default; CI: 500). */
 export const FULL = process.env.CHAOS_FULL === '1';
 export const FILES = Number(process.env.CHAOS_FILES ?? (FULL ? 20_000 : 1_000));
 export const SOURCE_BUCKET = 'chaos';
@@ -72,14 +72,14 @@ export async function s3Source(
     },
   );
   const bucket = await http(l, 'POST', '/v1/buckets', { bucket_name: `chaos-${salt}` });
-  if (bucket.status !== 201) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
+  if (bucket.status !== 200) throw new Error(`bucket: ${JSON.stringify(bucket.body)}`);
   const c = minio.connection();
   const conn = await http(l, 'POST', '/v1/organizations/connections', {
     name: `chaos-s3-${salt}`,
     provider_type: 's3',
     provider_config: { ...c.provider_config, endpoint_url: proxy.url, credentials: c.credentials },
   });
-  if (conn.status !== 201) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
+  if (conn.status !== 200) throw new Error(`connection: ${JSON.stringify(conn.body)}`);
   proxy.rate = opts.rate ?? 0;
   const src: S3Source = {
     minio,

@@ -87,7 +87,7 @@ describe('chaos: no credential in any workflow history, log line or API response
         },
       ],
     });
-    assert.equal(col.status, 201, JSON.stringify(col.body));
+    assert.equal(col.status, 200, JSON.stringify(col.body));
     const syncId = await createSync(l, src.bucketId, {
       connection_id: src.connectionId,
       source_path: 'chaos/data',

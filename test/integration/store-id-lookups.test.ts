@@ -65,7 +65,10 @@ describe('store: _id operations use an index', function () {
       assert.ok(!plan.some((l) => /\bSCAN\b/.test(l)), JSON.stringify(plan));
       // The control: a filter without `_id` is not pushed down, so it is a scan; the plan above is no accident.
       const other = await planOf({ n: 250 });
-      assert.ok(other.some((l) => /\bSCAN\b/.test(l)), `a filter on n scans: ${JSON.stringify(other)}`);
+      assert.ok(
+        other.some((l) => /\bSCAN\b/.test(l)),
+        `a filter on n scans: ${JSON.stringify(other)}`,
+      );
     } else {
       assert.ok(
         plan.some((st) => st === 'IDHACK' || st === 'EXPRESS_IXSCAN' || st === 'IXSCAN'),
@@ -93,9 +96,15 @@ describe('store: _id operations use an index', function () {
       }
       // A $in that mixes in a non-string stays with the handler (a scan), as upstream.
       const mixed = await planOf({ _id: { $in: ['k1', 5] } });
-      assert.ok(mixed.some((l) => /\bSCAN\b/.test(l)), JSON.stringify(mixed));
+      assert.ok(
+        mixed.some((l) => /\bSCAN\b/.test(l)),
+        JSON.stringify(mixed),
+      );
     } else {
-      assert.ok(inPlan.some((st) => st === 'IXSCAN' || st === 'EXPRESS_IXSCAN'), JSON.stringify(inPlan));
+      assert.ok(
+        inPlan.some((st) => st === 'IXSCAN' || st === 'EXPRESS_IXSCAN'),
+        JSON.stringify(inPlan),
+      );
     }
     // Results are the whole filter's: the handler still applies the rest of it.
     const docs = await coll.find({ _id: { $in: [...ids, 'nope'] } }).toArray();
