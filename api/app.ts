@@ -1,6 +1,7 @@
 // The express application: JSON body parsing, auth + tenancy, routes, one error format.
 import path from 'node:path';
 import express from 'express';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Env } from '../config/env';
 import type { Store } from '../store';
@@ -13,6 +14,7 @@ import { notificationRoutes } from './notifications';
 import { pushNotificationRoutes } from './push-notifications';
 import { docsHtml, openApiDocument } from './openapi';
 import { unmatched } from './route';
+import { requestSpans } from './tracing';
 import { analyticsRoutes } from './routes/analytics';
 import { batchRoutes } from './routes/batches';
 import { bucketRoutes } from './routes/buckets';
@@ -29,6 +31,8 @@ export interface AppDeps {
   secrets: SecretBox;
   control: SyncControl;
   log: Logger;
+  /** Request spans (api/tracing.ts) when tracing is on. */
+  tracer?: Tracer | null;
 }
 
 /** api/ui in the checkout (this file runs from dist/api). */
@@ -39,6 +43,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
   const metrics = createHttpMetrics();
+  if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(metrics.track);
   app.use((req, res, next) => {
     // One line per request: method, path (no query: it may carry a namespace only), status, time.

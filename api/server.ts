@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { decodeKey, loadEnvOrExit, type Env } from '../config/env';
 import { createLogger } from '../lib/logger';
+import { clientTracingInterceptors, startTracing, type Tracing } from '../lib/tracing';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createApp } from './app';
@@ -10,12 +11,22 @@ import { SyncControl } from './sync-control';
 
 export async function startApi(
   env: Env,
-  opts: { store?: Store } = {},
+  opts: { store?: Store; tracing?: Tracing | null } = {},
 ): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const log = createLogger(env.LOG_LEVEL, 'api');
   const store = opts.store ?? (await Store.connect(env.MONGODB_URI, env.MONGODB_DB));
-  const control = await SyncControl.connect(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE, env.TASK_QUEUE);
-  const app = createApp({ env, store, control, secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!), log });
+  const tracing = opts.tracing ?? null;
+  const control = await SyncControl.connect(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE, env.TASK_QUEUE, {
+    interceptors: clientTracingInterceptors(tracing),
+  });
+  const app = createApp({
+    env,
+    store,
+    control,
+    secrets: new SecretBox(decodeKey(env.SECRETS_KEY)!),
+    log,
+    tracer: tracing?.tracer ?? null,
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(env.PORT, '0.0.0.0', () => resolve(s));
     s.once('error', reject);
@@ -58,11 +69,15 @@ export async function startApi(
 if (require.main === module) {
   const env = loadEnvOrExit();
   const log = createLogger(env.LOG_LEVEL, 'api');
-  startApi(env)
+  const tracing = startTracing(env, 'api');
+  if (tracing) log.info({ to: new URL(env.OTEL_EXPORTER_OTLP_ENDPOINT!).origin }, 'tracing: OTLP export on');
+  startApi(env, { tracing })
     .then(({ url, close }) => {
       log.info({ url }, 'API listening');
       const stop = () => {
-        void close().then(() => process.exit(0));
+        void close()
+          .then(() => tracing?.shutdown())
+          .then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

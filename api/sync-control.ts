@@ -1,7 +1,13 @@
 // How the API talks to the sync workflows: start, signal, query, cancel. Temporal being
 // unreachable becomes a 503 with Retry-After, never a 500.
 import { MongoError } from 'mongodb';
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  type WorkflowClientInterceptor,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../core/search-attributes';
 import { randomUUID } from 'node:crypto';
@@ -146,7 +152,12 @@ export class SyncControl {
     );
   }
 
-  static async connect(address: string, namespace: string, taskQueue: string): Promise<SyncControl> {
+  static async connect(
+    address: string,
+    namespace: string,
+    taskQueue: string,
+    opts: { interceptors?: WorkflowClientInterceptor[] } = {},
+  ): Promise<SyncControl> {
     // Lazy: the API starts (and answers 503s) even while Temporal is down.
     // Reconnect attempts at most 5 s apart (grpc's default backs off to 2 minutes), so the API
     // notices soon that Temporal is back.
@@ -155,7 +166,10 @@ export class SyncControl {
       connectTimeout: '3s',
       channelArgs: { 'grpc.max_reconnect_backoff_ms': 5_000 },
     });
-    return new SyncControl(new Client({ connection, namespace }), taskQueue);
+    return new SyncControl(
+      new Client({ connection, namespace, interceptors: { workflow: opts.interceptors ?? [] } }),
+      taskQueue,
+    );
   }
 
   private noteSignalled(syncConfigId: string): void {

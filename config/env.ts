@@ -92,6 +92,26 @@ export const envSchema = z.object({
    * starts and then every half of it (the folder store; a live copy keeps its file's mtime fresh).
    */
   BLOB_PARTIAL_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
+  /**
+   * OpenTelemetry: base URL of an OTLP/HTTP collector (`http://collector:4318`); traces go to
+   * `<url>/v1/traces` (JSON). Unset: no tracer, no spans, nothing exported.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .refine((s) => {
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+        } catch {
+          return false;
+        }
+      }, 'must be an http(s) URL')
+      .optional(),
+  ),
+  /** `service.name` of the exported spans; default bucket-syncs-api / bucket-syncs-worker. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Entries a provider lists per page (one activity call handles one page). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
   /**

@@ -17,6 +17,8 @@ import {
 import { SnowflakeProvider, snowflakeConfigSchema, type SnowflakeConfig } from './snowflake';
 import { SharePointProvider, sharepointConfigSchema, type SharePointConfig } from './sharepoint';
 import { ProviderError, type StorageProvider } from './types';
+import { activeTracer } from '../lib/tracing';
+import { tracedProvider } from './tracing';
 
 export * from './types';
 
@@ -60,5 +62,8 @@ export function createProvider(
   credentials: Record<string, unknown> | null,
 ): StorageProvider {
   const def = providerDefinition(type);
-  return def.create(def.configSchema.parse(config), credentials);
+  const provider = def.create(def.configSchema.parse(config), credentials);
+  // Spans around its calls while tracing is on (providers/tracing.ts); else the provider itself.
+  const tracer = activeTracer();
+  return tracer ? tracedProvider(type, provider, tracer) : provider;
 }

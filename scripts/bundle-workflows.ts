@@ -2,12 +2,19 @@
 // load instead of bundling at start (see worker/bundle.ts).
 import { writeFileSync } from 'node:fs';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_HASH_PATH, WORKFLOW_BUNDLE_PATH, workflowSourceHash } from '../worker/bundle';
+import {
+  WORKFLOW_BUNDLE_HASH_PATH,
+  WORKFLOW_BUNDLE_PATH,
+  WORKFLOW_INTERCEPTOR_MODULES,
+  WORKFLOWS_PATH,
+  workflowSourceHash,
+} from '../worker/bundle';
 
 async function main(): Promise<void> {
   const hash = workflowSourceHash();
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   writeFileSync(WORKFLOW_BUNDLE_PATH, code);

@@ -8,6 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const DIST = path.resolve(__dirname, '..');
+
+/** What the workflow code is bundled from: the workflows and the tracing interceptors (workflows/tracing.ts). */
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/tracing')];
 /** dist/workflow-bundle.js, and its source hash beside it. */
 export const WORKFLOW_BUNDLE_PATH = path.join(DIST, 'workflow-bundle.js');
 export const WORKFLOW_BUNDLE_HASH_PATH = path.join(DIST, 'workflow-bundle.sha256');

@@ -9,7 +9,9 @@ import { createLogger } from '../lib/logger';
 import { Store } from '../store';
 import { SecretBox } from '../store/secrets';
 import { createBlobStore } from '../store/blobs';
-import { freshWorkflowBundle } from './bundle';
+import { clientTracingInterceptors, type Tracing } from '../lib/tracing';
+import { freshWorkflowBundle, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from './bundle';
+import { workerTracingOptions } from './tracing';
 import { startMetricsServer, type MetricsServer } from './metrics-server';
 import { Announcer, temporalSender } from '../lib/announcer';
 import { ChangeFeeds } from './change-feeds';
@@ -41,7 +43,7 @@ function workflowCode(
   const codePath = freshWorkflowBundle();
   if (codePath) return { workflowBundle: { codePath } };
   log.info('no up-to-date prebuilt workflow bundle (npm run build makes one): bundling at start');
-  return { workflowsPath: require.resolve('../workflows') };
+  return { workflowsPath: WORKFLOWS_PATH };
 }
 
 /**
@@ -57,6 +59,8 @@ export async function createSyncWorker(
     metricsPort?: number;
     /** The Temporal core's Prometheus endpoint, appended to /metrics. */
     temporalMetricsUrl?: string;
+    /** This process's tracing (lib/tracing.ts), when on. */
+    tracing?: Tracing | null;
   } = {},
 ): Promise<WorkerHandle> {
   const log = createLogger(env.LOG_LEVEL, 'worker');
@@ -64,7 +68,12 @@ export async function createSyncWorker(
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   // Activities submit batches (start batch workflows) through a client of their own.
   const clientConnection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE });
+  const tracing = opts.tracing ?? null;
+  const client = new Client({
+    connection: clientConnection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: clientTracingInterceptors(tracing) },
+  });
   const workerId = env.WORKER_ID ?? `${hostname()}:${process.pid}`;
   const secrets = new SecretBox(decodeKey(env.SECRETS_KEY)!);
   const blobs = createBlobStore(env);
@@ -99,6 +108,8 @@ export async function createSyncWorker(
       log.error({ err, port: opts.metricsPort }, 'cannot serve /metrics (set WORKER_METRICS_PORT)');
     }
   }
+  const code = workflowCode(opts.workflowBundle, log);
+  const traced = workerTracingOptions(tracing);
   const worker = await Worker.create({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -108,7 +119,13 @@ export async function createSyncWorker(
     // redone from its checkpoint by the next worker; nothing is lost).
     shutdownGraceTime: '10 seconds',
     shutdownForceTime: '30 seconds',
-    ...workflowCode(opts.workflowBundle, log),
+    ...code,
+    // The bundle carries the tracing interceptors (worker/bundle.ts); bundled at start, they are added.
+    sinks: traced.sinks,
+    interceptors: {
+      ...traced.interceptors,
+      ...(code.workflowsPath ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+    },
     activities: createActivities({
       store,
       secrets,

@@ -8,6 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { bucketWithFolder, createSync, http, waitForSync } from '../helpers';
 import { lane, PROJECT_ROOT, stack, workflowBundle, type Stack } from '../setup/stack';
+import { workflowSinks } from '../../worker/tracing';
 
 const FIXTURES = path.join(PROJECT_ROOT, 'test/fixtures/histories');
 
@@ -110,7 +111,10 @@ describe('workflow history', function () {
     );
     const all = [...committed, ...recorded];
     assert.ok(recorded.length > 0);
-    const results = Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, all);
+    const results = Worker.runReplayHistories(
+      { workflowBundle: await workflowBundle(), sinks: workflowSinks(null) },
+      all,
+    );
     let replayed = 0;
     for await (const r of results) {
       assert.equal(r.error, undefined, `${r.workflowId}: ${String(r.error)}`);

@@ -18,6 +18,7 @@ import { loadEnv, type Env } from '../../config/env';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../../core/search-attributes';
 import { freePort, provisionTools, startFerretDB, type Started } from '../../lib/servers';
 import { Store } from '../../store';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker/bundle';
 import { createSyncWorker, type WorkerHandle } from '../../worker/worker';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
@@ -38,10 +39,14 @@ const cleanups: (() => Promise<void>)[] = [];
 let bundle: Promise<WorkflowBundleWithSourceMap> | null = null;
 let temporalMetricsUrl: string | undefined;
 
-/** The workflow bundle, built once per test run. */
+/**
+ * The workflow bundle, built once per test run, as `npm run build` makes it (with the tracing
+ * interceptors: a worker on it needs the `exporter` sink, worker/tracing.ts `workflowSinks`).
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;

@@ -22,6 +22,7 @@ import {
 } from '../../workflows/messages';
 import type { syncWorkflow } from '../../workflows/sync';
 import { PROJECT_ROOT, workflowBundle } from '../setup/stack';
+import { workflowSinks } from '../../worker/tracing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -141,6 +142,7 @@ describe('sync workflow (TestWorkflowEnvironment, fake activities)', function ()
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
+      sinks: workflowSinks(null),
       // The batch workflow's activities are not needed here; the sync workflow's are all fakes.
       activities: acts,
     });
