@@ -8,12 +8,23 @@ import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
 import { createProvider, ProviderError, type ListPage, type StorageProvider } from '../providers';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
-import { dlqKey, findBySource, knownContent, markSeen, unseenObjects } from '../store/objects';
+import { dlqKey, findBySource, knownContent } from '../store/objects';
+import {
+  dropOtherPasses,
+  KnownFilesCache,
+  recordSeen,
+  unseenByManifest,
+  unseenByScan,
+  type SeenFile,
+} from '../store/seen-files';
+import { initialManifest, manifestStep, type ManifestState } from '../core/manifest';
 import {
   checksumsToCheck,
   noCounts,
   planPage,
   retryEntries,
+  toLookUp,
+  type KnownFiles,
   type PageCounts,
   type StoredObject,
 } from '../core/sync-plan';
@@ -49,6 +60,8 @@ export interface SyncActivityDeps {
   autoSuspendThreshold: number;
   /** Submits batches to the processing pipeline (starts batch workflows). */
   batches: BatchRunner;
+  /** Files of sync manifests a worker keeps in memory (SYNC_MANIFEST_CACHE_FILES). */
+  manifestCacheFiles?: number;
 }
 
 export interface SyncSettings {
@@ -86,6 +99,11 @@ export interface SyncPageInput {
   remaining: number;
   /** The sync's first pass: files are assumed new (insert first, look up only conflicts). */
   assumeNew?: boolean;
+  /**
+   * The pass whose documents are the manifest (core/manifest.ts): entries it holds at the same
+   * version are unchanged without a lookup. Absent or null: every entry is looked up.
+   */
+  knownPassId?: string | null;
   /** Ignored, like `totals`. */
   batches?: BatchTotals;
   /**
@@ -129,9 +147,25 @@ export interface FinishPassInput {
   /** Sweep objects not seen in this pass: only after a pass that listed everything, without error or cut. */
   sweep: boolean;
   error: string | null;
+  /** The manifest before this run (absent in older histories: none, incomplete). */
+  manifest?: ManifestState;
+  /** The pass's listing ended in this run (absent in older histories: derived from `sweep`). */
+  passComplete?: boolean;
+  /** A pass over announced ids. */
+  targeted?: boolean;
+  /** Every page of the pass listed everything. */
+  listedAll?: boolean;
+}
+
+export interface FinishPassResult {
+  deleted: number;
+  /** The manifest after this run. */
+  manifest: ManifestState;
 }
 
 const LOCK_TTL_MS = 60_000;
+/** Files of manifests a worker holds by default (~15 MB per 100,000). */
+export const DEFAULT_MANIFEST_CACHE_FILES = 500_000;
 /** Delta tokens travel in workflow history and state: longer ones are dropped (modifiedSince is used). */
 export const MAX_DELTA_TOKEN_LENGTH = 1024;
 const HEARTBEAT_MS = 3_000;
@@ -203,6 +237,7 @@ async function lookupPage(
 
 export function createSyncActivities(deps: SyncActivityDeps) {
   const { store, secrets } = deps;
+  const manifests = new KnownFilesCache(deps.manifestCacheFiles ?? DEFAULT_MANIFEST_CACHE_FILES);
 
   async function providerFor(cfg: SyncConfigDoc): Promise<StorageProvider> {
     const conn = await store.connections.findOne({
@@ -390,7 +425,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     return { page, delta, targeted, removed, entries: [...page.entries, ...retries] };
   }
 
-  /** Stage 2: what the plan needs to know, by `_id` lookups only (see store.lookupByIds). */
+  /**
+   * Stage 2: what the plan needs to know: the manifest (cached per pass), then `_id` lookups (see
+   * store.lookupByIds) of only what it does not settle.
+   */
   async function lookUp(
     cfg: SyncConfigDoc,
     input: SyncPageInput,
@@ -398,7 +436,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     removed: string[],
     matches: (e: SourceEntry) => boolean,
   ) {
-    const ids = [...new Set([...entries.map((e) => e.sourceObjectId), ...removed])];
+    const onUpdate = cfg.reconcile?.on_update !== false;
+    const known: KnownFiles | undefined =
+      input.knownPassId && !input.assumeNew
+        ? await manifests.get(store, cfg.sync_config_id, input.knownPassId)
+        : undefined;
+    const ids = toLookUp(entries, removed, matches, known, onUpdate);
+    const looked = new Set(ids);
     // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
     // commitNew insert first (conflicts are looked up there).
     const stored = input.assumeNew
@@ -410,16 +454,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const dlqDocs = await store.lookupByIds(
       store.dlq,
       entries
-        .filter((e) => !stored.has(e.sourceObjectId))
+        .filter((e) => looked.has(e.sourceObjectId) && !stored.has(e.sourceObjectId))
         .map((e) => dlqKey(cfg.sync_config_id, e.sourceObjectId)),
     );
     const dlq = new Map([...dlqDocs.values()].map((d) => [d.source_object_id, d]));
-    const checksums = checksumsToCheck(entries, matches, stored);
+    const checksums = checksumsToCheck(
+      entries.filter((e) => looked.has(e.sourceObjectId)),
+      matches,
+      stored,
+    );
     const knownChecksums =
       cfg.skip_duplicates && checksums.length > 0 && !input.assumeNew
         ? await knownContent(store, cfg.bucket_id, checksums)
         : new Set<string>();
-    return { stored, dlq, knownChecksums };
+    return { known, stored, dlq, knownChecksums };
   }
 
   return {
@@ -477,6 +525,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           entries: listing.entries,
           removed: listing.removed,
           matches,
+          known: found.known,
           stored: found.stored,
           dlq: new Map(
             [...found.dlq].map(([id, d]) => [
@@ -532,7 +581,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           passId: input.passId,
           pageKey,
         };
-        const seen: string[] = [];
+        // What the page saw, for the manifest: each file whose object it found, created or updated.
+        const seen: SeenFile[] = [];
+        const mark = { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey };
+        const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) => o.source_version ?? e.version;
         const outcomes: IngestOutcome[] = [];
         const fresh: SourceEntry[] = [];
         const retried = new Set<string>();
@@ -540,6 +592,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           switch (d.kind) {
             case 'created-by-page': {
               const prior = found.stored.get(d.entry.sourceObjectId)!;
+              seen.push([d.entry.sourceObjectId, versionOf(prior, d.entry)]);
               outcomes.push({
                 kind: 'created',
                 bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
@@ -550,7 +603,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             }
             case 'unchanged':
               counts.unchanged++;
-              if (d.mark) seen.push(d.prior._id);
+              seen.push([d.entry.sourceObjectId, d.version]);
               break;
             case 'gave-up':
               if (d.count) outcomes.push({ kind: 'failed', final: true });
@@ -568,13 +621,24 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           }
         }
 
+        // Before the first write of an object, the page names what it may create or change: an
+        // attempt that dies half-way leaves no object that the manifest's sweep does not know of.
+        if (fresh.length > 0)
+          await recordSeen(store, mark, [
+            ...seen,
+            ...fresh.map((e): SeenFile => [e.sourceObjectId, e.version]),
+          ]);
+        const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
+          // A failed update keeps the object at its old version (the next pass retries it).
+          if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version]);
+          else if (o.kind === 'failed') seen.push([entry.sourceObjectId, versionOf(prior, entry)]);
+          outcomes.push(o);
+        };
         // Copy the bytes of new and changed files, a few at a time.
         await forEachLimit(fresh, concurrency, async (entry) => {
           const prior = found.stored.get(entry.sourceObjectId);
           if (prior) {
-            const o = await ingestUpdate(ictx, entry, prior);
-            if (o.kind === 'failed' && prior.last_seen_pass_id !== input.passId) seen.push(prior._id); // keep the object; retry the update
-            outcomes.push(o);
+            updated(entry, prior, await ingestUpdate(ictx, entry, prior));
           } else {
             const p = await prepareNew(ictx, entry);
             if ('doc' in p) prepared.push(p);
@@ -585,12 +649,15 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         await abandonIfCancelled();
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
+        for (const p of prepared)
+          if (committed.outcomes.get(p.entry.sourceObjectId)?.kind === 'created')
+            seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry)]);
         // Insert-first found these already registered (from before this sync's first pass).
         await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
-            if (prior.last_seen_pass_id !== input.passId) seen.push(prior._id);
+            seen.push([entry.sourceObjectId, versionOf(prior, entry)]);
             outcomes.push({ kind: 'raced' });
-          } else outcomes.push(await ingestUpdate(ictx, entry, prior));
+          } else updated(entry, prior, await ingestUpdate(ictx, entry, prior));
         });
         const recovered = [...committed.outcomes.entries()]
           .filter(([id, o]) => o.kind === 'created' && retried.has(id))
@@ -609,7 +676,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const batched =
           toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches;
         tally(counts, outcomes);
-        await markSeen(store, { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey }, seen);
+        if (seen.length > 0 || fresh.length > 0) await recordSeen(store, mark, seen);
 
         await lease.settle();
         if (ctx.cancellationSignal.aborted)
@@ -643,13 +710,30 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       }
     },
 
-    /** Ends a pass: mark-and-sweep deletes (when allowed) and the run record. */
-    async finishPass(input: FinishPassInput): Promise<{ deleted: number }> {
+    /**
+     * Ends a run: the sweep's deletes (when allowed: by the manifest's documents, or by a scan when
+     * they are not complete, see core/manifest.ts), the manifest's upkeep, and the run record.
+     */
+    async finishPass(input: FinishPassInput): Promise<FinishPassResult> {
+      const prior = input.manifest ?? initialManifest(true);
       const cfg = await loadConfig(input.syncConfigId);
-      if (!cfg) return { deleted: 0 };
+      if (!cfg) return { deleted: 0, manifest: prior };
       let deleted = 0;
-      if (input.sweep && cfg.reconcile?.on_delete !== false) {
-        const stale = await unseenObjects(store, cfg.sync_config_id, input.passId);
+      const step = manifestStep(prior, {
+        passId: input.passId,
+        failed: input.status === 'FAILED',
+        passComplete: input.passComplete ?? input.sweep,
+        sweep: input.sweep,
+        onDelete: cfg.reconcile?.on_delete !== false,
+        targeted: input.targeted ?? false,
+        listedAll: input.listedAll ?? input.sweep,
+        full: input.full,
+      });
+      if (step.sweep !== 'none') {
+        const stale =
+          step.sweep === 'manifest'
+            ? await unseenByManifest(store, cfg, input.passId)
+            : await unseenByScan(store, cfg, input.passId);
         for (let i = 0; i < stale.length; i += 500) {
           deleted += await deleteObjects(store, deps.blobs, stale.slice(i, i + 500));
           Context.current().heartbeat({ deleted });
@@ -676,8 +760,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         f.updated === 0 &&
         f.listed === f.unchanged + f.duplicates + f.dlq; // nothing drifted out of the filters either
       if (!changedNothing) await refreshBucketStats(store, cfg.bucket_id);
-      // Marks of earlier passes are done with (a pass only ends once the one before it has).
-      await store.passSeen.deleteMany({ sync_config_id: cfg.sync_config_id, pass_id: { $ne: input.passId } });
+      // Documents of earlier passes are done with once swept (a pass only ends once the one before it has).
+      if (step.dropEarlier) await dropOtherPasses(store, cfg.sync_config_id, input.passId);
       const finished = new Date();
       const started = new Date(input.startedAt);
       const seconds = Math.max(0.001, (finished.getTime() - started.getTime()) / 1000);
@@ -710,7 +794,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         },
         { upsert: true },
       );
-      return { deleted };
+      return { deleted, manifest: step.next };
     },
 
     /** skip_batch_submission was switched off: submit the batches the sync held back. */

@@ -3,6 +3,9 @@
 // activity looks things up, asks this module, then applies the plan with batched writes.
 import type { SourceEntry } from './entry';
 
+/** Source id -> the version its object holds, as the sync's manifest records it (core/manifest.ts). */
+export type KnownFiles = ReadonlyMap<string, string>;
+
 /** What the plan needs of a stored object. */
 export interface StoredObject {
   _id: string;
@@ -45,7 +48,12 @@ export interface PlanInput {
   removed: string[];
   /** Whether each entry passes the sync's file filters. */
   matches: (e: SourceEntry) => boolean;
-  /** Stored objects by source_object_id (for the entries and the removed ids). */
+  /**
+   * The manifest of the last pass that listed everything (absent: none). An entry it holds at the
+   * same version is unchanged without a lookup (see `toLookUp`).
+   */
+  known?: KnownFiles;
+  /** Stored objects by source_object_id (for the entries `toLookUp` named and the removed ids). */
   stored: ReadonlyMap<string, StoredObject>;
   /** DLQ entries by source_object_id. */
   dlq: ReadonlyMap<string, DlqState>;
@@ -59,8 +67,8 @@ export type EntryDecision =
   | { kind: 'new'; entry: SourceEntry; inDlq: boolean }
   /** A new version of a stored object: replace its bytes and fields. */
   | { kind: 'changed'; entry: SourceEntry; prior: StoredObject }
-  /** Same version (or updates off): only marked seen for the sweep (when not marked already). */
-  | { kind: 'unchanged'; entry: SourceEntry; prior: StoredObject; mark: boolean }
+  /** Same version (or updates off): only recorded as seen. `version`: the one its object holds. */
+  | { kind: 'unchanged'; entry: SourceEntry; version: string }
   /** An earlier attempt of this very page created it: counted as created again. */
   | { kind: 'created-by-page'; entry: SourceEntry; prior: StoredObject }
   /** This version failed 3 times: not tried again. `count`: this run gave up on it (count it once). */
@@ -112,13 +120,49 @@ export function checksumsToCheck(
   return [...out];
 }
 
+/** The manifest settles an entry that matches the filters and is known at its version (or updates are off). */
+function settled(entry: SourceEntry, known: KnownFiles | undefined, onUpdate: boolean): string | undefined {
+  const version = known?.get(entry.sourceObjectId);
+  return version !== undefined && (version === entry.version || !onUpdate) ? version : undefined;
+}
+
+/**
+ * The source ids a page must look up: the entries the manifest does not settle, and the removed
+ * ids. A page that changed nothing looks up nothing. (An object the manifest does not name, of a
+ * file now out of the filters, is not looked up: the sweep deletes it, as the pass does not see it.)
+ */
+export function toLookUp(
+  entries: readonly SourceEntry[],
+  removed: readonly string[],
+  matches: (e: SourceEntry) => boolean,
+  known: KnownFiles | undefined,
+  onUpdate: boolean,
+): string[] {
+  const ids = new Set<string>();
+  for (const e of entries) {
+    // A file out of the filters matters only if the sync holds an object of it (drift deletes).
+    if (!matches(e)) {
+      if (!known || known.has(e.sourceObjectId)) ids.add(e.sourceObjectId);
+    } else if (settled(e, known, onUpdate) === undefined) ids.add(e.sourceObjectId);
+  }
+  for (const id of removed) ids.add(id);
+  return [...ids];
+}
+
 export function planPage(input: PlanInput): PagePlan {
   const { settings: s, stored, dlq } = input;
   const decisions: EntryDecision[] = [];
   let discovered = 0;
   for (const entry of input.entries) {
+    const matching = input.matches(entry);
+    const knownAt = matching ? settled(entry, input.known, s.onUpdate) : undefined;
+    if (knownAt !== undefined) {
+      discovered++;
+      decisions.push({ kind: 'unchanged', entry, version: knownAt });
+      continue;
+    }
     const prior = stored.get(entry.sourceObjectId);
-    if (!input.matches(entry)) {
+    if (!matching) {
       if (s.driftDeletes && prior && prior.sync_config_id === s.syncConfigId)
         decisions.push({ kind: 'drifted', entry, prior });
       else decisions.push({ kind: 'filtered-out', entry });
@@ -129,7 +173,7 @@ export function planPage(input: PlanInput): PagePlan {
     if (prior && prior.created_by_page === s.pageKey) {
       decisions.push({ kind: 'created-by-page', entry, prior });
     } else if (prior && (prior.source_version === entry.version || !s.onUpdate)) {
-      decisions.push({ kind: 'unchanged', entry, prior, mark: prior.last_seen_pass_id !== s.passId });
+      decisions.push({ kind: 'unchanged', entry, version: prior.source_version ?? entry.version });
     } else if (prior) {
       decisions.push({ kind: 'changed', entry, prior });
     } else if (failed?.status === 'FAILED' && failed.version === entry.version) {

@@ -5,6 +5,7 @@
 //
 //   PENDING --run--> ACTIVE --pause / auto-suspend--> SUSPENDED --resume--> ACTIVE
 //   ACTIVE (initial_only, pass completed) --> COMPLETED
+import { initialManifest, type ManifestState } from './manifest';
 import type { PendingChanges } from './change-feed';
 import { syncStatusOf, type TaskStatus } from './status';
 import { addRunFiles, type RunFiles } from './progress';
@@ -115,6 +116,13 @@ export interface SyncState {
    * so a steady stream of events never postpones it. Null: the next wait starts afresh.
    */
   pollCycleStart?: string | null;
+  /** The sync's manifest (core/manifest.ts). Absent in state from before it: see `manifestOf`. */
+  manifest?: ManifestState;
+}
+
+/** The manifest of this state (state from before manifests: none, and not complete). */
+export function manifestOf(s: Pick<SyncState, 'manifest' | 'lastCompletedPassStartedAt'>): ManifestState {
+  return s.manifest ?? initialManifest(s.lastCompletedPassStartedAt !== null);
 }
 
 /** Where time and fresh ids come from: the workflow's deterministic Date and uuid4, or a test's. */

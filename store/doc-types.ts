@@ -83,23 +83,28 @@ export interface SyncCheckpoint {
 }
 
 /**
- * The objects one page of a delta listing deletes (files removed at the source), written before they
- * are deleted: a retried page deletes what is left of the same set and counts it once.
- */
-/**
- * Mark-and-sweep marks: the objects a page of a pass saw unchanged (one document per page). An
- * insert per page instead of a write per object: FerretDB's SQLite backend scans the collection
- * for every update, so per-object marks made incremental passes of large buckets crawl.
+ * What one page of a pass saw (one document per page, see store/seen-files.ts): the files whose
+ * objects it found unchanged, created or updated, with the version each object holds. The last
+ * pass that listed everything is the next pass's manifest (a page compares its listing with it and
+ * looks up only what differs); the union of the kept documents is every object of the sync, so the
+ * sweep deletes what they hold and the pass did not see, without scanning the objects. One write
+ * per page: FerretDB's SQLite backend scans the collection for every update.
  */
 export interface PassSeenDoc {
   /** `<pass id>|<page key>` */
   _id: string;
   sync_config_id: string;
   pass_id: string;
-  /** Object `_id`s. */
-  keys: string[];
+  /** Written before the manifest existed: object `_id`s of the files the page saw unchanged. */
+  keys?: string[];
+  /** JSON of `[source_object_id, version][]` (one string: FerretDB decodes it in one piece). */
+  files?: string;
 }
 
+/**
+ * The objects one page of a delta listing deletes (files removed at the source), written before they
+ * are deleted: a retried page deletes what is left of the same set and counts it once.
+ */
 export interface PageRemovalDoc {
   /** `{sync_config_id}|{page key}` */
   _id: string;

@@ -93,40 +93,6 @@ export async function unindexContent(
   });
 }
 
-/** Marks objects a page saw unchanged: one document per page (see PassSeenDoc). */
-export async function markSeen(
-  store: Store,
-  mark: { syncConfigId: string; passId: string; pageKey: string },
-  keys: string[],
-): Promise<void> {
-  if (keys.length === 0) return;
-  await store.passSeen.replaceOne(
-    { _id: `${mark.passId}|${mark.pageKey}` },
-    { sync_config_id: mark.syncConfigId, pass_id: mark.passId, keys },
-    { upsert: true },
-  );
-}
-
-/**
- * Objects of a sync that a pass neither created, changed nor saw (the sweep's candidates). Scans
- * the sync's objects (the whole collection on FerretDB): once per pass, at its end.
- */
-export async function unseenObjects(store: Store, syncConfigId: string, passId: string) {
-  const seen = new Set<string>();
-  for await (const d of store.passSeen.find({ sync_config_id: syncConfigId, pass_id: passId }))
-    for (const k of d.keys ?? []) seen.add(k);
-  const unseen: Pick<
-    ObjectDoc,
-    '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'
-  >[] = [];
-  const cursor = store.objects.find(
-    { sync_config_id: syncConfigId, last_seen_pass_id: { $ne: passId } },
-    { projection: { object_id: 1, bucket_id: 1, blobs: 1, content_hash: 1, source_checksum: 1 } },
-  );
-  for await (const o of cursor) if (!seen.has(o._id)) unseen.push(o);
-  return unseen;
-}
-
 /**
  * Inserts a document unless one with its `_id` exists; true when inserted. (An upsert with
  * `$setOnInsert` would do on MongoDB, but FerretDB 1.24 drops null and empty-array fields there.)

@@ -132,6 +132,7 @@ export async function createSyncWorker(
       log,
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
+      manifestCacheFiles: env.SYNC_MANIFEST_CACHE_FILES,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
       fileConcurrencyMax: env.SYNC_FILE_CONCURRENCY_MAX,
       autoSuspendThreshold: env.AUTO_SUSPEND_THRESHOLD,

@@ -32,6 +32,7 @@ import {
   heldBatchesReleased,
   initialSyncState,
   isFinished,
+  manifestOf,
   nextCycleAt,
   pageApplied,
   passFinished,
@@ -243,6 +244,8 @@ async function runPass(sync: Sync): Promise<RunEnd | 'gone'> {
           deltaToken: pass.deltaToken ?? null,
           remaining: Math.max(1, settings.maxObjectsPerRun - pass.run.synced),
           assumeNew: pass.firstPass === true,
+          // A full pass (first, or full_sync) verifies every file against its object.
+          knownPassId: pass.full ? null : manifestOf(sync.state).passId,
           ...(pass.targets ? { targets: pass.targets } : {}),
         }),
       );
@@ -298,7 +301,7 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
   let deleted = 0;
   if (ended.record) {
     const pass = sync.state.pass!;
-    ({ deleted } = await finishPass({
+    const finished = await finishPass({
       syncConfigId: sync.syncConfigId,
       recordId: ended.record.recordId,
       runId: pass.runId,
@@ -311,7 +314,14 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
       status: ended.record.status,
       sweep: ended.record.sweep,
       error: ended.record.error,
-    }));
+      manifest: manifestOf(sync.state),
+      passComplete: end !== 'failed' && pass.cursor === null,
+      targeted: pass.targets !== undefined,
+      listedAll: pass.listedAll,
+    });
+    deleted = finished.deleted;
+    // (Results recorded before manifests carry none.)
+    if (finished.manifest) sync.state = { ...sync.state, manifest: finished.manifest };
   }
   const before = sync.state;
   sync.state = afterPass(before, passFinished(before, end, deleted, mint));

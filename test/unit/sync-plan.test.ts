@@ -5,6 +5,7 @@ import {
   checksumsToCheck,
   planPage,
   retryEntries,
+  toLookUp,
   type DlqState,
   type PlanInput,
   type PlanSettings,
@@ -69,16 +70,57 @@ describe('sync page plan (core/sync-plan.ts)', () => {
     assert.deepEqual(kinds(p), ['a:new', 'b:unchanged', 'c:changed']);
     assert.equal(p.discovered, 3);
     const b = p.decisions[1];
-    assert.ok(b.kind === 'unchanged' && b.mark, 'seen by an older pass: marked for the sweep');
+    assert.ok(b.kind === 'unchanged' && b.version === 'v1', 'recorded at the version its object holds');
   });
 
-  it('an unchanged object this pass already saw is not marked again', () => {
+  it('the manifest settles entries it holds at their version: no lookup, unchanged', () => {
+    const known = new Map([
+      ['a', 'v1'],
+      ['b', 'v1'],
+      ['gone-out', 'v1'],
+    ]);
+    const entries = [
+      entry('a'),
+      entry('b', { version: 'v2' }),
+      entry('c'),
+      entry('gone-out', { path: 'x.tmp' }),
+      entry('never-in', { path: 'y.tmp' }),
+    ];
+    const matches = (e: SourceEntry) => !e.path.endsWith('.tmp');
+    // b changed, c is new, gone-out is held but out of the filters now (drift); never-in was never
+    // held: nothing to look up for it.
+    assert.deepEqual(toLookUp(entries, ['r'], matches, known, true), ['b', 'c', 'gone-out', 'r']);
+    // Without a manifest everything is looked up.
+    assert.deepEqual(toLookUp(entries, [], matches, undefined, true), [
+      'a',
+      'b',
+      'c',
+      'gone-out',
+      'never-in',
+    ]);
+    // Updates off: a held file at another version is settled too (at the version its object holds).
+    assert.deepEqual(toLookUp([entry('b', { version: 'v2' })], [], matches, known, false), []);
     const p = plan({
-      entries: [entry('b')],
-      stored: new Map([['b', stored('b', { last_seen_pass_id: 'pass_1' })]]),
+      entries,
+      matches,
+      known,
+      stored: new Map([
+        ['b', stored('b')],
+        ['gone-out', stored('gone-out')],
+      ]),
     });
-    const d = p.decisions[0];
-    assert.ok(d.kind === 'unchanged' && !d.mark);
+    assert.deepEqual(kinds(p), ['a:unchanged', 'b:changed', 'c:new', 'gone-out:drifted', 'never-in:filtered-out']);
+    assert.equal(p.discovered, 3);
+    const off = plan({
+      entries: [entry('b', { version: 'v2' })],
+      known,
+      settings: { ...settings, onUpdate: false },
+    });
+    assert.deepEqual(
+      off.decisions.map((d) => (d.kind === 'unchanged' ? d.version : d.kind)),
+      ['v1'],
+      'on_update false: unchanged at the version the object holds',
+    );
   });
 
   it('on_update false keeps a changed file as unchanged', () => {

@@ -1,0 +1,154 @@
+// The documents of the sync's manifest (core/manifest.ts): one per page of a pass, naming the files
+// whose objects the page found unchanged, created or updated, with the version each object holds.
+// A page writes its document once (and once before its inserts when it creates objects, so an
+// attempt that dies half-way still names what it may have created). Reading them back is a query
+// on the sync's documents, a few per thousand files: once per pass, never per page.
+import type { ObjectDoc, PassSeenDoc, Store, SyncConfigDoc } from '.';
+import { objectKey } from './objects';
+
+/** A file a page saw: its source id and the version its object holds. */
+export type SeenFile = readonly [sourceObjectId: string, version: string];
+
+export interface PageMark {
+  syncConfigId: string;
+  passId: string;
+  /** `<run id>|<cursor>` */
+  pageKey: string;
+}
+
+const docId = (m: PageMark) => `${m.passId}|${m.pageKey}`;
+
+/** Writes what the page saw (replacing an earlier attempt's document of the same page). */
+export async function recordSeen(store: Store, mark: PageMark, files: readonly SeenFile[]): Promise<void> {
+  await store.passSeen.replaceOne(
+    { _id: docId(mark) },
+    { sync_config_id: mark.syncConfigId, pass_id: mark.passId, files: JSON.stringify(files) },
+    { upsert: true },
+  );
+}
+
+function filesOf(doc: Pick<PassSeenDoc, 'files'>): SeenFile[] {
+  if (!doc.files) return [];
+  const parsed = JSON.parse(doc.files) as unknown;
+  return Array.isArray(parsed) ? (parsed as SeenFile[]) : [];
+}
+
+/** The object `_id`s a document names (older documents hold object `_id`s, newer ones files). */
+function objectKeysOf(doc: PassSeenDoc, cfg: Pick<SyncConfigDoc, 'bucket_id' | 'source_type'>): string[] {
+  return [...(doc.keys ?? []), ...filesOf(doc).map(([id]) => objectKey(cfg.bucket_id, cfg.source_type, id))];
+}
+
+/** Source id -> version, as a pass's documents recorded them. */
+export type KnownFiles = ReadonlyMap<string, string>;
+
+/**
+ * The manifest a page compares its listing with, loaded once per (sync, pass) per worker and kept
+ * for the pages after it. A completed pass's documents never change, so a cached copy stays true.
+ * At most `maxFiles` files are held (the least recently used manifests go first).
+ */
+export class KnownFilesCache {
+  private readonly cache = new Map<string, { files: Promise<KnownFiles>; size: number }>();
+  private held = 0;
+
+  constructor(private readonly maxFiles: number) {}
+
+  get(store: Store, syncConfigId: string, passId: string): Promise<KnownFiles> {
+    const key = `${syncConfigId}|${passId}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit.files;
+    }
+    const slot = { files: this.load(store, syncConfigId, passId), size: 0 };
+    this.cache.set(key, slot);
+    slot.files.then(
+      (m) => {
+        if (this.cache.get(key) !== slot) return;
+        slot.size = m.size;
+        this.held += m.size;
+        this.evict();
+      },
+      () => {
+        if (this.cache.get(key) === slot) this.cache.delete(key);
+      },
+    );
+    return slot.files;
+  }
+
+  private evict(): void {
+    for (const [key, slot] of this.cache) {
+      if (this.held <= this.maxFiles || this.cache.size <= 1) break;
+      this.cache.delete(key);
+      this.held -= slot.size;
+    }
+  }
+
+  private async load(store: Store, syncConfigId: string, passId: string): Promise<KnownFiles> {
+    const out = new Map<string, string>();
+    for await (const d of store.passSeen.find({ sync_config_id: syncConfigId, pass_id: passId }))
+      for (const [id, version] of filesOf(d)) out.set(id, version);
+    return out;
+  }
+}
+
+type SweepFields = Pick<
+  ObjectDoc,
+  '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'
+>;
+
+const SWEEP_PROJECTION = {
+  object_id: 1,
+  bucket_id: 1,
+  blobs: 1,
+  content_hash: 1,
+  source_checksum: 1,
+  sync_config_id: 1,
+  last_seen_pass_id: 1,
+};
+
+/**
+ * The sweep by manifest: objects earlier passes' documents name and this pass's do not, read by
+ * `_id` (what it finds bounds its cost). Only valid while the documents are complete (core/manifest.ts).
+ */
+export async function unseenByManifest(
+  store: Store,
+  cfg: Pick<SyncConfigDoc, 'sync_config_id' | 'bucket_id' | 'source_type'>,
+  passId: string,
+): Promise<SweepFields[]> {
+  const seen = new Set<string>();
+  const earlier = new Set<string>();
+  for await (const d of store.passSeen.find({ sync_config_id: cfg.sync_config_id }))
+    for (const k of objectKeysOf(d, cfg)) (d.pass_id === passId ? seen : earlier).add(k);
+  const candidates = [...earlier].filter((k) => !seen.has(k));
+  const found = await store.lookupByIds(store.objects, candidates, SWEEP_PROJECTION);
+  return [...found.values()].filter(
+    (o) => o.sync_config_id === cfg.sync_config_id && o.last_seen_pass_id !== passId,
+  );
+}
+
+/**
+ * The sweep by scan: objects of the sync that the pass neither created, changed nor saw. Scans the
+ * sync's objects (the whole collection on FerretDB): only when the manifest is not complete.
+ */
+export async function unseenByScan(
+  store: Store,
+  cfg: Pick<SyncConfigDoc, 'sync_config_id' | 'bucket_id' | 'source_type'>,
+  passId: string,
+): Promise<SweepFields[]> {
+  const seen = new Set<string>();
+  for await (const d of store.passSeen.find({ sync_config_id: cfg.sync_config_id, pass_id: passId }))
+    for (const k of objectKeysOf(d, cfg)) seen.add(k);
+  const unseen: SweepFields[] = [];
+  const cursor = store.objects.find(
+    { sync_config_id: cfg.sync_config_id, last_seen_pass_id: { $ne: passId } },
+    { projection: SWEEP_PROJECTION },
+  );
+  for await (const o of cursor) if (!seen.has(o._id)) unseen.push(o);
+  return unseen;
+}
+
+/** Drops the documents of the sync's other passes. */
+export async function dropOtherPasses(store: Store, syncConfigId: string, passId: string): Promise<void> {
+  await store.passSeen.deleteMany({ sync_config_id: syncConfigId, pass_id: { $ne: passId } });
+}
