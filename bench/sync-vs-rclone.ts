@@ -620,6 +620,8 @@ async function benchSource(
       source_path: kind === 'local' ? '/' : `${S3_BUCKET}/${S3_PREFIX}/n${n}`,
       // The longest interval allowed: the passes below are triggered, a scheduled one would interfere.
       polling_interval_seconds: 900,
+      // One run for the whole first pass (the default cap of 100,000 would cut 100,000 + large files).
+      max_objects_per_run: Math.max(100_000, set.rels.length + 1),
     });
     if (created.status !== 200) throw new Error(`sync: ${JSON.stringify(created.body)}`);
     const syncId: string = created.body.sync_config_id;

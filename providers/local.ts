@@ -30,11 +30,16 @@ function fsError(err: unknown, what: string): ProviderError {
   });
 }
 
+const BEYOND_BMP_LOW = /[\uD800-\uFFFF]/;
+
 /** Byte-wise (UTF-8) order of `/`-joined relative paths; the order the cursor relies on. JS `<` compares
  * UTF-16 code units, which puts astral characters (emoji) before U+E000–U+FFFF, unlike byte order. */
 function cmp(a: string, b: string): number {
+  // Below U+D800 both orders agree: compare the strings as they are (no Buffers for the usual paths).
+  if (!BEYOND_BMP_LOW.test(a) && !BEYOND_BMP_LOW.test(b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
+
 
 export class LocalProvider implements StorageProvider {
   readonly capabilities = {
