@@ -2,16 +2,16 @@
 // `container/prefix`; listing is flat under the prefix, in blob-name order, and the cursor is the
 // service's continuation marker.
 import type { Readable } from 'node:stream';
-import {
-  AnonymousCredential,
-  BlobServiceClient,
-  StorageSharedKeyCredential,
-  type StoragePipelineOptions,
-} from '@azure/storage-blob';
+import type * as AzureSdk from '@azure/storage-blob';
+import type { BlobServiceClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { ProviderError } from './types';
 import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import { classifiedStream, endpointUrlSchema, failedTest, withoutTrailingSlash } from './shared';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (lib/lazy-module.ts)
+const azureSdk = lazyModule(() => require('@azure/storage-blob') as typeof AzureSdk);
 
 export const azureConfigSchema = z.strictObject({
   account_name: z.string().regex(/^[a-z0-9]{3,24}$/, 'must be 3-24 lowercase letters and digits'),
@@ -43,6 +43,7 @@ function serviceClient(config: AzureConfig, credentials: Record<string, unknown>
   const url = withoutTrailingSlash(
     config.endpoint_url ?? `https://${config.account_name}.blob.core.windows.net`,
   );
+  const { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } = azureSdk();
   try {
     switch (c.type) {
       case 'account_key':

@@ -5,18 +5,11 @@
 import https from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-  S3Client,
-  type S3ClientConfig,
-  type _Object,
-} from '@aws-sdk/client-s3';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
+import type * as StsSdk from '@aws-sdk/client-sts';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { forEachLimit } from '../lib/pool';
 import { ProviderError } from './types';
 import type {
@@ -29,6 +22,12 @@ import type {
   TestResult,
 } from './types';
 import { codeClass, failedTest, parseCredentials } from './shared';
+
+// Loaded on first use (lib/lazy-module.ts).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const s3Sdk = lazyModule(() => require('@aws-sdk/client-s3') as typeof S3Sdk);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const stsSdk = lazyModule(() => require('@aws-sdk/client-sts') as typeof StsSdk);
 
 export const TIGRIS_ENDPOINT = 'https://fly.storage.tigris.dev';
 /** HeadObject requests in flight per listed page. */
@@ -196,6 +195,7 @@ function assumeRoleProvider(
 ): () => Promise<TemporaryCredentials> {
   const key = JSON.stringify([cred.role_arn, cred.external_id, region, sts.endpoint ?? null]);
   const fresh = async (): Promise<TemporaryCredentials> => {
+    const { AssumeRoleCommand, STSClient } = stsSdk();
     const client = new STSClient({
       region,
       maxAttempts: 1,
@@ -308,7 +308,7 @@ export class S3Provider implements StorageProvider {
       config.tls = settings.useSsl;
       config.followRegionRedirects = true; // AWS: a bucket in another region still works
     }
-    this.client = new S3Client(config);
+    this.client = new (s3Sdk().S3Client)(config);
   }
 
   /** `bucket/prefix` -> the bucket and the key prefix (`''` or ending in `/`). */
@@ -344,7 +344,7 @@ export class S3Provider implements StorageProvider {
       let out;
       try {
         out = await this.client.send(
-          new ListObjectsV2Command({
+          new (s3Sdk().ListObjectsV2Command)({
             Bucket: bucket,
             Prefix: prefix || undefined,
             StartAfter: after,
@@ -399,7 +399,7 @@ export class S3Provider implements StorageProvider {
   private async head(bucket: string, prefix: string, key: string, o?: _Object): Promise<SourceEntry | null> {
     let head;
     try {
-      head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      head = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: key }));
     } catch (err) {
       const e = s3Error(err, `head s3://${bucket}/${key}`);
       if (e.kind === 'not_found') return null;
@@ -432,7 +432,7 @@ export class S3Provider implements StorageProvider {
     const where = `open s3://${bucket}/${key}`;
     let body: Readable;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const out = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }));
       body = out.Body as Readable;
     } catch (err) {
       throw s3Error(err, where);
@@ -456,7 +456,7 @@ export class S3Provider implements StorageProvider {
         // No bucket yet: check the credentials. AccessDenied means they were accepted (signature and key
         // are checked first) but may not list buckets, which a sync does not need.
         try {
-          await this.client.send(new ListBucketsCommand({}));
+          await this.client.send(new (s3Sdk().ListBucketsCommand)({}));
           return { success: true, message: 'credentials accepted', details };
         } catch (err) {
           const e = s3Error(err, 'list buckets');
@@ -472,14 +472,14 @@ export class S3Provider implements StorageProvider {
       const { bucket, prefix } = this.locate(sourcePath);
       Object.assign(details, { bucket, prefix });
       try {
-        await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+        await this.client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
       } catch (err) {
         throw s3Error(err, `head bucket ${bucket}`);
       }
       let out;
       try {
         out = await this.client.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1 }),
+          new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, Prefix: prefix || undefined, MaxKeys: 1 }),
         );
       } catch (err) {
         throw s3Error(err, `list s3://${bucket}/${prefix}`);

@@ -25,23 +25,23 @@ import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { PassThrough, Readable } from 'node:stream';
 import tls from 'node:tls';
-import {
-  AuthenticationHandler,
+import type * as GraphSdk from '@microsoft/microsoft-graph-client';
+import type {
+  AuthenticationProvider,
   Client,
+  Context,
   GraphError,
-  RedirectHandler,
-  RedirectHandlerOptions,
-  ResponseType,
-  TelemetryHandler,
-  type AuthenticationProvider,
-  type Context,
-  type Middleware,
+  Middleware,
 } from '@microsoft/microsoft-graph-client';
 import { z } from 'zod';
+import { lazyModule } from '../lib/lazy-module';
 import { forEachLimit } from '../lib/pool';
 import { ProviderError } from './types';
 import type { ListOptions, ListPage, SourceEntry, StorageProvider, TestResult } from './types';
 import { codeClass, failedTest, parseCredentials } from './shared';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (lib/lazy-module.ts)
+const graphSdk = lazyModule(() => require('@microsoft/microsoft-graph-client') as typeof GraphSdk);
 
 export const GRAPH_ENDPOINT = 'https://graph.microsoft.com';
 export const AUTHORITY_HOST = 'https://login.microsoftonline.com';
@@ -142,7 +142,7 @@ function networkError(err: unknown, what: string, code = (err as { code?: string
 /** Classifies what the Graph client throws: GraphError (with the HTTP status) or a socket error. */
 export function sharepointError(err: unknown, what: string, tokens?: TokenSource): ProviderError {
   if (err instanceof ProviderError) return err;
-  if (err instanceof GraphError) {
+  if (err instanceof graphSdk().GraphError) {
     // The token source failed inside the client's AuthenticationHandler: the client keeps only its message.
     if (err.statusCode === -1 && tokens?.lastError && err.message === tokens.lastError.message)
       return tokens.lastError;
@@ -553,6 +553,8 @@ export class SharePointProvider implements StorageProvider {
       `${this.graph}/.default`,
       agent,
     );
+    const { AuthenticationHandler, Client, RedirectHandler, RedirectHandlerOptions, TelemetryHandler } =
+      graphSdk();
     const chain: Middleware[] = [
       new AuthenticationHandler(this.tokens),
       new RedirectHandler(new RedirectHandlerOptions(5)),
@@ -977,7 +979,7 @@ export class SharePointProvider implements StorageProvider {
       // /content answers 302 to a pre-authenticated download URL; the RedirectHandler follows it.
       res = (await this.client
         .api(`/drives/${encodeURIComponent(driveId)}/items/${encodeURIComponent(itemId)}/content`)
-        .responseType(ResponseType.RAW)
+        .responseType(graphSdk().ResponseType.RAW)
         .get()) as Response;
     } catch (err) {
       throw sharepointError(err, what, this.tokens);

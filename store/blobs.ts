@@ -11,16 +11,17 @@ import { mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type * as LibStorage from '@aws-sdk/lib-storage';
 import type { Env } from '../config/env';
+import { lazyModule } from '../lib/lazy-module';
+
+// The S3 store's SDK loads when one is created (lib/lazy-module.ts): the folder store never loads it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const s3Sdk = lazyModule(() => require('@aws-sdk/client-s3') as typeof S3Sdk);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const libStorage = lazyModule(() => require('@aws-sdk/lib-storage') as typeof LibStorage);
 
 export interface StoredBlob {
   key: string;
@@ -186,7 +187,7 @@ export class S3BlobStore implements BlobStore {
     // 8 MiB parts: up to ~78 GiB per blob within S3's 10,000 parts, ~40 MiB in memory per copy.
     this.partSize = opts.partSize ?? 8 * 1024 * 1024;
     this.queueSize = opts.queueSize ?? 4;
-    this.client = new S3Client({
+    this.client = new (s3Sdk().S3Client)({
       // Upload checksums only when the operation requires them: S3 look-alikes vary in support;
       // the copy's SHA-256 is computed here anyway.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -203,7 +204,7 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, source: Readable): Promise<StoredBlob> {
     const Key = this.objectKey(key);
     const tap = digestTap();
-    const upload = new Upload({
+    const upload = new (libStorage().Upload)({
       client: this.client,
       params: { Bucket: this.bucket, Key, Body: tap.stream },
       partSize: this.partSize,
@@ -221,7 +222,7 @@ export class S3BlobStore implements BlobStore {
     // lib-storage aborts on failure; again here in case its abort failed (NoSuchUpload is fine).
     if (upload.uploadId)
       await this.client
-        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: upload.uploadId }))
+        .send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key, UploadId: upload.uploadId }))
         .catch(() => undefined);
     if (uploaded.status === 'fulfilled') await this.delete(key).catch(() => undefined);
     // The source's own error first; else S3's (lib-storage ends a failed upload by closing the tap,
@@ -234,7 +235,7 @@ export class S3BlobStore implements BlobStore {
   async open(key: string): Promise<Readable> {
     const Key = this.objectKey(key);
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      const res = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key }));
       if (!(res.Body instanceof Readable)) throw new Error(`GetObject ${Key}: the body is not a stream`);
       return res.Body;
     } catch (err) {
@@ -246,7 +247,7 @@ export class S3BlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      await this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key }));
     } catch (err) {
       if (nameOf(err) === 'NoSuchKey' || statusOf(err) === 404) return;
       throw err;
@@ -256,7 +257,7 @@ export class S3BlobStore implements BlobStore {
   async exists(key: string): Promise<boolean> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key }));
       return true;
     } catch (err) {
       if (nameOf(err) === 'NotFound' || nameOf(err) === 'NoSuchKey' || statusOf(err) === 404) return false;

@@ -8,12 +8,8 @@
 // few seconds (one query per interval, as the filesystem feeds do): one reader per queue and
 // connection, serving every sync of that connection that names the queue.
 import https from 'node:https';
-import {
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import type * as SqsSdk from '@aws-sdk/client-sqs';
+import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
 import {
   parseS3Event,
@@ -23,9 +19,14 @@ import {
   sqsQueueUrlProblem,
 } from '../core/s3-events';
 import type { Announcer } from '../lib/announcer';
+import { lazyModule } from '../lib/lazy-module';
 import { s3ClientAccess, s3ConfigSchema, sdkCredentials } from '../providers/s3';
 import type { ConnectionDoc, Store } from '../store';
 import type { SecretBox } from '../store/secrets';
+
+// Loaded on first use (lib/lazy-module.ts): only once a sync reads an SQS queue.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sqsSdk = lazyModule(() => require('@aws-sdk/client-sqs') as typeof SqsSdk);
 
 export const QUEUE_RECONCILE_EVERY_MS = 3_000;
 /** Long poll: a ReceiveMessage waits this long for messages (SQS's maximum). */
@@ -230,7 +231,7 @@ export class QueueFeeds {
       : null;
     const { settings, credentials: creds } = s3ClientAccess(config, credentials);
     const region = regionOfQueueUrl(queueUrl) ?? settings.region;
-    return new SQSClient({
+    return new (sqsSdk().SQSClient)({
       region,
       // The queue URL's own server (AWS's regional endpoint, or the connection's host).
       endpoint: new URL(queueUrl).origin,
@@ -258,7 +259,7 @@ export class QueueFeeds {
       let messages: Message[];
       try {
         const out = await r.client.send(
-          new ReceiveMessageCommand({
+          new (sqsSdk().ReceiveMessageCommand)({
             QueueUrl: r.queueUrl,
             MaxNumberOfMessages: 10,
             WaitTimeSeconds: this.waitSeconds,
@@ -317,7 +318,7 @@ export class QueueFeeds {
     if (ack.length === 0) return;
     try {
       const out = await r.client.send(
-        new DeleteMessageBatchCommand({
+        new (sqsSdk().DeleteMessageBatchCommand)({
           QueueUrl: r.queueUrl,
           Entries: ack.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
         }),

@@ -4,10 +4,14 @@
 // width/height from the same head, kept longer (up to IMAGE_HEAD_MAX) only when the header needs it
 // (a JPEG's SOF can come after a large EXIF segment).
 import { createHash } from 'node:crypto';
-import { imageSize } from 'image-size';
+import type * as ImageSize from 'image-size';
 import { fileMetadataConfigSchema, type StepConfigInput } from '../../core/pipeline';
+import { lazyModule } from '../../lib/lazy-module';
 import { baseMime, chunks, sniffMime, throwIfAborted } from './sniff';
 import { contentBlob, type MapStepInput } from './types';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use (lib/lazy-module.ts)
+const imageSizeModule = lazyModule(() => require('image-size') as typeof ImageSize);
 
 /** Most bytes ever kept in memory to find an image's dimensions. */
 export const IMAGE_HEAD_MAX = 1024 * 1024;
@@ -24,7 +28,7 @@ export interface FileMetadataOutput {
 
 function dimensions(head: Buffer): FileMetadataOutput['image'] {
   try {
-    const r = imageSize(head);
+    const r = imageSizeModule().imageSize(head);
     if (!r.width || !r.height) return null;
     return { width: r.width, height: r.height, format: r.type ?? 'unknown' };
   } catch {

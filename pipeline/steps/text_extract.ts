@@ -4,11 +4,19 @@
 // per row, cells tab-separated (header kept). Reads at most max_chars * 4 bytes; the text is cut at
 // max_chars. Types without text (images, binaries) are skipped, not failed, so a collection of mixed
 // files completes; content that does not parse as its declared JSON/CSV fails the document.
-import { convert, type HtmlToTextOptions } from 'html-to-text';
-import { parse as parseCsv } from 'csv-parse/sync';
+import type * as CsvParseSync from 'csv-parse/sync';
+import type * as HtmlToText from 'html-to-text';
+import type { HtmlToTextOptions } from 'html-to-text';
 import { textExtractConfigSchema, type StepConfigInput } from '../../core/pipeline';
+import { lazyModule } from '../../lib/lazy-module';
 import { baseMime, chunks, sniffMime, throwIfAborted } from './sniff';
 import { contentBlob, StepError, type MapStepInput } from './types';
+
+// Loaded on first use (lib/lazy-module.ts): a worker that runs no text_extract step never loads them.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const htmlToText = lazyModule(() => require('html-to-text') as typeof HtmlToText);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const csvParse = lazyModule(() => require('csv-parse/sync') as typeof CsvParseSync);
 
 export type TextFormat = 'plain' | 'markdown' | 'json' | 'csv' | 'tsv' | 'html';
 
@@ -94,7 +102,7 @@ let marked: Promise<Marked> | undefined;
 async function markdownToText(md: string): Promise<string> {
   marked ??= import('marked');
   const html = (await marked).marked.parse(md, { async: false, gfm: true });
-  return convert(html, HTML_OPTIONS);
+  return htmlToText().convert(html, HTML_OPTIONS);
 }
 
 /** `a.b[0].c: value` lines of the string, number and boolean leaves, in document order. */
@@ -120,7 +128,7 @@ export function jsonToText(value: unknown, maxChars: number): string {
 }
 
 function csvToText(text: string, delimiter: string): string {
-  const rows: string[][] = parseCsv(text, {
+  const rows: string[][] = csvParse().parse(text, {
     delimiter,
     bom: true,
     relax_column_count: true,
@@ -143,7 +151,7 @@ async function render(
       case 'markdown':
         return (await markdownToText(raw)).trimEnd();
       case 'html':
-        return convert(raw, HTML_OPTIONS).trimEnd();
+        return htmlToText().convert(raw, HTML_OPTIONS).trimEnd();
       case 'json':
         return jsonToText(JSON.parse(raw), maxChars);
       case 'csv':
