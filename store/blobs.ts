@@ -222,7 +222,9 @@ export class S3BlobStore implements BlobStore {
     // lib-storage aborts on failure; again here in case its abort failed (NoSuchUpload is fine).
     if (upload.uploadId)
       await this.client
-        .send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key, UploadId: upload.uploadId }))
+        .send(
+          new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key, UploadId: upload.uploadId }),
+        )
         .catch(() => undefined);
     if (uploaded.status === 'fulfilled') await this.delete(key).catch(() => undefined);
     // The source's own error first; else S3's (lib-storage ends a failed upload by closing the tap,
