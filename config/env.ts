@@ -114,7 +114,7 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   /** Entries a provider lists per page (one activity call handles one page). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
-  /** Files of sync manifests a worker keeps in memory (~15 MB per 100,000; least recently used go first). */
+  /** Files of sync manifests a worker keeps in memory (~11 MB of heap per 100,000 short paths; least recently used go first). */
   SYNC_MANIFEST_CACHE_FILES: z.coerce.number().int().min(0).default(500_000),
   /**
    * The API's base URL as storage services reach it (`https://api.example.com`, a path prefix allowed):

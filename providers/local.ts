@@ -40,7 +40,6 @@ function cmp(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-
 export class LocalProvider implements StorageProvider {
   readonly capabilities = {
     serverSideModifiedFilter: false,

@@ -10,7 +10,9 @@ import { lane, stack, type Lane } from '../setup/stack';
 import type { Store } from '../../store';
 
 const files = (n: number) =>
-  Object.fromEntries(Array.from({ length: n }, (_, i) => [`d${i % 3}/f${String(i).padStart(3, '0')}.txt`, `body ${i}`]));
+  Object.fromEntries(
+    Array.from({ length: n }, (_, i) => [`d${i % 3}/f${String(i).padStart(3, '0')}.txt`, `body ${i}`]),
+  );
 
 /** Counts what the worker asks of the objects collection while a pass runs. */
 function watchObjectReads(store: Store) {
@@ -47,7 +49,11 @@ describe('sync manifest: passes cost what changed', function () {
   });
 
   const trigger = async (bucketId: string, syncId: string, full = false) => {
-    const r = await http(l, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger${full ? '?full_sync=true' : ''}`);
+    const r = await http(
+      l,
+      'POST',
+      `/v1/buckets/${bucketId}/syncs/${syncId}/trigger${full ? '?full_sync=true' : ''}`,
+    );
     assert.equal(r.status, 200, JSON.stringify(r.body));
   };
   const sourceIds = async (syncId: string) =>
@@ -92,7 +98,10 @@ describe('sync manifest: passes cost what changed', function () {
     assert.equal(ids.length, 45);
     assert.ok(!ids.includes('d1/f001.txt'), 'the deleted file lost its object');
     assert.ok(ids.includes('d2/new.txt'));
-    const changed = await l.store.objects.findOne({ sync_config_id: syncId, source_object_id: 'd0/f000.txt' });
+    const changed = await l.store.objects.findOne({
+      sync_config_id: syncId,
+      source_object_id: 'd0/f000.txt',
+    });
     assert.equal(changed!.blobs[0].details.size_bytes, 'a longer second version'.length);
     const runs = await l.store.runs.find({ sync_config_id: syncId }).sort({ started_at: -1 }).toArray();
     assert.equal(runs[0].objects_deleted, 1);

@@ -109,7 +109,13 @@ describe('sync page plan (core/sync-plan.ts)', () => {
         ['gone-out', stored('gone-out')],
       ]),
     });
-    assert.deepEqual(kinds(p), ['a:unchanged', 'b:changed', 'c:new', 'gone-out:drifted', 'never-in:filtered-out']);
+    assert.deepEqual(kinds(p), [
+      'a:unchanged',
+      'b:changed',
+      'c:new',
+      'gone-out:drifted',
+      'never-in:filtered-out',
+    ]);
     assert.equal(p.discovered, 3);
     const off = plan({
       entries: [entry('b', { version: 'v2' })],
