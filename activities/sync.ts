@@ -12,9 +12,11 @@ import { dlqKey, findBySource, knownContent } from '../store/objects';
 import {
   dropOtherPasses,
   KnownFilesCache,
+  passTotals,
   recordSeen,
   unseenByManifest,
   unseenByScan,
+  type Manifest,
   type SeenFile,
 } from '../store/seen-files';
 import { initialManifest, manifestStep, type ManifestState } from '../core/manifest';
@@ -24,12 +26,11 @@ import {
   planPage,
   retryEntries,
   toLookUp,
-  type KnownFiles,
   type PageCounts,
   type StoredObject,
 } from '../core/sync-plan';
 import type { BlobStore } from '../store/blobs';
-import { refreshBucketStats } from '../store/bucket-stats';
+import { refreshBucketStats, storeBucketStats } from '../store/bucket-stats';
 import type { SecretBox } from '../store/secrets';
 import {
   commitNew,
@@ -155,6 +156,8 @@ export interface FinishPassInput {
   targeted?: boolean;
   /** Every page of the pass listed everything. */
   listedAll?: boolean;
+  /** The sync's first pass (its objects are all its own new ones: nothing to verify). */
+  firstPass?: boolean;
 }
 
 export interface FinishPassResult {
@@ -169,6 +172,10 @@ export const DEFAULT_MANIFEST_CACHE_FILES = 500_000;
 /** Delta tokens travel in workflow history and state: longer ones are dropped (modifiedSince is used). */
 export const MAX_DELTA_TOKEN_LENGTH = 1024;
 const HEARTBEAT_MS = 3_000;
+
+/** An object's size: the sum of its blobs' bytes (what the bucket's total_size_bytes adds up). */
+const bytesOf = (o: Pick<ObjectDoc, 'blobs'>): number =>
+  o.blobs.reduce((sum, b) => sum + (b.details?.size_bytes ?? 0), 0);
 
 /** Adds the outcomes of a page's files to its counts. */
 function tally(counts: PageCounts, outcomes: IngestOutcome[]): void {
@@ -334,6 +341,32 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     return out;
   }
 
+  /**
+   * The bucket's counts after a run that changed objects. After a sweep the pass's documents name
+   * exactly the sync's objects, with their sizes: when the sync is the bucket's only source (no
+   * other sync, deleted ones included, and no object created or deleted through the API) they are
+   * the bucket's counts, without reading its objects. Otherwise a recount (store/bucket-stats.ts).
+   */
+  async function updateBucketStats(cfg: SyncConfigDoc, passId: string, swept: boolean): Promise<void> {
+    if (swept) {
+      const [bucket, syncs] = await Promise.all([
+        store.buckets.findOne({ _id: cfg.bucket_id }, { projection: { has_api_objects: 1 } }),
+        store.syncs.countDocuments({ bucket_id: cfg.bucket_id }),
+      ]);
+      if (bucket && bucket.has_api_objects !== true && syncs === 1) {
+        const totals = await passTotals(store, cfg.sync_config_id, passId);
+        if (totals) {
+          await storeBucketStats(store, cfg.bucket_id, {
+            object_count: totals.objects,
+            total_size_bytes: totals.bytes,
+          });
+          return;
+        }
+      }
+    }
+    await refreshBucketStats(store, cfg.bucket_id);
+  }
+
   const loadConfig = (syncConfigId: string) =>
     store.syncs.findOne({ sync_config_id: syncConfigId, deleted: { $ne: true } });
 
@@ -437,11 +470,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     matches: (e: SourceEntry) => boolean,
   ) {
     const onUpdate = cfg.reconcile?.on_update !== false;
-    const known: KnownFiles | undefined =
+    const known: Manifest | undefined =
       input.knownPassId && !input.assumeNew
         ? await manifests.get(store, cfg.sync_config_id, input.knownPassId)
         : undefined;
-    const ids = toLookUp(entries, removed, matches, known, onUpdate);
+    const ids = toLookUp(entries, removed, matches, known?.versions, onUpdate);
     const looked = new Set(ids);
     // A sync's first pass registers nearly every file anew: skip the per-file lookups and let
     // commitNew insert first (conflicts are looked up there).
@@ -525,7 +558,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           entries: listing.entries,
           removed: listing.removed,
           matches,
-          known: found.known,
+          known: found.known?.versions,
           stored: found.stored,
           dlq: new Map(
             [...found.dlq].map(([id, d]) => [
@@ -586,6 +619,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         const mark = { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey };
         const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) =>
           o.source_version ?? e.version;
+        const seenAs = (o: Pick<ObjectDoc, 'source_version' | 'blobs'>, e: SourceEntry): SeenFile => [
+          e.sourceObjectId,
+          versionOf(o, e),
+          bytesOf(o),
+        ];
         const outcomes: IngestOutcome[] = [];
         const fresh: SourceEntry[] = [];
         const retried = new Set<string>();
@@ -593,7 +631,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           switch (d.kind) {
             case 'created-by-page': {
               const prior = found.stored.get(d.entry.sourceObjectId)!;
-              seen.push([d.entry.sourceObjectId, versionOf(prior, d.entry)]);
+              seen.push(seenAs(prior, d.entry));
               outcomes.push({
                 kind: 'created',
                 bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
@@ -602,10 +640,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
               });
               break;
             }
-            case 'unchanged':
+            case 'unchanged': {
               counts.unchanged++;
-              seen.push([d.entry.sourceObjectId, d.version]);
+              const id = d.entry.sourceObjectId;
+              const prior = found.stored.get(id);
+              seen.push([id, d.version, prior ? bytesOf(prior) : found.known?.sizes.get(id)]);
               break;
+            }
             case 'gave-up':
               if (d.count) outcomes.push({ kind: 'failed', final: true });
               break;
@@ -631,8 +672,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
           ]);
         const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
           // A failed update keeps the object at its old version (the next pass retries it).
-          if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version]);
-          else if (o.kind === 'failed') seen.push([entry.sourceObjectId, versionOf(prior, entry)]);
+          if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version, o.bytes]);
+          else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
           outcomes.push(o);
         };
         // Copy the bytes of new and changed files, a few at a time.
@@ -650,13 +691,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         await abandonIfCancelled();
         const committed = await commitNew(ictx, prepared);
         outcomes.push(...committed.outcomes.values());
-        for (const p of prepared)
-          if (committed.outcomes.get(p.entry.sourceObjectId)?.kind === 'created')
-            seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry)]);
+        for (const p of prepared) {
+          const o = committed.outcomes.get(p.entry.sourceObjectId);
+          if (o?.kind === 'created') seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry), o.bytes]);
+        }
         // Insert-first found these already registered (from before this sync's first pass).
         await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
           if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
-            seen.push([entry.sourceObjectId, versionOf(prior, entry)]);
+            seen.push(seenAs(prior, entry));
             outcomes.push({ kind: 'raced' });
           } else updated(entry, prior, await ingestUpdate(ictx, entry, prior));
         });
@@ -728,7 +770,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         onDelete: cfg.reconcile?.on_delete !== false,
         targeted: input.targeted ?? false,
         listedAll: input.listedAll ?? input.sweep,
-        full: input.full,
+        // A full pass verifies by scanning, except the first: a new sync has nothing else to find.
+        full: input.full && input.firstPass !== true,
       });
       if (step.sweep !== 'none') {
         const stale =
@@ -760,7 +803,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         !input.removed &&
         f.updated === 0 &&
         f.listed === f.unchanged + f.duplicates + f.dlq; // nothing drifted out of the filters either
-      if (!changedNothing) await refreshBucketStats(store, cfg.bucket_id);
+      if (!changedNothing) await updateBucketStats(cfg, input.passId, step.sweep !== 'none');
       // Documents of earlier passes are done with once swept (a pass only ends once the one before it has).
       if (step.dropEarlier) await dropOtherPasses(store, cfg.sync_config_id, input.passId);
       const finished = new Date();

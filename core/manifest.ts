@@ -31,7 +31,7 @@ export interface RunEndFacts {
   targeted: boolean;
   /** Every page listed everything (no server-side modified filter, no delta token). */
   listedAll: boolean;
-  /** A full pass (the first, or full_sync asked): its sweep verifies by scanning. */
+  /** A full pass asked for (full_sync; not a sync's first pass): its sweep verifies by scanning. */
   full: boolean;
 }
 

@@ -43,9 +43,12 @@ export async function countBucket(
   return { object_count: objectCount, total_size_bytes: bytes };
 }
 
-/** Recounts a bucket and stores the snapshot. */
-export async function refreshBucketStats(store: Store, bucketId: string): Promise<BucketStats> {
-  const counted = await countBucket(store, bucketId);
+/** Stores a snapshot of a bucket's counts (a recount's, or totals known otherwise). */
+export async function storeBucketStats(
+  store: Store,
+  bucketId: string,
+  counted: Pick<BucketStats, 'object_count' | 'total_size_bytes'>,
+): Promise<BucketStats> {
   const now = new Date();
   await store.bucketStats.updateOne(
     { _id: bucketId },
@@ -53,6 +56,11 @@ export async function refreshBucketStats(store: Store, bucketId: string): Promis
     { upsert: true },
   );
   return { ...counted, stats_updated_at: now };
+}
+
+/** Recounts a bucket and stores the snapshot. */
+export async function refreshBucketStats(store: Store, bucketId: string): Promise<BucketStats> {
+  return storeBucketStats(store, bucketId, await countBucket(store, bucketId));
 }
 
 /** A new bucket: empty, as of now. */

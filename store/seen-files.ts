@@ -6,8 +6,11 @@
 import type { ObjectDoc, PassSeenDoc, Store, SyncConfigDoc } from '.';
 import { objectKey } from './objects';
 
-/** A file a page saw: its source id and the version its object holds. */
-export type SeenFile = readonly [sourceObjectId: string, version: string];
+/**
+ * A file a page saw: its source id, the version its object holds and the object's size (the sum of
+ * its blobs' bytes; absent in documents written before sizes were recorded).
+ */
+export type SeenFile = readonly [sourceObjectId: string, version: string, bytes?: number];
 
 export interface PageMark {
   syncConfigId: string;
@@ -38,8 +41,11 @@ function objectKeysOf(doc: PassSeenDoc, cfg: Pick<SyncConfigDoc, 'bucket_id' | '
   return [...(doc.keys ?? []), ...filesOf(doc).map(([id]) => objectKey(cfg.bucket_id, cfg.source_type, id))];
 }
 
-/** Source id -> version, as a pass's documents recorded them. */
-export type KnownFiles = ReadonlyMap<string, string>;
+/** What a pass's documents recorded: source id -> version, and -> the object's size. */
+export interface Manifest {
+  versions: ReadonlyMap<string, string>;
+  sizes: ReadonlyMap<string, number>;
+}
 
 /**
  * The manifest a page compares its listing with, loaded once per (sync, pass) per worker and kept
@@ -47,12 +53,12 @@ export type KnownFiles = ReadonlyMap<string, string>;
  * At most `maxFiles` files are held (the least recently used manifests go first).
  */
 export class KnownFilesCache {
-  private readonly cache = new Map<string, { files: Promise<KnownFiles>; size: number }>();
+  private readonly cache = new Map<string, { files: Promise<Manifest>; size: number }>();
   private held = 0;
 
   constructor(private readonly maxFiles: number) {}
 
-  get(store: Store, syncConfigId: string, passId: string): Promise<KnownFiles> {
+  get(store: Store, syncConfigId: string, passId: string): Promise<Manifest> {
     const key = `${syncConfigId}|${passId}`;
     const hit = this.cache.get(key);
     if (hit) {
@@ -65,8 +71,8 @@ export class KnownFilesCache {
     slot.files.then(
       (m) => {
         if (this.cache.get(key) !== slot) return;
-        slot.size = m.size;
-        this.held += m.size;
+        slot.size = m.versions.size;
+        this.held += m.versions.size;
         this.evict();
       },
       () => {
@@ -84,11 +90,15 @@ export class KnownFilesCache {
     }
   }
 
-  private async load(store: Store, syncConfigId: string, passId: string): Promise<KnownFiles> {
-    const out = new Map<string, string>();
+  private async load(store: Store, syncConfigId: string, passId: string): Promise<Manifest> {
+    const versions = new Map<string, string>();
+    const sizes = new Map<string, number>();
     for await (const d of store.passSeen.find({ sync_config_id: syncConfigId, pass_id: passId }))
-      for (const [id, version] of filesOf(d)) out.set(id, version);
-    return out;
+      for (const [id, version, bytes] of filesOf(d)) {
+        versions.set(id, version);
+        if (typeof bytes === 'number') sizes.set(id, bytes);
+      }
+    return { versions, sizes };
   }
 }
 
@@ -151,4 +161,25 @@ export async function unseenByScan(
 /** Drops the documents of the sync's other passes. */
 export async function dropOtherPasses(store: Store, syncConfigId: string, passId: string): Promise<void> {
   await store.passSeen.deleteMany({ sync_config_id: syncConfigId, pass_id: { $ne: passId } });
+}
+
+/**
+ * The objects and bytes a pass's documents name: after a sweep, exactly the sync's objects. Null
+ * when a document lacks sizes (written before they were recorded).
+ */
+export async function passTotals(
+  store: Store,
+  syncConfigId: string,
+  passId: string,
+): Promise<{ objects: number; bytes: number } | null> {
+  const ids = new Set<string>();
+  let bytes = 0;
+  for await (const d of store.passSeen.find({ sync_config_id: syncConfigId, pass_id: passId }))
+    for (const [id, , size] of filesOf(d)) {
+      if (typeof size !== 'number') return null;
+      if (ids.has(id)) continue;
+      ids.add(id);
+      bytes += size;
+    }
+  return { objects: ids.size, bytes };
 }

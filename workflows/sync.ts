@@ -318,6 +318,7 @@ async function endRun(sync: Sync, end: RunEnd): Promise<void> {
       passComplete: end !== 'failed' && pass.cursor === null,
       targeted: pass.targets !== undefined,
       listedAll: pass.listedAll,
+      firstPass: pass.firstPass === true,
     });
     deleted = finished.deleted;
     // (Results recorded before manifests carry none.)

@@ -42,8 +42,9 @@ export const serializeObject = (d: ObjectDoc) => ({
 });
 
 /**
- * Marks the bucket as holding objects registered over the API, before the first one is inserted
- * (bucket DELETE looks for objects only in a bucket so marked or with syncs). Read back until it
+ * Marks the bucket as holding objects registered (or synced objects deleted) over the API, before
+ * the first one is written (bucket DELETE looks for objects only in a bucket so marked or with
+ * syncs; a sync's run takes the bucket's counts from its manifest only in a bucket not so marked). Read back until it
  * holds: on FerretDB a concurrent update of the bucket (PATCH) could otherwise drop the mark.
  */
 async function markHasApiObjects(store: Store, bucket: BucketDoc): Promise<void> {
@@ -170,7 +171,11 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     description: 'A synced object whose source file is still there comes back with the next full pass.',
     response: deleteModel,
     handler: async ({ t, params }) => {
-      const doc = await objectOf(t, params);
+      const bucket = await bucketOf(t, params.bucket_id);
+      const doc = await findObject(store, bucket.bucket_id, params.object_id);
+      // A synced object deleted here is still in its sync's manifest: the mark makes the sync's
+      // runs recount the bucket instead of taking the manifest's totals (activities/sync.ts).
+      if (doc.sync_config_id) await markHasApiObjects(store, bucket);
       await deleteObjects(store, blobs, [doc]);
       bucketStatsRefresher(store).touch(doc.bucket_id);
       return { success: true, message: `object ${doc.object_id} deleted` };

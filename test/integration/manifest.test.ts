@@ -8,6 +8,7 @@ import type { Collection } from 'mongodb';
 import { bucketWithFolder, createSync, http, idleAfter, waitForSync } from '../helpers';
 import { lane, stack, type Lane } from '../setup/stack';
 import type { Store } from '../../store';
+import { countBucket } from '../../store/bucket-stats';
 
 const files = (n: number) =>
   Object.fromEntries(
@@ -29,12 +30,18 @@ function watchObjectReads(store: Store) {
     if (!filter || !('_id' in filter)) scans.push(filter);
     return (find as any)(filter, ...rest);
   }) as any;
+  const aggregate = store.objects.aggregate.bind(store.objects);
+  store.objects.aggregate = ((pipeline: any, ...rest: any[]) => {
+    scans.push(pipeline);
+    return (aggregate as any)(pipeline, ...rest);
+  }) as any;
   return {
     looked,
     scans,
     restore() {
       store.lookupByIds = lookupByIds;
       store.objects.find = find;
+      store.objects.aggregate = aggregate;
     },
   };
 }
@@ -90,7 +97,11 @@ describe('sync manifest: passes cost what changed', function () {
         3,
         `only the changed, the new and the deleted file's objects are read: ${watch.looked.length}`,
       );
-      assert.deepEqual(watch.scans, [], 'the sweep found the deleted file without a scan');
+      assert.deepEqual(
+        watch.scans,
+        [],
+        'the sweep found the deleted file, and the bucket counts came, without a query over the objects',
+      );
     } finally {
       watch.restore();
     }
@@ -103,6 +114,7 @@ describe('sync manifest: passes cost what changed', function () {
       source_object_id: 'd0/f000.txt',
     });
     assert.equal(changed!.blobs[0].details.size_bytes, 'a longer second version'.length);
+    await sameCountsAsRecount(bucketId, 45);
     const runs = await l.store.runs.find({ sync_config_id: syncId }).sort({ started_at: -1 }).toArray();
     assert.equal(runs[0].objects_deleted, 1);
     assert.equal(runs[0].files_synced, 1, 'the new file (the changed one is an update)');
@@ -121,6 +133,7 @@ describe('sync manifest: passes cost what changed', function () {
     const ids = await sourceIds(syncId);
     assert.equal(ids.length, 12);
     assert.ok(ids.includes('d1/f004.txt'));
+    await sameCountsAsRecount(bucketId, 12);
     // The full pass's sweep scanned (it verifies); the manifest it leaves serves the next pass.
     const watch = watchObjectReads(l.store);
     try {
@@ -131,4 +144,16 @@ describe('sync manifest: passes cost what changed', function () {
       watch.restore();
     }
   });
+
+  /** The bucket's stored counts (GET bucket) are what a recount of its objects gives. */
+  async function sameCountsAsRecount(bucketId: string, objects: number) {
+    const counted = await countBucket(l.store, bucketId);
+    assert.equal(counted.object_count, objects);
+    const got = await http(l, 'GET', `/v1/buckets/${bucketId}`);
+    assert.equal(got.status, 200);
+    assert.deepEqual(
+      [got.body.object_count, got.body.total_size_bytes],
+      [counted.object_count, counted.total_size_bytes],
+    );
+  }
 });
