@@ -27,7 +27,7 @@
 //   BENCH_RCLONE_CHECKSUM (--rclone-checksum) rclone compares with --checksum instead of size+modtime
 //   BENCH_DIR (--dir, a temporary folder)   where sources and copies go; BENCH_KEEP=1 keeps it
 //   BENCH_NOTE (--note)                     free text stored with the results (e.g. other load)
-//   BENCH_WORKER_NODE_OPTIONS               NODE_OPTIONS of the worker process (V8 flags to compare)
+//   BENCH_WORKER_NODE_ARGS                  Node flags of the worker process (V8 flags, --cpu-prof …)
 //   BENCH_LABEL (--label, <sizes>-<sources>) results go to bench/results/<date>-<host>-<label>.json/.md
 //   BENCH_PHASE_TIMEOUT (--phase-timeout, 3600) seconds a bucket-syncs pass may take; one that takes
 //                                            longer is recorded as timed out and the source's
@@ -264,11 +264,11 @@ async function startWorkerChild(l: Lane, id: string, logFile: string): Promise<W
     if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
   }
   env.LOG_LEVEL = 'info'; // only start/stop are logged at info: the line says when it is ready
-  // BENCH_WORKER_NODE_OPTIONS: Node flags for the worker (e.g. V8 heap sizes), as NODE_OPTIONS.
-  if (process.env.BENCH_WORKER_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS;
   // stderr (the Temporal SDK's own log) goes to a file next to the copies.
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
+  // BENCH_WORKER_NODE_ARGS: Node flags for the worker (V8 heap sizes, --cpu-prof --cpu-prof-dir=…).
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
     env,
     stdio: ['ignore', 'pipe', logFd],
   });

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ProviderError } from './types';
 import type { ListOptions, ListPage, LookupResult, SourceEntry, StorageProvider } from './types';
+import { forEachLimit } from '../lib/pool';
 
 export const localConfigSchema = z.strictObject({
   root: z
@@ -31,6 +32,22 @@ function fsError(err: unknown, what: string): ProviderError {
 }
 
 const BEYOND_BMP_LOW = /[\uD800-\uFFFF]/;
+
+/** `stat`s in flight at once while listing (one page's files are stat'ed together). */
+const STAT_CONCURRENCY = 32;
+
+/** The stats of these paths, in order; null for one that is gone (or unreadable). */
+async function statAll(paths: string[]): Promise<(Stats | null)[]> {
+  const out: (Stats | null)[] = new Array<Stats | null>(paths.length).fill(null);
+  await forEachLimit(paths, STAT_CONCURRENCY, async (p, i) => {
+    try {
+      out[i] = await stat(p);
+    } catch {
+      out[i] = null;
+    }
+  });
+  return out;
+}
 
 /** Byte-wise (UTF-8) order of `/`-joined relative paths; the order the cursor relies on. JS `<` compares
  * UTF-16 code units, which puts astral characters (emoji) before U+E000–U+FFFF, unlike byte order. */
@@ -103,24 +120,30 @@ export class LocalProvider implements StorageProvider {
         items.push({ key: dir ? `${d.name}/` : d.name, name: d.name, dir });
       }
       items.sort((a, b) => cmp(a.key, b.key));
-      for (const item of items) {
+      for (let i = 0; i < items.length;) {
+        const item = items[i];
         const relPath = rel ? `${rel}/${item.name}` : item.name;
         if (item.dir) {
+          i++;
           const prefix = `${relPath}/`;
           // Every path under the folder sorts before the cursor: skip the whole folder.
           if (cmp(prefix, after) < 0 && !after.startsWith(prefix)) continue;
           if (!(await walk(relPath))) return false;
           continue;
         }
-        if (cmp(relPath, after) <= 0) continue;
-        let st;
-        try {
-          st = await stat(path.join(base, relPath));
-        } catch {
-          continue; // deleted between readdir and stat
+        // The files that follow (up to the next folder), as many as the page still takes: stat'ed
+        // together, kept in order.
+        const files: string[] = [];
+        for (; i < items.length && !items[i].dir && files.length < options.pageSize - out.length; i++) {
+          const p = rel ? `${rel}/${items[i].name}` : items[i].name;
+          if (cmp(p, after) > 0) files.push(p);
         }
-        out.push(fileEntry(fromRoot, relPath, st));
-        if (out.length >= options.pageSize) return false;
+        const stats = await statAll(files.map((f) => path.join(base, f)));
+        for (const [k, st] of stats.entries()) {
+          if (!st) continue; // deleted between readdir and stat
+          out.push(fileEntry(fromRoot, files[k], st));
+          if (out.length >= options.pageSize) return false;
+        }
       }
       return true;
     };
