@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bucketWithFolder, createSync, getSync, http, idleAfter, waitForSync, writeFiles } from '../helpers';
+import {
+  bucketWithFolder,
+  createSync,
+  eventually,
+  getSync,
+  http,
+  idleAfter,
+  waitForSync,
+  writeFiles,
+} from '../helpers';
 import { stack, type Stack } from '../setup/stack';
 
 const many = (n: number, prefix = 'f') =>
@@ -231,8 +240,14 @@ describe('sync engine', function () {
     assert.equal(st.paused, true);
     assert.match(st.pause_reason, /auto-suspended after 5 consecutive failures/);
     assert.equal(st.is_active, false);
-    const runs = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/runs`);
-    assert.equal(runs.body.results.filter((r: any) => r.status === 'FAILED').length, 5);
+    // The live state (read from the workflow right after this API signalled it) turns SUSPENDED
+    // as the 5th run fails; that run's record is written by the activity that follows.
+    const failedRuns = async () =>
+      (await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/runs`)).body.results.filter(
+        (r: any) => r.status === 'FAILED',
+      ).length;
+    await eventually(async () => (await failedRuns()) >= 5, 10_000);
+    assert.equal(await failedRuns(), 5);
 
     writeFiles(folder, { 'sub/b.txt': 'b' });
     const resumed = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/resume`);
