@@ -4,6 +4,16 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** Parses as a URL with an http(s) scheme; `more` adds a condition on it. */
+function isHttpUrl(s: string, more: (u: URL) => boolean = () => true): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && more(u);
+  } catch {
+    return false;
+  }
+}
+
 export const envSchema = z.object({
   /** MongoDB connection string. `npm run dev` starts FerretDB and sets it when unset. */
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
@@ -61,14 +71,7 @@ export const envSchema = z.object({
   /** S3-compatible endpoint (MinIO, R2, Tigris...); AWS S3 when unset. */
   BLOB_S3_ENDPOINT: z
     .string()
-    .refine((s) => {
-      try {
-        const u = new URL(s);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-      } catch {
-        return false;
-      }
-    }, 'must be an http(s) URL')
+    .refine((s) => isHttpUrl(s, (u) => u.hostname !== ''), 'must be an http(s) URL')
     .optional(),
   /** Region of the `s3` blob store. */
   BLOB_S3_REGION: z.string().min(1).default('us-east-1'),
@@ -100,14 +103,7 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z
       .string()
-      .refine((s) => {
-        try {
-          const u = new URL(s);
-          return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-        } catch {
-          return false;
-        }
-      }, 'must be an http(s) URL')
+      .refine((s) => isHttpUrl(s, (u) => u.hostname !== ''), 'must be an http(s) URL')
       .optional(),
   ),
   /** `service.name` of the exported spans; default bucket-syncs-api / bucket-syncs-worker. */
@@ -125,14 +121,10 @@ export const envSchema = z.object({
     (v) => (v === '' ? undefined : v),
     z
       .string()
-      .refine((s) => {
-        try {
-          const u = new URL(s);
-          return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
-        } catch {
-          return false;
-        }
-      }, 'must be an http(s) URL without query or fragment')
+      .refine(
+        (s) => isHttpUrl(s, (u) => !u.search && !u.hash),
+        'must be an http(s) URL without query or fragment',
+      )
       .transform((s) => s.replace(/\/+$/, ''))
       .optional(),
   ),

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { SDK_PACKAGES } from './lazy-sdks-triggers';
 
 const DIST = path.resolve(__dirname, '../..');
 
@@ -19,20 +20,7 @@ interface ChildReport {
 function runChild(trigger: string): ChildReport {
   const script = `
     const loaded = () => require(${JSON.stringify(path.join(DIST, 'test/unit/lazy-sdks-triggers.js'))}).loadedSdks();
-    const SDKS = ${JSON.stringify([
-      '@azure/storage-blob',
-      '@aws-sdk/client-s3',
-      '@aws-sdk/client-sqs',
-      '@aws-sdk/client-sts',
-      '@aws-sdk/lib-storage',
-      '@microsoft/microsoft-graph-client',
-      'image-size',
-      'html-to-text',
-      'csv-parse',
-      'googleapis',
-      'snowflake-sdk',
-      '@google-cloud/storage',
-    ])};
+    const SDKS = ${JSON.stringify(SDK_PACKAGES)};
     require(${JSON.stringify(path.join(DIST, 'worker/worker.js'))});
     require(${JSON.stringify(path.join(DIST, 'api/server.js'))});
     const keys = Object.keys(require.cache).map((k) => k.split(require('node:path').sep).join('/'));
