@@ -140,10 +140,19 @@ export async function releaseStuckLock(
   syncs: Syncs,
   cfg: Pick<SyncConfigDoc, 'sync_config_id' | 'locked_at'>,
 ) {
-  await syncs.updateOne(
-    { ...byId(cfg.sync_config_id), locked_at: cfg.locked_at ?? null },
-    { $set: { ...UNLOCKED } },
-  );
+  // FerretDB can lose this update to a concurrent write of the document (the workflow recording
+  // its state as the force-unlock signal arrives): re-applied while the same lock is still there.
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    await syncs.updateOne(
+      { ...byId(cfg.sync_config_id), locked_at: cfg.locked_at ?? null },
+      { $set: { ...UNLOCKED } },
+    );
+    const doc = await syncs.findOne(byId(cfg.sync_config_id), { projection: { locked: 1, locked_at: 1 } });
+    const sameLock =
+      doc?.locked === true && (doc.locked_at?.getTime?.() ?? null) === (cfg.locked_at?.getTime?.() ?? null);
+    if (!sameLock) return;
+    await new Promise((res) => setTimeout(res, 20 * attempt));
+  }
 }
 
 // --- state -> document ----------------------------------------------------------------------------
