@@ -45,6 +45,7 @@ import type { BatchTotals, SyncState, Totals } from '../workflows/messages';
 import { batchPage, releaseHeld } from '../pipeline/batching';
 import { runRecordFigures, type RunFiles } from '../core/progress';
 import type { BatchRunner } from '../pipeline/submit';
+import { mergePages, strideGoesOn, type PageResult } from '../core/stride';
 import { lockForPage, writeSyncState } from '../store/sync-document';
 
 export interface SyncActivityDeps {
@@ -63,6 +64,8 @@ export interface SyncActivityDeps {
   batches: BatchRunner;
   /** Files of sync manifests a worker keeps in memory (SYNC_MANIFEST_CACHE_FILES). */
   manifestCacheFiles?: number;
+  /** SYNC_STRIDE_MS: a syncPage call goes on to the next page while it has run less than this (0: one page). */
+  strideMs?: number;
 }
 
 export interface SyncSettings {
@@ -115,20 +118,15 @@ export interface SyncPageInput {
   targets?: string[];
 }
 
-export interface SyncPageResult extends PageCounts {
+/**
+ * The pages of one call (a stride, core/stride.ts): their counts summed, `listedAll` (the provider
+ * listed everything: no server-side modified filter applied), the cursor after the last page, on the
+ * last page of a delta-capable provider's listing the `deltaToken` the next incremental pass lists
+ * changes since (null: none given), the batches of their new (and re-extracted) objects, and
+ * `incomplete` when a targeted page could not resolve every id exactly (the workflow lists next).
+ */
+export interface SyncPageResult extends PageResult {
   found: boolean;
-  /** The provider listed everything (no server-side modified filter applied). */
-  listedAll: boolean;
-  nextCursor: string | null;
-  /**
-   * On the last page of a listing of a delta-capable provider: the token the next incremental pass
-   * lists changes since (null: none given). Absent otherwise.
-   */
-  deltaToken?: string | null;
-  /** Batches of this page's new (and re-extracted) objects. */
-  batches: BatchTotals;
-  /** A targeted page could not resolve every id exactly: the workflow lists next. */
-  incomplete?: boolean;
 }
 
 export interface FinishPassInput {
@@ -167,6 +165,9 @@ export interface FinishPassResult {
 }
 
 const LOCK_TTL_MS = 60_000;
+/** SYNC_STRIDE_MS by default: a call applies pages for about a second (the progress record's pace). */
+export const DEFAULT_STRIDE_MS = 1_000;
+const noBatches = (): BatchTotals => ({ created: 0, batchIds: [], taskIds: [], held: 0 });
 /** Files of manifests a worker holds by default (~11 MB of heap per 100,000 short paths). */
 export const DEFAULT_MANIFEST_CACHE_FILES = 500_000;
 /** Delta tokens travel in workflow history and state: longer ones are dropped (modifiedSince is used). */
@@ -503,6 +504,228 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     return { known, stored, dlq, knownChecksums };
   }
 
+  /**
+   * One page: list -> look up (by `_id`) -> plan (core/sync-plan.ts, pure) -> apply. Returns the
+   * page's counts and cursor. `at.done` counts its files copied (the heartbeat's progress).
+   */
+  async function applyPage(
+    cfg: SyncConfigDoc,
+    provider: StorageProvider,
+    input: SyncPageInput,
+    at: { done: number },
+  ): Promise<SyncPageResult> {
+    const ctx = Context.current();
+    const prepared: Prepared[] = [];
+    // A provider call that is stuck cannot always be interrupted, so the page also checks before
+    // each write.
+    const abandonIfCancelled = async () => {
+      if (!ctx.cancellationSignal.aborted) return;
+      // The bytes copied stay: the redo of this page writes the same keys (page-scoped blob ids, see
+      // engine/ingest.ts), so deleting them here could remove the redo's copies.
+      throw new CancelledFailure('page abandoned: the activity was cancelled');
+    };
+    const listing = await listEntries(cfg, provider, input);
+    await abandonIfCancelled();
+    ctx.heartbeat({ cursor: input.cursor, done: at.done });
+
+    const keep = compileFilters(cfg.file_filters, cfg.sync_from);
+    const concurrency = fileConcurrencyOf(
+      cfg.sync_concurrency,
+      deps.fileConcurrency,
+      deps.fileConcurrencyMax,
+    );
+    const matches = (e: SourceEntry) => keep(e).keep;
+    const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
+    const pageKey = `${input.runId}|${input.cursor ?? ''}`;
+    const plan = planPage({
+      entries: listing.entries,
+      removed: listing.removed,
+      matches,
+      known: found.known?.versions,
+      stored: found.stored,
+      dlq: new Map(
+        [...found.dlq].map(([id, d]) => [
+          id,
+          {
+            status: d.status,
+            version: d.entry?.version ?? null,
+            last_attempt_run_id: d.last_attempt_run_id,
+          },
+        ]),
+      ),
+      knownChecksums: found.knownChecksums,
+      settings: {
+        syncConfigId: cfg.sync_config_id,
+        runId: input.runId,
+        passId: input.passId,
+        pageKey,
+        onUpdate: cfg.reconcile?.on_update !== false,
+        driftDeletes: driftDeletesEnabled(cfg),
+        deleteRemoved: cfg.reconcile?.on_delete !== false,
+        skipDuplicates: cfg.skip_duplicates,
+      },
+    });
+    const counts: PageCounts = { ...noCounts(), listed: listing.page.entries.length };
+    counts.discovered = plan.discovered;
+
+    // Stage 3: apply. Deletes first (drift, removals), then the copies, the inserts, the marks.
+    const drifted = plan.decisions.flatMap((d) =>
+      d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
+    );
+    counts.drifted = await deleteObjects(store, deps.blobs, drifted);
+    // A targeted pass's removed id with no object of its own may have been a folder moved out.
+    const underFolders = listing.targeted
+      ? await objectsUnderFolders(
+          cfg,
+          plan.removedIds.filter((id) => !found.stored.has(id)),
+        )
+      : [];
+    counts.removed = await applyRemovals(
+      cfg,
+      input,
+      pageKey,
+      [...plan.removed, ...underFolders],
+      plan.removedIds,
+    );
+
+    const ictx: IngestContext = {
+      store,
+      blobs: deps.blobs,
+      provider,
+      cfg,
+      runId: input.runId,
+      passId: input.passId,
+      pageKey,
+    };
+    // What the page saw, for the manifest: each file whose object it found, created or updated.
+    const seen: SeenFile[] = [];
+    const mark = { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey };
+    const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) => o.source_version ?? e.version;
+    const seenAs = (o: Pick<ObjectDoc, 'source_version' | 'blobs'>, e: SourceEntry): SeenFile => [
+      e.sourceObjectId,
+      versionOf(o, e),
+      bytesOf(o),
+    ];
+    const outcomes: IngestOutcome[] = [];
+    const fresh: SourceEntry[] = [];
+    const retried = new Set<string>();
+    for (const d of plan.decisions) {
+      switch (d.kind) {
+        case 'created-by-page': {
+          const prior = found.stored.get(d.entry.sourceObjectId)!;
+          seen.push(seenAs(prior, d.entry));
+          outcomes.push({
+            kind: 'created',
+            bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
+            key: prior._id,
+            objectId: prior.object_id,
+          });
+          break;
+        }
+        case 'unchanged': {
+          counts.unchanged++;
+          const id = d.entry.sourceObjectId;
+          const prior = found.stored.get(id);
+          seen.push([id, d.version, prior ? bytesOf(prior) : found.known?.sizes.get(id)]);
+          break;
+        }
+        case 'gave-up':
+          if (d.count) outcomes.push({ kind: 'failed', final: true });
+          break;
+        case 'duplicate':
+          outcomes.push({ kind: 'duplicate' });
+          break;
+        case 'new':
+          if (d.inDlq) retried.add(d.entry.sourceObjectId);
+          fresh.push(d.entry);
+          break;
+        case 'changed':
+          fresh.push(d.entry);
+          break;
+      }
+    }
+
+    // Before the first write of an object, the page names what it may create or change: an
+    // attempt that dies half-way leaves no object that the manifest's sweep does not know of.
+    if (fresh.length > 0)
+      await recordSeen(store, mark, [...seen, ...fresh.map((e): SeenFile => [e.sourceObjectId, e.version])]);
+    const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
+      // A failed update keeps the object at its old version (the next pass retries it).
+      if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version, o.bytes]);
+      else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
+      outcomes.push(o);
+    };
+    // Copy the bytes of new and changed files, a few at a time.
+    await forEachLimit(fresh, concurrency, async (entry) => {
+      const prior = found.stored.get(entry.sourceObjectId);
+      if (prior) {
+        updated(entry, prior, await ingestUpdate(ictx, entry, prior));
+      } else {
+        const p = await prepareNew(ictx, entry);
+        if ('doc' in p) prepared.push(p);
+        else outcomes.push(p);
+      }
+      at.done++;
+    });
+    await abandonIfCancelled();
+    const committed = await commitNew(ictx, prepared);
+    outcomes.push(...committed.outcomes.values());
+    for (const p of prepared) {
+      const o = committed.outcomes.get(p.entry.sourceObjectId);
+      if (o?.kind === 'created') seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry), o.bytes]);
+    }
+    // Insert-first found these already registered (from before this sync's first pass).
+    await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
+      if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
+        seen.push(seenAs(prior, entry));
+        outcomes.push({ kind: 'raced' });
+      } else updated(entry, prior, await ingestUpdate(ictx, entry, prior));
+    });
+    const recovered = [...committed.outcomes.entries()]
+      .filter(([id, o]) => o.kind === 'created' && retried.has(id))
+      .map(([id]) => dlqKey(cfg.sync_config_id, id));
+    await forEachLimit(recovered, 16, async (_id) => {
+      await store.dlq.deleteOne({ _id });
+    });
+
+    // New objects, and changed ones with re_extract_on_update, go to the processing pipeline.
+    const reExtract = cfg.reconcile?.re_extract_on_update !== false;
+    const toBatch = outcomes.flatMap((o) =>
+      o.kind === 'created' || (o.kind === 'updated' && reExtract)
+        ? [{ key: o.key, objectId: o.objectId }]
+        : [],
+    );
+    const batched =
+      toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches();
+    tally(counts, outcomes);
+    if (seen.length > 0 || fresh.length > 0) await recordSeen(store, mark, seen);
+
+    // The token for the next pass: only at the end of a listing, and only a short one.
+    let nextDeltaToken: string | null | undefined;
+    if (listing.delta && listing.page.nextCursor === null) {
+      nextDeltaToken = listing.page.deltaToken ?? null;
+      if (nextDeltaToken && nextDeltaToken.length > MAX_DELTA_TOKEN_LENGTH) {
+        deps.log.warn(
+          { syncConfigId: cfg.sync_config_id, length: nextDeltaToken.length },
+          'delta token too long to keep; the next pass lists by modification time',
+        );
+        nextDeltaToken = null;
+      }
+    }
+    return {
+      found: true,
+      ...counts,
+      listedAll:
+        !listing.targeted &&
+        !(listing.delta && input.deltaToken) &&
+        (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
+      nextCursor: listing.page.nextCursor,
+      ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
+      batches: batched,
+      ...(listing.page.incomplete ? { incomplete: true } : {}),
+    };
+  }
+
   return {
     async loadSyncSettings(syncConfigId: string): Promise<SyncSettings> {
       const cfg = await loadConfig(syncConfigId);
@@ -519,240 +742,63 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     },
 
     /**
-     * One page: list -> look up (by `_id`) -> plan (core/sync-plan.ts, pure) -> apply. Returns this
-     * page's counts; the workflow adds them to its totals and records them.
+     * Pages of the listing, one after another (applyPage) while the stride lasts (SYNC_STRIDE_MS,
+     * core/sync-plan.ts strideGoesOn), under one lease. Returns their counts summed and the cursor
+     * after the last; the workflow adds them to its totals and records them.
      */
     async syncPage(input: SyncPageInput): Promise<SyncPageResult> {
+      const started = Date.now();
       const cfg = await loadConfig(input.syncConfigId);
-      const noBatches: BatchTotals = { created: 0, batchIds: [], taskIds: [], held: 0 };
       if (!cfg)
-        return { found: false, ...noCounts(), listedAll: false, nextCursor: null, batches: noBatches };
+        return { found: false, ...noCounts(), listedAll: false, nextCursor: null, batches: noBatches() };
       const ctx = Context.current();
-      let done = 0;
-      const lease = await takeLease(cfg, input, () => ({ cursor: input.cursor, done }));
-      const prepared: Prepared[] = [];
-      // A provider call that is stuck cannot always be interrupted, so the page also checks before
-      // each write.
-      const abandonIfCancelled = async () => {
-        if (!ctx.cancellationSignal.aborted) return;
-        // The bytes copied stay: the redo of this page writes the same keys (page-scoped blob ids, see
-        // engine/ingest.ts), so deleting them here could remove the redo's copies.
-        throw new CancelledFailure('page abandoned: the activity was cancelled');
-      };
+      const at = { cursor: input.cursor, done: 0 };
+      const lease = await takeLease(cfg, input, () => ({ cursor: at.cursor, done: at.done }));
       try {
         const provider = await providerFor(cfg);
-        const listing = await listEntries(cfg, provider, input);
-        await abandonIfCancelled();
-        ctx.heartbeat({ cursor: input.cursor, done });
-
-        const keep = compileFilters(cfg.file_filters, cfg.sync_from);
-        const concurrency = fileConcurrencyOf(
-          cfg.sync_concurrency,
-          deps.fileConcurrency,
-          deps.fileConcurrencyMax,
-        );
-        const matches = (e: SourceEntry) => keep(e).keep;
-        const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
-        const pageKey = `${input.runId}|${input.cursor ?? ''}`;
-        const plan = planPage({
-          entries: listing.entries,
-          removed: listing.removed,
-          matches,
-          known: found.known?.versions,
-          stored: found.stored,
-          dlq: new Map(
-            [...found.dlq].map(([id, d]) => [
-              id,
-              {
-                status: d.status,
-                version: d.entry?.version ?? null,
-                last_attempt_run_id: d.last_attempt_run_id,
-              },
-            ]),
-          ),
-          knownChecksums: found.knownChecksums,
-          settings: {
-            syncConfigId: cfg.sync_config_id,
-            runId: input.runId,
-            passId: input.passId,
-            pageKey,
-            onUpdate: cfg.reconcile?.on_update !== false,
-            driftDeletes: driftDeletesEnabled(cfg),
-            deleteRemoved: cfg.reconcile?.on_delete !== false,
-            skipDuplicates: cfg.skip_duplicates,
-          },
-        });
-        const counts: PageCounts = { ...noCounts(), listed: listing.page.entries.length };
-        counts.discovered = plan.discovered;
-
-        // Stage 3: apply. Deletes first (drift, removals), then the copies, the inserts, the marks.
-        const drifted = plan.decisions.flatMap((d) =>
-          d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
-        );
-        counts.drifted = await deleteObjects(store, deps.blobs, drifted);
-        // A targeted pass's removed id with no object of its own may have been a folder moved out.
-        const underFolders = listing.targeted
-          ? await objectsUnderFolders(
+        let result: SyncPageResult | null = null;
+        for (;;) {
+          let page: SyncPageResult;
+          try {
+            page = await applyPage(
               cfg,
-              plan.removedIds.filter((id) => !found.stored.has(id)),
-            )
-          : [];
-        counts.removed = await applyRemovals(
-          cfg,
-          input,
-          pageKey,
-          [...plan.removed, ...underFolders],
-          plan.removedIds,
-        );
-
-        const ictx: IngestContext = {
-          store,
-          blobs: deps.blobs,
-          provider,
-          cfg,
-          runId: input.runId,
-          passId: input.passId,
-          pageKey,
-        };
-        // What the page saw, for the manifest: each file whose object it found, created or updated.
-        const seen: SeenFile[] = [];
-        const mark = { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey };
-        const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) =>
-          o.source_version ?? e.version;
-        const seenAs = (o: Pick<ObjectDoc, 'source_version' | 'blobs'>, e: SourceEntry): SeenFile => [
-          e.sourceObjectId,
-          versionOf(o, e),
-          bytesOf(o),
-        ];
-        const outcomes: IngestOutcome[] = [];
-        const fresh: SourceEntry[] = [];
-        const retried = new Set<string>();
-        for (const d of plan.decisions) {
-          switch (d.kind) {
-            case 'created-by-page': {
-              const prior = found.stored.get(d.entry.sourceObjectId)!;
-              seen.push(seenAs(prior, d.entry));
-              outcomes.push({
-                kind: 'created',
-                bytes: prior.blobs.reduce((s, b) => s + (b.details?.size_bytes ?? 0), 0),
-                key: prior._id,
-                objectId: prior.object_id,
-              });
-              break;
-            }
-            case 'unchanged': {
-              counts.unchanged++;
-              const id = d.entry.sourceObjectId;
-              const prior = found.stored.get(id);
-              seen.push([id, d.version, prior ? bytesOf(prior) : found.known?.sizes.get(id)]);
-              break;
-            }
-            case 'gave-up':
-              if (d.count) outcomes.push({ kind: 'failed', final: true });
-              break;
-            case 'duplicate':
-              outcomes.push({ kind: 'duplicate' });
-              break;
-            case 'new':
-              if (d.inDlq) retried.add(d.entry.sourceObjectId);
-              fresh.push(d.entry);
-              break;
-            case 'changed':
-              fresh.push(d.entry);
-              break;
+              provider,
+              {
+                ...input,
+                cursor: at.cursor,
+                remaining: input.remaining - (result?.created ?? 0),
+              },
+              at,
+            );
+          } catch (err) {
+            // A later page of the stride failed: the pages before it stand (their counts and cursor
+            // go back); the next call starts at this page, and retries it as any failed page.
+            if (!result || ctx.cancellationSignal.aborted || err instanceof CancelledFailure) throw err;
+            deps.log.warn(
+              { syncConfigId: cfg.sync_config_id, cursor: at.cursor, err: (err as Error).message },
+              'a page failed after others in the same activity; the workflow retries it next',
+            );
+            break;
           }
+          result = result ? mergePages(result, page) : page;
+          at.cursor = page.nextCursor;
+          at.done = 0;
+          const more = strideGoesOn(page, {
+            targeted: input.targets !== undefined,
+            remaining: input.remaining - result.created,
+            elapsedMs: Date.now() - started,
+            strideMs: deps.strideMs ?? DEFAULT_STRIDE_MS,
+          });
+          if (!more || ctx.cancellationSignal.aborted) break;
         }
-
-        // Before the first write of an object, the page names what it may create or change: an
-        // attempt that dies half-way leaves no object that the manifest's sweep does not know of.
-        if (fresh.length > 0)
-          await recordSeen(store, mark, [
-            ...seen,
-            ...fresh.map((e): SeenFile => [e.sourceObjectId, e.version]),
-          ]);
-        const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
-          // A failed update keeps the object at its old version (the next pass retries it).
-          if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version, o.bytes]);
-          else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
-          outcomes.push(o);
-        };
-        // Copy the bytes of new and changed files, a few at a time.
-        await forEachLimit(fresh, concurrency, async (entry) => {
-          const prior = found.stored.get(entry.sourceObjectId);
-          if (prior) {
-            updated(entry, prior, await ingestUpdate(ictx, entry, prior));
-          } else {
-            const p = await prepareNew(ictx, entry);
-            if ('doc' in p) prepared.push(p);
-            else outcomes.push(p);
-          }
-          done++;
-        });
-        await abandonIfCancelled();
-        const committed = await commitNew(ictx, prepared);
-        outcomes.push(...committed.outcomes.values());
-        for (const p of prepared) {
-          const o = committed.outcomes.get(p.entry.sourceObjectId);
-          if (o?.kind === 'created') seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry), o.bytes]);
-        }
-        // Insert-first found these already registered (from before this sync's first pass).
-        await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
-          if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
-            seen.push(seenAs(prior, entry));
-            outcomes.push({ kind: 'raced' });
-          } else updated(entry, prior, await ingestUpdate(ictx, entry, prior));
-        });
-        const recovered = [...committed.outcomes.entries()]
-          .filter(([id, o]) => o.kind === 'created' && retried.has(id))
-          .map(([id]) => dlqKey(cfg.sync_config_id, id));
-        await forEachLimit(recovered, 16, async (_id) => {
-          await store.dlq.deleteOne({ _id });
-        });
-
-        // New objects, and changed ones with re_extract_on_update, go to the processing pipeline.
-        const reExtract = cfg.reconcile?.re_extract_on_update !== false;
-        const toBatch = outcomes.flatMap((o) =>
-          o.kind === 'created' || (o.kind === 'updated' && reExtract)
-            ? [{ key: o.key, objectId: o.objectId }]
-            : [],
-        );
-        const batched =
-          toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches;
-        tally(counts, outcomes);
-        if (seen.length > 0 || fresh.length > 0) await recordSeen(store, mark, seen);
-
         await lease.settle();
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure('page abandoned: the activity was cancelled');
-        // The token for the next pass: only at the end of a listing, and only a short one.
-        let nextDeltaToken: string | null | undefined;
-        if (listing.delta && listing.page.nextCursor === null) {
-          nextDeltaToken = listing.page.deltaToken ?? null;
-          if (nextDeltaToken && nextDeltaToken.length > MAX_DELTA_TOKEN_LENGTH) {
-            deps.log.warn(
-              { syncConfigId: cfg.sync_config_id, length: nextDeltaToken.length },
-              'delta token too long to keep; the next pass lists by modification time',
-            );
-            nextDeltaToken = null;
-          }
-        }
-        return {
-          found: true,
-          ...counts,
-          listedAll:
-            !listing.targeted &&
-            !(listing.delta && input.deltaToken) &&
-            (input.modifiedSince === null || !provider.capabilities.serverSideModifiedFilter),
-          nextCursor: listing.page.nextCursor,
-          ...(nextDeltaToken !== undefined ? { deltaToken: nextDeltaToken } : {}),
-          batches: batched,
-          ...(listing.page.incomplete ? { incomplete: true } : {}),
-        };
+        return result;
       } finally {
         lease.release();
       }
     },
-
     /**
      * Ends a run: the sweep's deletes (when allowed: by the manifest's documents, or by a scan when
      * they are not complete, see core/manifest.ts), the manifest's upkeep, and the run record.

@@ -301,7 +301,7 @@ async function main() {
     for (const name of SOURCES) {
       const make = makers[name];
       if (!make) throw new Error(`unknown source ${name}`);
-      const l = await lane(s, { SYNC_PAGE_SIZE: '1000' });
+      const l = await lane(s, { SYNC_PAGE_SIZE: '1000', SYNC_STRIDE_MS: '1000' });
       let src: BurstSource | null = null;
       try {
         src = await make(l);

@@ -212,7 +212,7 @@ async function benchMinio(l: Lane) {
 async function main() {
   const started = new Date();
   const s = await stack();
-  const l = await lane(s, { SYNC_PAGE_SIZE: '1000' });
+  const l = await lane(s, { SYNC_PAGE_SIZE: '1000', SYNC_STRIDE_MS: '1000' });
   const out: Record<string, unknown> = {
     benchmark: 'event-latency',
     started_at: started.toISOString(),

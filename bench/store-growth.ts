@@ -221,7 +221,11 @@ async function fullPasses(): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   try {
     for (const n of SIZES) {
-      const l = await lane(s, { SYNC_PAGE_SIZE: '1000', SYNC_FILE_CONCURRENCY: '8' }, { worker: false });
+      const l = await lane(
+        s,
+        { SYNC_PAGE_SIZE: '1000', SYNC_STRIDE_MS: '1000', SYNC_FILE_CONCURRENCY: '8' },
+        { worker: false },
+      );
       const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
       for (const [k, v] of Object.entries(l.env))
         if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);

@@ -37,7 +37,7 @@
 //   BENCH_API_OBJECTS (--api-objects, 0)     before its API load, the local lane of the largest size
 //                                            is topped up to this many objects (direct inserts into
 //                                            its bucket), e.g. 100000
-//   SYNC_PAGE_SIZE (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
+//   SYNC_PAGE_SIZE (1000), SYNC_STRIDE_MS (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -121,6 +121,7 @@ function settings() {
     apiSeconds: int('api-seconds', 'BENCH_API_SECONDS', 10),
     apiObjects: Math.floor(int('api-objects', 'BENCH_API_OBJECTS', 0)),
     pageSize: process.env.SYNC_PAGE_SIZE ?? '1000',
+    strideMs: process.env.SYNC_STRIDE_MS ?? '1000',
     fileConcurrency: process.env.SYNC_FILE_CONCURRENCY ?? '8',
   };
 }
@@ -566,6 +567,7 @@ async function benchSource(
     s,
     {
       SYNC_PAGE_SIZE: cfg.pageSize,
+      SYNC_STRIDE_MS: cfg.strideMs,
       SYNC_FILE_CONCURRENCY: cfg.fileConcurrency,
       BLOB_DIR: path.join(work, `blobs-${tag}`),
     },
@@ -941,6 +943,7 @@ async function main(): Promise<void> {
       file_sets: fileSets,
       bucket_syncs: {
         SYNC_PAGE_SIZE: Number(cfg.pageSize),
+        SYNC_STRIDE_MS: Number(cfg.strideMs),
         SYNC_FILE_CONCURRENCY: Number(cfg.fileConcurrency),
         blob_store: 'folder (local disk)',
         database: process.env.MONGODB_URI

@@ -108,8 +108,13 @@ export const envSchema = z.object({
   ),
   /** `service.name` of the exported spans; default bucket-syncs-api / bucket-syncs-worker. */
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
-  /** Entries a provider lists per page (one activity call handles one page). */
+  /** Entries a provider lists per page (a page is a checkpoint; see SYNC_STRIDE_MS). */
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(5000).default(1000),
+  /**
+   * A syncPage activity goes on to the next page while it has run less than this many milliseconds
+   * (core/stride.ts): fewer round trips through Temporal per page. 0: one page per activity.
+   */
+  SYNC_STRIDE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** Files of sync manifests a worker keeps in memory (~11 MB of heap per 100,000 short paths; least recently used go first). */
   SYNC_MANIFEST_CACHE_FILES: z.coerce.number().int().min(0).default(500_000),
   /**

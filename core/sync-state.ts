@@ -329,6 +329,8 @@ export interface PageOutcome {
   nextCursor: string | null;
   deltaToken?: string | null;
   batches?: BatchTotals;
+  /** Pages the activity applied (core/stride.ts; absent: one). */
+  pages?: number;
 }
 
 /** What the run does after a page: list more, or stop (listing done, cut by max_objects_per_run, paused). */
@@ -352,7 +354,7 @@ export function pageApplied(
     ...pass,
     run: addTotals(pass.run, delta),
     cursor: page.nextCursor,
-    pages: pass.pages + 1,
+    pages: pass.pages + (page.pages ?? 1),
     objectsProcessed: pass.objectsProcessed + page.listed,
     listedAll: pass.listedAll && page.listedAll,
     fileErrors: pass.fileErrors + page.dlq,

@@ -132,6 +132,7 @@ export async function createSyncWorker(
       log,
       workerId,
       pageSize: env.SYNC_PAGE_SIZE,
+      strideMs: env.SYNC_STRIDE_MS,
       manifestCacheFiles: env.SYNC_MANIFEST_CACHE_FILES,
       fileConcurrency: env.SYNC_FILE_CONCURRENCY,
       fileConcurrencyMax: env.SYNC_FILE_CONCURRENCY_MAX,

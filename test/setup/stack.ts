@@ -102,6 +102,9 @@ async function start(): Promise<Stack> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     PORT: '0',
     SYNC_PAGE_SIZE: process.env.SYNC_PAGE_SIZE ?? '100',
+    // One page per activity, so tests see each page as the workflow does; test/integration/stride.test.ts
+    // runs with strides (the production default) and the chaos lanes that kill workers do too.
+    SYNC_STRIDE_MS: process.env.SYNC_STRIDE_MS ?? '0',
     BLOB_DIR: path.join(tmp, 'blobs'),
     // Worker processes the tests start take any free port.
     WORKER_METRICS_PORT: '0',
