@@ -65,7 +65,7 @@ export class SyncMetrics {
     });
     this.pageDuration = new Histogram({
       name: 'bucket_syncs_page_duration_seconds',
-      help: 'Time of one syncPage activity attempt (list, filter, copy, register one page), by outcome: ok, error',
+      help: 'Time of one syncPage activity attempt (list, filter, copy, register the pages of one stride, see SYNC_STRIDE_MS), by outcome: ok, error',
       labelNames: ['outcome'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,

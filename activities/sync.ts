@@ -35,7 +35,8 @@ import type { SecretBox } from '../store/secrets';
 import {
   commitNew,
   deleteObjects,
-  ingestUpdate,
+  ingestUpdates,
+  type Change,
   prepareNew,
   type IngestContext,
   type IngestOutcome,
@@ -312,9 +313,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       });
       await deleteObjects(store, deps.blobs, [...left.values()]);
     }
-    await forEachLimit(removedIds, 16, async (id) => {
-      await store.dlq.deleteOne({ _id: dlqKey(cfg.sync_config_id, id) });
-    });
+    await store.deleteByIds(
+      store.dlq,
+      removedIds.map((id) => dlqKey(cfg.sync_config_id, id)),
+    );
     return keys.length;
   }
 
@@ -655,18 +657,28 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
       outcomes.push(o);
     };
+    /** Changed files: copied a few at a time, then their objects' writes together (engine/ingest.ts). */
+    const applyChanges = async (changes: Change[]) => {
+      const res = await ingestUpdates(ictx, changes, concurrency, () => at.done++);
+      for (const { entry, prior } of changes) updated(entry, prior, res.get(entry.sourceObjectId)!);
+    };
     // Copy the bytes of new and changed files, a few at a time.
-    await forEachLimit(fresh, concurrency, async (entry) => {
-      const prior = found.stored.get(entry.sourceObjectId);
-      if (prior) {
-        updated(entry, prior, await ingestUpdate(ictx, entry, prior));
-      } else {
+    await forEachLimit(
+      fresh.filter((e) => !found.stored.has(e.sourceObjectId)),
+      concurrency,
+      async (entry) => {
         const p = await prepareNew(ictx, entry);
         if ('doc' in p) prepared.push(p);
         else outcomes.push(p);
-      }
-      at.done++;
-    });
+        at.done++;
+      },
+    );
+    await applyChanges(
+      fresh.flatMap((entry) => {
+        const prior = found.stored.get(entry.sourceObjectId);
+        return prior ? [{ entry, prior }] : [];
+      }),
+    );
     await abandonIfCancelled();
     const committed = await commitNew(ictx, prepared);
     outcomes.push(...committed.outcomes.values());
@@ -675,18 +687,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       if (o?.kind === 'created') seen.push([p.entry.sourceObjectId, versionOf(p.doc, p.entry), o.bytes]);
     }
     // Insert-first found these already registered (from before this sync's first pass).
-    await forEachLimit(committed.existing, concurrency, async ({ entry, prior }) => {
+    const stale: Change[] = [];
+    for (const { entry, prior } of committed.existing) {
       if (prior.source_version === entry.version || cfg.reconcile?.on_update === false) {
         seen.push(seenAs(prior, entry));
         outcomes.push({ kind: 'raced' });
-      } else updated(entry, prior, await ingestUpdate(ictx, entry, prior));
-    });
-    const recovered = [...committed.outcomes.entries()]
-      .filter(([id, o]) => o.kind === 'created' && retried.has(id))
-      .map(([id]) => dlqKey(cfg.sync_config_id, id));
-    await forEachLimit(recovered, 16, async (_id) => {
-      await store.dlq.deleteOne({ _id });
-    });
+      } else stale.push({ entry, prior });
+    }
+    await applyChanges(stale);
+    await store.deleteByIds(
+      store.dlq,
+      [...committed.outcomes.entries()]
+        .filter(([id, o]) => o.kind === 'created' && retried.has(id))
+        .map(([id]) => dlqKey(cfg.sync_config_id, id)),
+    );
 
     // New objects, and changed ones with re_extract_on_update, go to the processing pipeline.
     const reExtract = cfg.reconcile?.re_extract_on_update !== false;

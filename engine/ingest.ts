@@ -307,42 +307,91 @@ export async function commitNew(
   return { outcomes, existing };
 }
 
-/** A file whose version changed: new bytes and fields, same object. */
-export async function ingestUpdate(
+export interface Change {
+  entry: SourceEntry;
+  prior: ObjectDoc;
+}
+
+/**
+ * Files whose version changed: new bytes and fields, same objects. The bytes are copied a few files
+ * at a time (`onCopied` after each); then a page's store writes go together: one content-index
+ * lookup and delete for the old hashes, an update by `_id` per object, one insert of the new hashes,
+ * one DLQ delete. A file that cannot be read goes to the DLQ and keeps its object as it was.
+ */
+export async function ingestUpdates(
   ctx: IngestContext,
-  entry: SourceEntry,
-  prior: ObjectDoc,
-): Promise<IngestOutcome> {
+  changes: Change[],
+  concurrency: number,
+  onCopied: () => void = () => undefined,
+): Promise<Map<string, IngestOutcome>> {
+  const outcomes = new Map<string, IngestOutcome>();
+  if (changes.length === 0) return outcomes;
+  const copied: (Change & { copy: Awaited<ReturnType<typeof copyBlobs>> })[] = [];
   try {
-    const copied = await copyBlobs(ctx, entry, prior.object_id);
-    await unindexContent(ctx.store, [prior]);
-    await ctx.store.objects.updateOne(
+    await forEachLimit(changes, concurrency, async ({ entry, prior }) => {
+      try {
+        copied.push({ entry, prior, copy: await copyBlobs(ctx, entry, prior.object_id) });
+      } catch (err) {
+        if (!isFileError(err)) throw err;
+        outcomes.set(entry.sourceObjectId, await recordFailure(ctx, entry, err));
+      }
+      onCopied();
+    });
+  } catch (err) {
+    // The page is retried: copies no object points at yet are removed (their keys are new each time).
+    await forEachLimit(
+      copied.flatMap((c) => c.copy.written),
+      16,
+      (k) => ctx.blobs.delete(k),
+    );
+    throw err;
+  }
+  const { store } = ctx;
+  await unindexContent(
+    store,
+    copied.map((c) => c.prior),
+  );
+  const now = new Date();
+  await forEachLimit(copied, concurrency, async ({ entry, prior, copy }) => {
+    await store.objects.updateOne(
       { _id: prior._id },
       {
         $set: {
-          blobs: copied.blobs,
-          metadata: copied.fields,
+          blobs: copy.blobs,
+          metadata: copy.fields,
           source_version: entry.version,
           source_checksum: entry.checksum ?? null,
-          content_hash: copied.contentHash,
+          content_hash: copy.contentHash,
           last_seen_pass_id: ctx.passId,
-          updated_at: new Date(),
+          updated_at: now,
         },
       },
     );
-    await indexContent(ctx.store, [
-      { ...prior, content_hash: copied.contentHash, source_checksum: entry.checksum ?? null },
-    ]);
-    const oldKeys = prior.blobs
-      .map((b) => b.properties?.storage_key)
-      .filter((k): k is string => typeof k === 'string');
-    await Promise.all(oldKeys.map((k) => ctx.blobs.delete(k)));
-    await ctx.store.dlq.deleteOne({ _id: dlqKey(ctx.cfg.sync_config_id, entry.sourceObjectId) });
-    return { kind: 'updated', bytes: copied.bytes, key: prior._id, objectId: prior.object_id };
-  } catch (err) {
-    if (!isFileError(err)) throw err;
-    return recordFailure(ctx, entry, err);
-  }
+  });
+  await indexContent(
+    store,
+    copied.map(({ entry, prior, copy }) => ({
+      ...prior,
+      content_hash: copy.contentHash,
+      source_checksum: entry.checksum ?? null,
+    })),
+  );
+  const oldKeys = copied.flatMap((c) =>
+    c.prior.blobs.map((b) => b.properties?.storage_key).filter((k): k is string => typeof k === 'string'),
+  );
+  await forEachLimit(oldKeys, 16, (k) => ctx.blobs.delete(k));
+  await store.deleteByIds(
+    store.dlq,
+    copied.map((c) => dlqKey(ctx.cfg.sync_config_id, c.entry.sourceObjectId)),
+  );
+  for (const { entry, prior, copy } of copied)
+    outcomes.set(entry.sourceObjectId, {
+      kind: 'updated',
+      bytes: copy.bytes,
+      key: prior._id,
+      objectId: prior.object_id,
+    });
+  return outcomes;
 }
 
 /** Deletes objects and their blobs. */
@@ -352,11 +401,10 @@ export async function deleteObjects(
   docs: Pick<ObjectDoc, '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'>[],
 ): Promise<number> {
   if (docs.length === 0) return 0;
-  let deleted = 0;
-  await forEachLimit(docs, 16, async (d) => {
-    const { deletedCount } = await store.objects.deleteOne({ _id: d._id });
-    deleted += deletedCount;
-  });
+  const deleted = await store.deleteByIds(
+    store.objects,
+    docs.map((d) => d._id),
+  );
   await unindexContent(store, docs);
   const keys = docs
     .flatMap((d) => d.blobs.map((b) => b.properties?.storage_key))

@@ -181,6 +181,27 @@ export class Store {
   }
 
   /**
+   * Deletes the documents with these `_id`s; returns how many went. One `deleteMany` with `$in` per
+   * chunk where the server pushes it down (its delete reads the matches through the `_id` index),
+   * else one `deleteOne` by `_id` each.
+   */
+  async deleteByIds<T extends { _id: string }>(coll: Collection<T>, ids: readonly string[]): Promise<number> {
+    const unique = [...new Set(ids)];
+    let deleted = 0;
+    if (this.idPushdown) {
+      for (let i = 0; i < unique.length; i += IN_CHUNK) {
+        const res = await coll.deleteMany({ _id: { $in: unique.slice(i, i + IN_CHUNK) } } as Filter<T>);
+        deleted += res.deletedCount;
+      }
+      return deleted;
+    }
+    await forEachLimit(unique, POINT_CONCURRENCY, async (id) => {
+      deleted += (await coll.deleteOne({ _id: id } as Filter<T>)).deletedCount;
+    });
+    return deleted;
+  }
+
+  /**
    * Updates the document with this `_id` if its fields still hold `expect`; true when it did. One
    * conditional update where the server pushes `{_id, ...}` down (MongoDB: atomic; patched FerretDB:
    * as atomic as its updates, which rewrite whole documents, see README, Limits). Else a read by

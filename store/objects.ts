@@ -5,10 +5,7 @@
 // then an `_id` lookup: an index hit on MongoDB, and the one lookup FerretDB's SQLite backend
 // pushes down instead of scanning (see store/index.ts).
 import { createHash } from 'node:crypto';
-import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store } from '.';
-
-const LOOKUP_CONCURRENCY = 16;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -82,15 +79,17 @@ export async function unindexContent(
   store: Store,
   docs: Pick<ObjectDoc, 'bucket_id' | 'object_id' | 'content_hash' | 'source_checksum'>[],
 ): Promise<void> {
-  const owner = new Map<string, string>();
+  // Several objects may hold the same bytes (skip_duplicates off): the entry goes if it is any one's.
+  const owners = new Map<string, Set<string>>();
   for (const d of docs)
-    for (const h of contentHashesOf(d)) owner.set(contentKey(d.bucket_id, h), d.object_id);
-  if (owner.size === 0) return;
-  const entries = await store.lookupByIds(store.contentIndex, [...owner.keys()], { object_id: 1 });
-  const ours = [...entries.values()].filter((e) => e.object_id === owner.get(e._id)).map((e) => e._id);
-  await forEachLimit(ours, LOOKUP_CONCURRENCY, async (id) => {
-    await store.contentIndex.deleteOne({ _id: id });
-  });
+    for (const h of contentHashesOf(d)) {
+      const key = contentKey(d.bucket_id, h);
+      owners.set(key, (owners.get(key) ?? new Set()).add(d.object_id));
+    }
+  if (owners.size === 0) return;
+  const entries = await store.lookupByIds(store.contentIndex, [...owners.keys()], { object_id: 1 });
+  const ours = [...entries.values()].filter((e) => owners.get(e._id)?.has(e.object_id)).map((e) => e._id);
+  await store.deleteByIds(store.contentIndex, ours);
 }
 
 /**

@@ -126,6 +126,14 @@ describe('store: _id operations use an index', function () {
     assert.equal((await s.store.lookupByIds(coll, [])).size, 0);
   });
 
+  it('deleteByIds deletes exactly those ids (one $in delete where pushed down) and counts them', async () => {
+    const doomed = ['k100', 'k101', 'k102', 'k100', 'missing'];
+    assert.equal(await s.store.deleteByIds(coll, doomed), 3, 'duplicates and missing ids count nothing');
+    assert.equal(await coll.countDocuments({ _id: { $in: ['k100', 'k101', 'k102'] } }), 0);
+    assert.equal((await coll.findOne({ _id: 'k103' }))?.n, 103, 'its neighbours stay');
+    assert.equal(await s.store.deleteByIds(coll, []), 0);
+  });
+
   it('updateIfMatches updates only while the expected fields hold', async () => {
     assert.equal(await s.store.updateIfMatches(coll, 'k3', { tag: 'even' }, { $set: { n: -1 } }), false);
     assert.equal((await coll.findOne({ _id: 'k3' }))?.n, 3);
