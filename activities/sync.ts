@@ -833,11 +833,17 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         // A full pass verifies by scanning, except the first: a new sync has nothing else to find.
         full: input.full && input.firstPass !== true,
       });
+      let earlierDocIds: string[] | undefined;
       if (step.sweep !== 'none') {
-        const stale =
-          step.sweep === 'manifest'
-            ? await unseenByManifest(store, cfg, input.passId)
-            : await unseenByScan(store, cfg, input.passId);
+        let stale;
+        if (step.sweep === 'manifest') {
+          const swept = await unseenByManifest(store, cfg, input.passId);
+          stale = swept.unseen;
+          earlierDocIds = swept.earlierDocIds;
+          // The pass just read whole is the next pass's manifest: this worker need not load it again.
+          if (swept.manifest && step.next.passId === input.passId)
+            manifests.put(cfg.sync_config_id, input.passId, swept.manifest);
+        } else stale = await unseenByScan(store, cfg, input.passId);
         for (let i = 0; i < stale.length; i += 500) {
           deleted += await deleteObjects(store, deps.blobs, stale.slice(i, i + 500));
           Context.current().heartbeat({ deleted });
@@ -865,12 +871,13 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         f.listed === f.unchanged + f.duplicates + f.dlq; // nothing drifted out of the filters either
       if (!changedNothing) await updateBucketStats(cfg, input.passId, step.sweep !== 'none');
       // Documents of earlier passes are done with once swept (a pass only ends once the one before it has).
-      if (step.dropEarlier) await dropOtherPasses(store, cfg.sync_config_id, input.passId);
+      if (step.dropEarlier) await dropOtherPasses(store, cfg.sync_config_id, input.passId, earlierDocIds);
       const finished = new Date();
       const started = new Date(input.startedAt);
       const seconds = Math.max(0.001, (finished.getTime() - started.getTime()) / 1000);
+      // Keyed by its id: one `_id` upsert, not a query over every run record.
       await store.runs.updateOne(
-        { sync_run_id: input.recordId },
+        { _id: input.recordId },
         {
           $set: {
             sync_run_id: input.recordId,

@@ -4,6 +4,7 @@ import type { ChangeFeedKind } from '../core/change-feed';
 import type { StepName } from '../core/pipeline';
 import type { TaskStatus } from '../core/status';
 import type { Sealed } from './secrets';
+import type { ObjectId } from 'mongodb';
 
 export interface Tenant {
   internal_id: string;
@@ -269,6 +270,8 @@ export interface DlqDoc {
 }
 
 export interface SyncRunDoc {
+  /** The run record's id (= sync_run_id); records written before it was are keyed by an ObjectId. */
+  _id?: string | ObjectId;
   sync_run_id: string;
   /** The pass's run id (what the trigger answer and the live state call the run; absent before it was kept). */
   run_id?: string;

@@ -82,6 +82,19 @@ export class KnownFilesCache {
     return slot.files;
   }
 
+  /** A pass whose documents were just read whole (the sweep): the next pass's manifest, without a load. */
+  put(syncConfigId: string, passId: string, manifest: Manifest): void {
+    const key = `${syncConfigId}|${passId}`;
+    const old = this.cache.get(key);
+    if (old) {
+      this.cache.delete(key);
+      this.held -= old.size;
+    }
+    this.cache.set(key, { files: Promise.resolve(manifest), size: manifest.versions.size });
+    this.held += manifest.versions.size;
+    this.evict();
+  }
+
   private evict(): void {
     for (const [key, slot] of this.cache) {
       if (this.held <= this.maxFiles || this.cache.size <= 1) break;
@@ -117,24 +130,65 @@ const SWEEP_PROJECTION = {
   last_seen_pass_id: 1,
 };
 
+/** What the sweep by manifest found, and what it read on the way. */
+export interface ManifestSweep {
+  unseen: SweepFields[];
+  /** `_id`s of the earlier passes' documents (dropOtherPasses deletes them by `_id`). */
+  earlierDocIds: string[];
+  /** This pass's documents as a manifest (null when one is from before the manifest held files). */
+  manifest: Manifest | null;
+}
+
 /**
  * The sweep by manifest: objects earlier passes' documents name and this pass's do not, read by
  * `_id` (what it finds bounds its cost). Only valid while the documents are complete (core/manifest.ts).
+ * Files are compared by source id; only the candidates' object keys are derived.
  */
 export async function unseenByManifest(
   store: Store,
   cfg: Pick<SyncConfigDoc, 'sync_config_id' | 'bucket_id' | 'source_type'>,
   passId: string,
-): Promise<SweepFields[]> {
-  const seen = new Set<string>();
-  const earlier = new Set<string>();
-  for await (const d of store.passSeen.find({ sync_config_id: cfg.sync_config_id }))
-    for (const k of objectKeysOf(d, cfg)) (d.pass_id === passId ? seen : earlier).add(k);
-  const candidates = [...earlier].filter((k) => !seen.has(k));
-  const found = await store.lookupByIds(store.objects, candidates, SWEEP_PROJECTION);
-  return [...found.values()].filter(
-    (o) => o.sync_config_id === cfg.sync_config_id && o.last_seen_pass_id !== passId,
-  );
+): Promise<ManifestSweep> {
+  const seenFiles = new Set<string>();
+  const earlierFiles = new Set<string>();
+  // Documents from before the manifest held files name object `_id`s.
+  const seenKeys = new Set<string>();
+  const earlierKeys = new Set<string>();
+  const earlierDocIds: string[] = [];
+  const versions = new Map<string, string>();
+  const sizes = new Map<string, number>();
+  let complete = true;
+  for await (const d of store.passSeen.find({ sync_config_id: cfg.sync_config_id })) {
+    const current = d.pass_id === passId;
+    if (!current) earlierDocIds.push(d._id);
+    for (const k of d.keys ?? []) (current ? seenKeys : earlierKeys).add(k);
+    if (current && d.keys?.length) complete = false;
+    for (const [id, version, bytes] of filesOf(d)) {
+      if (!current) {
+        earlierFiles.add(id);
+        continue;
+      }
+      seenFiles.add(id);
+      versions.set(id, version);
+      if (typeof bytes === 'number') sizes.set(id, bytes);
+    }
+  }
+  const key = (id: string) => objectKey(cfg.bucket_id, cfg.source_type, id);
+  const candidates = new Set<string>();
+  for (const id of earlierFiles) if (!seenFiles.has(id)) candidates.add(key(id));
+  if (earlierKeys.size > 0) {
+    const seenAsKeys = new Set([...seenKeys, ...[...seenFiles].map(key)]);
+    for (const k of earlierKeys) if (!seenAsKeys.has(k)) candidates.add(k);
+  }
+  for (const k of seenKeys) candidates.delete(k);
+  const found = await store.lookupByIds(store.objects, [...candidates], SWEEP_PROJECTION);
+  return {
+    unseen: [...found.values()].filter(
+      (o) => o.sync_config_id === cfg.sync_config_id && o.last_seen_pass_id !== passId,
+    ),
+    earlierDocIds,
+    manifest: complete ? { versions, sizes } : null,
+  };
 }
 
 /**
@@ -158,9 +212,18 @@ export async function unseenByScan(
   return unseen;
 }
 
-/** Drops the documents of the sync's other passes. */
-export async function dropOtherPasses(store: Store, syncConfigId: string, passId: string): Promise<void> {
-  await store.passSeen.deleteMany({ sync_config_id: syncConfigId, pass_id: { $ne: passId } });
+/**
+ * Drops the documents of the sync's other passes: by `_id` when the sweep just read them (`docIds`),
+ * else by a query over the sync's documents.
+ */
+export async function dropOtherPasses(
+  store: Store,
+  syncConfigId: string,
+  passId: string,
+  docIds?: readonly string[],
+): Promise<void> {
+  if (docIds) await store.deleteByIds(store.passSeen, docIds);
+  else await store.passSeen.deleteMany({ sync_config_id: syncConfigId, pass_id: { $ne: passId } });
 }
 
 /**

@@ -141,17 +141,24 @@ export async function releaseStuckLock(
   cfg: Pick<SyncConfigDoc, 'sync_config_id' | 'locked_at'>,
 ) {
   // FerretDB can lose this update to a concurrent write of the document (the workflow recording
-  // its state as the force-unlock signal arrives): re-applied while the same lock is still there.
-  for (let attempt = 1; attempt <= 5; attempt++) {
+  // its state as the force-unlock signal arrives, a write that read the document before this update
+  // and lands after it): re-applied while the same lock is still there, until a read a moment after
+  // the release still shows it released.
+  const sameLockThere = async () => {
+    const doc = await syncs.findOne(byId(cfg.sync_config_id), { projection: { locked: 1, locked_at: 1 } });
+    return (
+      doc?.locked === true && (doc.locked_at?.getTime?.() ?? null) === (cfg.locked_at?.getTime?.() ?? null)
+    );
+  };
+  for (let attempt = 1; attempt <= 8; attempt++) {
     await syncs.updateOne(
       { ...byId(cfg.sync_config_id), locked_at: cfg.locked_at ?? null },
       { $set: { ...UNLOCKED } },
     );
-    const doc = await syncs.findOne(byId(cfg.sync_config_id), { projection: { locked: 1, locked_at: 1 } });
-    const sameLock =
-      doc?.locked === true && (doc.locked_at?.getTime?.() ?? null) === (cfg.locked_at?.getTime?.() ?? null);
-    if (!sameLock) return;
-    await new Promise((res) => setTimeout(res, 20 * attempt));
+    if (!(await sameLockThere())) {
+      await new Promise((res) => setTimeout(res, 100));
+      if (!(await sameLockThere())) return;
+    } else await new Promise((res) => setTimeout(res, 20 * attempt));
   }
 }
 

@@ -154,7 +154,10 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
       const id = params.sync_job_id;
       const live = await control.state(cfg.sync_config_id);
       if (live?.pass?.inRun && live.pass.runId === id) return runningJob(cfg, live);
+      // Run records are keyed by their id; older ones (ObjectId keys) and run ids are found by query.
+      const byId = await store.runs.findOne({ _id: id });
       const run =
+        (byId?.sync_config_id === cfg.sync_config_id ? byId : null) ??
         (await store.runs.findOne({ sync_config_id: cfg.sync_config_id, sync_run_id: id })) ??
         (await store.runs.findOne(
           { sync_config_id: cfg.sync_config_id, run_id: id },
