@@ -28,6 +28,7 @@
 //   BENCH_DIR (--dir, a temporary folder)   where sources and copies go; BENCH_KEEP=1 keeps it
 //   BENCH_NOTE (--note)                     free text stored with the results (e.g. other load)
 //   BENCH_WORKER_NODE_ARGS                  Node flags of the worker process (V8 flags, --cpu-prof …)
+//   BENCH_WORKER_ENV                        more variables of the worker process (K=V,K2=V2)
 //   BENCH_LABEL (--label, <sizes>-<sources>) results go to bench/results/<date>-<host>-<label>.json/.md
 //   BENCH_PHASE_TIMEOUT (--phase-timeout, 3600) seconds a bucket-syncs pass may take; one that takes
 //                                            longer is recorded as timed out and the source's
@@ -65,6 +66,7 @@ import { provisionTools, stopper } from '../lib/servers';
 import { http, idleAfter, getSync } from '../test/helpers';
 import { startMinio, type Minio } from '../test/providers/fixtures/s3';
 import { lane, PROJECT_ROOT, stack, stopStack, type Lane, type Stack } from '../test/setup/stack';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process-settings';
 
 type SourceKind = 'local' | 's3';
 const MiB = 1024 * 1024;
@@ -260,15 +262,28 @@ interface WorkerChild {
 
 /** The lane's worker as a child process (as test/helpers startWorker), resolved once it has started. */
 async function startWorkerChild(l: Lane, id: string, logFile: string): Promise<WorkerChild> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WORKER_ID: id };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    WORKER_ID: id,
+    ...WORKER_PROCESS_ENV,
+  };
   for (const [k, v] of Object.entries(l.env)) {
     if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
   }
   env.LOG_LEVEL = 'info'; // only start/stop are logged at info: the line says when it is ready
+  // BENCH_WORKER_ENV: more variables for the worker process (`K=V,K2=V2`, e.g. MALLOC_ARENA_MAX=2).
+  for (const kv of (process.env.BENCH_WORKER_ENV ?? '').split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   // stderr (the Temporal SDK's own log) goes to a file next to the copies.
   const logFd = openSync(logFile, 'a');
   // BENCH_WORKER_NODE_ARGS: Node flags for the worker (V8 heap sizes, --cpu-prof --cpu-prof-dir=…).
-  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [
+    ...WORKER_NODE_FLAGS,
+    ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
     env,
     stdio: ['ignore', 'pipe', logFd],

@@ -199,11 +199,14 @@ export async function startTemporalDev(
 /** A node script of this project as a child process, output to `log`, with an IPC channel. */
 export async function startNodeScript(
   script: string,
-  opts: { env: NodeJS.ProcessEnv; log: LogTarget; port?: number },
+  opts: { env: NodeJS.ProcessEnv; log: LogTarget; port?: number; nodeFlags?: readonly string[] },
 ): Promise<Started> {
   const io = stdioFor(opts.log, true);
   // The IPC channel: the child exits when it closes (this process died, even by SIGKILL).
-  const child = spawn(process.execPath, [script], { env: opts.env, stdio: io.stdio });
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), script], {
+    env: opts.env,
+    stdio: io.stdio,
+  });
   io.done();
   if (opts.port !== undefined) await waitForPort(opts.port, 120_000, child);
   return { child, port: opts.port ?? 0, stop: stopper(child) };

@@ -18,6 +18,7 @@ import {
   type SupervisorEvent,
 } from '../lib/servers';
 import { Store } from '../store';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process-settings';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DATA = path.resolve(process.env.DEV_DATA_DIR ?? path.join(ROOT, '.data'));
@@ -184,7 +185,8 @@ async function main() {
     'worker',
     () =>
       startNodeScript(path.join(ROOT, 'dist/worker/index.js'), {
-        env: childEnv,
+        env: { ...childEnv, ...WORKER_PROCESS_ENV },
+        nodeFlags: WORKER_NODE_FLAGS,
         log: { file: path.join(LOGS, 'worker.log') },
       }),
     onSupervisorEvent,

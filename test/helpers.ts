@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, type Lane, type Stack } from './setup/stack';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process-settings';
 
 export interface HttpResult<T = any> {
   status: number;
@@ -112,11 +113,19 @@ export const idleAfter = (runs: number) => (x: any) =>
 
 /** A worker process for a lane (`lane(s, …, { worker: false })`): one the test can SIGKILL. */
 export function startWorker(l: Lane, id: string): ChildProcess {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, WORKER_ID: id };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    WORKER_ID: id,
+    ...WORKER_PROCESS_ENV,
+  };
   for (const [k, v] of Object.entries(l.env)) {
     if (v !== undefined) env[k] = Array.isArray(v) ? v.join(':') : String(v);
   }
-  return spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/worker/index.js')], { env, stdio: 'ignore' });
+  return spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
+    env,
+    stdio: 'ignore',
+  });
 }
 
 export async function killProcess(child: ChildProcess): Promise<void> {
