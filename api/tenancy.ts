@@ -8,6 +8,7 @@
 import type { Collection, Filter } from 'mongodb';
 import type { BucketDoc, ObjectDoc, Store, SyncConfigDoc, Tenant } from '../store';
 import { notFound } from './errors';
+import { TtlCache } from './auth';
 
 /**
  * The document with this public id (`field`), first by `_id` alone — FerretDB hands SQLite only a
@@ -39,6 +40,36 @@ export async function findBucket(store: Store, t: Tenant, bucketId: string): Pro
   });
   if (!bucket) throw notFound('bucket', bucketId);
   return bucket;
+}
+
+/**
+ * The bucket check of the routes under a bucket (its syncs, objects): that the bucket is the tenant's.
+ * A bucket never moves to another tenant, so a found answer is kept for `ttlMs` (AUTH_CACHE_SECONDS)
+ * and a GET of a sync or an object reads one document, not two. A deleted bucket's syncs are gone
+ * before it is (its DELETE refuses while it has any) and its objects go with it, so those lookups,
+ * always fresh, answer 404 after it; requests that create under a bucket read it fresh.
+ */
+export class BucketScopes {
+  private readonly cache: TtlCache<{ bucket_id: string }>;
+
+  constructor(
+    private readonly store: Store,
+    ttlMs: number,
+  ) {
+    this.cache = new TtlCache(ttlMs);
+  }
+
+  async check(t: Tenant, bucketId: string): Promise<{ bucket_id: string }> {
+    const found = await this.cache.get(`${t.internal_id}|${t.namespace_id}|${bucketId}`, async () => {
+      const b = await findByPublicId(this.store.buckets, 'bucket_id', bucketId, {
+        internal_id: t.internal_id,
+        namespace_id: t.namespace_id,
+      });
+      return b ? { bucket_id: b.bucket_id } : null;
+    });
+    if (!found) throw notFound('bucket', bucketId);
+    return found;
+  }
 }
 
 /** A sync of this bucket that is not deleted. */

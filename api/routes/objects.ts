@@ -13,7 +13,7 @@ import { listPage, listQuerySchema } from '../list';
 import { deleteModel, listModel, objectModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
-import { findBucket, findObject } from '../tenancy';
+import { BucketScopes, findBucket, findObject } from '../tenancy';
 
 const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
@@ -65,8 +65,10 @@ export function objectRoutes({ store, env }: AppDeps): Router {
   const blobs = createBlobStore(env);
 
   const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
+  const scopes = new BucketScopes(store, env.AUTH_CACHE_SECONDS * 1000);
+  /** An existing object: its bucket checked from the scope cache (api/tenancy.ts), the object read fresh. */
   async function objectOf(t: Tenant, params: Record<string, string>): Promise<ObjectDoc> {
-    const bucket = await bucketOf(t, params.bucket_id);
+    const bucket = await scopes.check(t, params.bucket_id);
     return findObject(store, bucket.bucket_id, params.object_id);
   }
 

@@ -32,7 +32,7 @@ import {
 } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
-import { findBucket, findSync } from '../tenancy';
+import { BucketScopes, findBucket, findSync } from '../tenancy';
 import { checkSourcePath, checkSyncFields } from '../sync-checks';
 import { queueOfRequest, withQueue } from '../queue-feed';
 
@@ -188,8 +188,10 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
 
   const bucketOf = (t: Tenant, bucketId: string) => findBucket(store, t, bucketId);
 
+  const scopes = new BucketScopes(store, env.AUTH_CACHE_SECONDS * 1000);
+  /** An existing sync: its bucket checked from the scope cache (api/tenancy.ts), the sync read fresh. */
   async function syncOf(t: Tenant, params: Record<string, string>): Promise<SyncConfigDoc> {
-    const bucket = await bucketOf(t, params.bucket_id);
+    const bucket = await scopes.check(t, params.bucket_id);
     return findSync(store, bucket.bucket_id, params.sync_config_id); // an _id lookup
   }
 

@@ -160,6 +160,39 @@ describe('API reads', function () {
     assert.deepEqual([...stored!.object_keys].sort(), objects.map((o) => o._id).sort());
   });
 
+  it('GETs under a bucket check it from a cache (one document read each), still per tenant', async () => {
+    const b = await bucket(s, who);
+    const { connectionId } = await localConnection(s, { 'a.txt': 'a' }, { who });
+    const syncId = await sync(
+      s,
+      b,
+      { connection_id: connectionId, source_path: '/', sync_mode: 'initial_only' },
+      who,
+    );
+    await until(s, b, syncId, (x) => x.total_files_synced === 1 && !x.locked, { who });
+    const [obj] = await s.store.objects.find({ bucket_id: b }).toArray();
+    const paths = [`/v1/buckets/${b}/syncs/${syncId}`, `/v1/buckets/${b}/objects/${obj.object_id}`];
+    for (const p of paths) assert.equal((await api(s, 'GET', p, undefined, { who })).status, 200);
+    // Counted from here: the bucket's document is not read again within AUTH_CACHE_SECONDS.
+    const reads: unknown[] = [];
+    const findOne = s.store.buckets.findOne.bind(s.store.buckets);
+    s.store.buckets.findOne = ((filter: unknown, ...rest: unknown[]) => {
+      reads.push(filter);
+      return (findOne as any)(filter, ...rest);
+    }) as any;
+    try {
+      for (let i = 0; i < 3; i++)
+        for (const p of paths) assert.equal((await api(s, 'GET', p, undefined, { who })).status, 200);
+      assert.deepEqual(reads, [], 'the bucket was checked from the cache');
+      // Another tenant is not let in by what the first one cached.
+      const stranger = await tenant(s, 'api-reads-stranger', 'ns');
+      for (const p of paths)
+        assertError(await api(s, 'GET', p, undefined, { who: stranger }), 404, 'NotFoundError');
+    } finally {
+      s.store.buckets.findOne = findOne;
+    }
+  });
+
   it('still finds documents stored the old way (ObjectId _id, random object ids)', async () => {
     const now = new Date();
     const bucketId = `bkt_legacy${Date.now().toString(16)}`;
