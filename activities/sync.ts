@@ -12,6 +12,7 @@ import { dlqKey, findBySource, knownContent } from '../store/objects';
 import {
   dropOtherPasses,
   KnownFilesCache,
+  manifestTotals,
   passTotals,
   recordSeen,
   unseenByManifest,
@@ -350,14 +351,20 @@ export function createSyncActivities(deps: SyncActivityDeps) {
    * other sync, deleted ones included, and no object created or deleted through the API) they are
    * the bucket's counts, without reading its objects. Otherwise a recount (store/bucket-stats.ts).
    */
-  async function updateBucketStats(cfg: SyncConfigDoc, passId: string, swept: boolean): Promise<void> {
+  async function updateBucketStats(
+    cfg: SyncConfigDoc,
+    passId: string,
+    swept: boolean,
+    /** The pass's documents, when the sweep just read them (else they are read again). */
+    read: Manifest | null,
+  ): Promise<void> {
     if (swept) {
       const [bucket, syncs] = await Promise.all([
         store.buckets.findOne({ _id: cfg.bucket_id }, { projection: { has_api_objects: 1 } }),
         store.syncs.countDocuments({ bucket_id: cfg.bucket_id }),
       ]);
       if (bucket && bucket.has_api_objects !== true && syncs === 1) {
-        const totals = await passTotals(store, cfg.sync_config_id, passId);
+        const totals = read ? manifestTotals(read) : await passTotals(store, cfg.sync_config_id, passId);
         if (totals) {
           await storeBucketStats(store, cfg.bucket_id, {
             object_count: totals.objects,
@@ -834,12 +841,14 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         full: input.full && input.firstPass !== true,
       });
       let earlierDocIds: string[] | undefined;
+      let read: Manifest | null = null;
       if (step.sweep !== 'none') {
         let stale;
         if (step.sweep === 'manifest') {
           const swept = await unseenByManifest(store, cfg, input.passId);
           stale = swept.unseen;
           earlierDocIds = swept.earlierDocIds;
+          read = swept.manifest;
           // The pass just read whole is the next pass's manifest: this worker need not load it again.
           if (swept.manifest && step.next.passId === input.passId)
             manifests.put(cfg.sync_config_id, input.passId, swept.manifest);
@@ -869,7 +878,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         !input.removed &&
         f.updated === 0 &&
         f.listed === f.unchanged + f.duplicates + f.dlq; // nothing drifted out of the filters either
-      if (!changedNothing) await updateBucketStats(cfg, input.passId, step.sweep !== 'none');
+      if (!changedNothing) await updateBucketStats(cfg, input.passId, step.sweep !== 'none', read);
       // Documents of earlier passes are done with once swept (a pass only ends once the one before it has).
       if (step.dropEarlier) await dropOtherPasses(store, cfg.sync_config_id, input.passId, earlierDocIds);
       const finished = new Date();

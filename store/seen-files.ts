@@ -226,6 +226,17 @@ export async function dropOtherPasses(
   else await store.passSeen.deleteMany({ sync_config_id: syncConfigId, pass_id: { $ne: passId } });
 }
 
+/** passTotals of a pass already read (unseenByManifest's manifest): null when a file lacks its size. */
+export function manifestTotals(m: Manifest): { objects: number; bytes: number } | null {
+  let bytes = 0;
+  for (const id of m.versions.keys()) {
+    const size = m.sizes.get(id);
+    if (size === undefined) return null;
+    bytes += size;
+  }
+  return { objects: m.versions.size, bytes };
+}
+
 /**
  * The objects and bytes a pass's documents name: after a sweep, exactly the sync's objects. Null
  * when a document lacks sizes (written before they were recorded).

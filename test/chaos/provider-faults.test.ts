@@ -15,7 +15,8 @@ describe(`chaos: 10% provider faults during a ${FILES}-file initial sync`, funct
 
   before(async function () {
     this.timeout(600_000);
-    l = await chaosLane({ SYNC_PAGE_SIZE: '250' });
+    // Strides on, as in production (the suite's default is one page per activity).
+    l = await chaosLane({ SYNC_PAGE_SIZE: '250', SYNC_STRIDE_MS: '1000' });
     src = await s3Source(l, FILES, { rate: 0.1, seed: 1301 });
   });
   after(async () => {

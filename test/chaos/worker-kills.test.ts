@@ -17,7 +17,8 @@ describe(`chaos: worker SIGKILLed ${KILLS} times during a ${FILES}-file sync wit
 
   before(async function () {
     this.timeout(600_000);
-    l = await chaosLane({ SYNC_PAGE_SIZE: '50' }, { worker: false });
+    // Strides on, as in production (the suite's default is one page per activity).
+    l = await chaosLane({ SYNC_PAGE_SIZE: '50', SYNC_STRIDE_MS: '1000' }, { worker: false });
     src = await s3Source(l, FILES, { rate: 0.1, seed: 1302 });
   });
   after(async () => {
