@@ -303,7 +303,8 @@ export async function commitNew(
     } else if (prior) existing.push({ entry: p.entry, prior });
     else outcomes.set(p.entry.sourceObjectId, { kind: 'raced' });
   }
-  await indexContent(store, inserted);
+  // Their SHA-256 entries were claimed above (step 2): only provider checksums are left to index.
+  await indexContent(store, inserted, { checksumsOnly: true });
   return { outcomes, existing };
 }
 

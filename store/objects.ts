@@ -51,14 +51,23 @@ function contentHashesOf(doc: Pick<ObjectDoc, 'content_hash' | 'source_checksum'
   );
 }
 
-/** Records the objects' content in the index (an existing entry for the same bytes is kept). */
-export async function indexContent(store: Store, docs: ObjectDoc[]): Promise<void> {
+/**
+ * Records the objects' content in the index (an existing entry for the same bytes is kept).
+ * `checksumsOnly`: only the provider checksums (the SHA-256 entries were claimed already).
+ */
+export async function indexContent(
+  store: Store,
+  docs: ObjectDoc[],
+  opts: { checksumsOnly?: boolean } = {},
+): Promise<void> {
   const entries = docs.flatMap((d) =>
-    contentHashesOf(d).map((h) => ({
-      _id: contentKey(d.bucket_id, h),
-      object_id: d.object_id,
-      source_key: d._id,
-    })),
+    contentHashesOf(opts.checksumsOnly ? { content_hash: null, source_checksum: d.source_checksum } : d).map(
+      (h) => ({
+        _id: contentKey(d.bucket_id, h),
+        object_id: d.object_id,
+        source_key: d._id,
+      }),
+    ),
   );
   if (entries.length === 0) return;
   try {
