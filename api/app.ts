@@ -24,6 +24,7 @@ import { objectRoutes } from './routes/objects';
 import { syncJobRoutes } from './routes/sync-jobs';
 import { syncRoutes } from './routes/syncs';
 import type { SyncControl } from './sync-control';
+import { ReadCache } from './read-cache';
 
 export interface AppDeps {
   env: Env;
@@ -33,18 +34,22 @@ export interface AppDeps {
   log: Logger;
   /** Request spans (api/tracing.ts) when tracing is on. */
   tracer?: Tracer | null;
+  /** GET answers of one item (api/read-cache.ts); made by createApp when absent. */
+  reads?: ReadCache;
 }
 
 /** api/ui in the checkout (this file runs from dist/api). */
 export const UI_DIR = path.resolve(__dirname, '../../api/ui');
 
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(appDeps: AppDeps): express.Express {
+  const deps = { ...appDeps, reads: appDeps.reads ?? new ReadCache(appDeps.env.API_READ_CACHE_MS) };
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
   const metrics = createHttpMetrics();
   if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(metrics.track);
+  app.use(deps.reads.writesClear);
   app.use((req, res, next) => {
     // One line per request: method, path (no query: it may carry a namespace only), status, time.
     const started = process.hrtime.bigint();

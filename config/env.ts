@@ -32,6 +32,11 @@ export const envSchema = z.object({
   PORT: port.default(8080),
   /** Seconds the API trusts a looked-up API key / namespace (a revoked key works this long); 0: no cache. */
   AUTH_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(5),
+  /**
+   * How long the API keeps a GET answer of one sync, bucket or object (api/read-cache.ts); any write
+   * through this process empties it. 0: off.
+   */
+  API_READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(500),
   /** Port of the worker's Prometheus endpoint (`/metrics`); 0: any free port. */
   WORKER_METRICS_PORT: port.default(9464),
   /** 32-byte key (64 hex chars or base64) that encrypts connection credentials at rest. */

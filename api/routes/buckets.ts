@@ -14,6 +14,7 @@ import { bucketListModel, bucketModel, deleteModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { findBucket } from '../tenancy';
+import { ReadCache } from '../read-cache';
 
 const createBody = bucketCreateSchema.meta({ id: 'BucketCreateRequest' });
 const updateBody = bucketUpdateSchema.meta({ id: 'BucketUpdateRequest' });
@@ -36,7 +37,7 @@ export const serializeBucket = (
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function bucketRoutes({ store, env }: AppDeps): Router {
+export function bucketRoutes({ store, env, reads = new ReadCache(0) }: AppDeps): Router {
   const r = Router();
   const blobs = createBlobStore(env);
   const tag = 'buckets';
@@ -116,10 +117,12 @@ export function bucketRoutes({ store, env }: AppDeps): Router {
     tag,
     summary: 'Get a bucket',
     response: bucketModel,
-    handler: async ({ t, params }) => {
-      const doc = await find(t, params.bucket_id);
-      return serializeBucket(doc, (await readBucketStats(store, [doc.bucket_id])).get(doc.bucket_id));
-    },
+    handler: ({ t, params }) =>
+      // Kept for API_READ_CACHE_MS (api/read-cache.ts).
+      reads.get('bucket', params.bucket_id, t, params.bucket_id, async () => {
+        const doc = await find(t, params.bucket_id);
+        return serializeBucket(doc, (await readBucketStats(store, [doc.bucket_id])).get(doc.bucket_id));
+      }),
   });
 
   route(r, {

@@ -14,6 +14,7 @@ import { deleteModel, listModel, objectModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { BucketScopes, findBucket, findObject } from '../tenancy';
+import { ReadCache } from '../read-cache';
 
 const createBody = objectCreateSchema.meta({ id: 'ObjectCreateRequest' });
 const listBody = objectListFilterSchema.meta({ id: 'ObjectListRequest' });
@@ -58,7 +59,7 @@ async function markHasApiObjects(store: Store, bucket: BucketDoc): Promise<void>
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function objectRoutes({ store, env }: AppDeps): Router {
+export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/objects';
   const tag = 'objects';
@@ -157,10 +158,14 @@ export function objectRoutes({ store, env }: AppDeps): Router {
     query: objectGetQuerySchema,
     response: objectModel,
     handler: async ({ t, params, query }) => {
-      const doc = await objectOf(t, params);
-      const out: Record<string, unknown> = serializeObject(doc);
+      // The object kept for API_READ_CACHE_MS (api/read-cache.ts); its document count is not.
+      const out: Record<string, unknown> = {
+        ...(await reads.get('object', params.object_id, t, params.bucket_id, async () =>
+          serializeObject(await objectOf(t, params)),
+        )),
+      };
       if (query.include_document_count)
-        out.document_count = await store.documents.countDocuments({ object_id: doc.object_id });
+        out.document_count = await store.documents.countDocuments({ object_id: String(out.object_id) });
       return out;
     },
   });

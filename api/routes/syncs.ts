@@ -33,6 +33,7 @@ import {
 import { route } from '../route';
 import type { AppDeps } from '../app';
 import { BucketScopes, findBucket, findSync } from '../tenancy';
+import { ReadCache } from '../read-cache';
 import { checkSourcePath, checkSyncFields } from '../sync-checks';
 import { queueOfRequest, withQueue } from '../queue-feed';
 
@@ -181,7 +182,7 @@ const triggerQuery = triggerQuerySchema.extend({
 /** How long a trigger waits to name the run it started. */
 const TRIGGER_WAIT_MS = 3_000;
 
-export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
+export function syncRoutes({ store, control, secrets, env, reads = new ReadCache(0) }: AppDeps): Router {
   const r = Router();
   const base = '/v1/buckets/:bucket_id/syncs';
   const tag = 'syncs';
@@ -301,12 +302,14 @@ export function syncRoutes({ store, control, secrets, env }: AppDeps): Router {
     tag,
     summary: 'Get a sync (its stored state, which the workflow writes at every change)',
     response: syncConfigModel,
-    handler: async ({ t, params }) => {
-      const cfg = await syncOf(t, params);
-      // The projection; the workflow is asked only right after this API signalled it, until it has
-      // recorded the change (SyncControl.liveIfProjectionBehind).
-      return serializeSync(cfg, await control.liveIfProjectionBehind(cfg));
-    },
+    handler: ({ t, params }) =>
+      // Kept for API_READ_CACHE_MS (api/read-cache.ts).
+      reads.get('sync', params.sync_config_id, t, params.bucket_id, async () => {
+        const cfg = await syncOf(t, params);
+        // The projection; the workflow is asked only right after this API signalled it, until it has
+        // recorded the change (SyncControl.liveIfProjectionBehind).
+        return serializeSync(cfg, await control.liveIfProjectionBehind(cfg));
+      }),
   });
 
   route(r, {

@@ -105,6 +105,9 @@ async function start(): Promise<Stack> {
     // One page per activity, so tests see each page as the workflow does; test/integration/stride.test.ts
     // runs with strides (the production default) and the chaos lanes that kill workers do too.
     SYNC_STRIDE_MS: process.env.SYNC_STRIDE_MS ?? '0',
+    // Tests read what they just wrote into the store through the API; api-reads.test.ts runs a lane
+    // with the cache on (the production default).
+    API_READ_CACHE_MS: process.env.API_READ_CACHE_MS ?? '0',
     BLOB_DIR: path.join(tmp, 'blobs'),
     // Worker processes the tests start take any free port.
     WORKER_METRICS_PORT: '0',
