@@ -15,7 +15,12 @@ import type { Tenant } from '../store';
 
 export class ReadCache {
   private readonly entries = new Map<string, { scope: string; value: unknown; expires: number }>();
-  /** Bumped by every write: a load that started before it is not kept. */
+  /** Loads in flight, shared by concurrent misses of the same answer. */
+  private readonly loading = new Map<
+    string,
+    { scope: string; value: Promise<unknown>; generation: number }
+  >();
+  /** Bumped by every write: a load that started before it is not kept (nor shared). */
   private generation = 0;
 
   constructor(
@@ -23,22 +28,34 @@ export class ReadCache {
     private readonly max = 10_000,
   ) {}
 
-  /** The answer for `kind`/`id` as `t` sees it under `bucketId`, from the cache or from `load`. */
+  /**
+   * The answer for `kind`/`id` as `t` sees it under `bucketId`, from the cache or from `load`.
+   * Concurrent misses for the same answer share one load (an expired entry is not a stampede).
+   */
   async get<T>(kind: string, id: string, t: Tenant, bucketId: string, load: () => Promise<T>): Promise<T> {
     if (this.ttlMs <= 0) return load();
     const key = `${kind}|${id}`;
     const scope = `${t.internal_id}|${t.namespace_id}|${bucketId}`;
     const hit = this.entries.get(key);
     if (hit && hit.scope === scope && hit.expires > Date.now()) return hit.value as T;
+    const flying = this.loading.get(key);
+    if (flying && flying.scope === scope && flying.generation === this.generation)
+      return flying.value as Promise<T>;
     const generation = this.generation;
     const started = Date.now();
-    const value = await load();
-    if (generation === this.generation) {
-      this.entries.delete(key);
-      this.entries.set(key, { scope, value, expires: started + this.ttlMs });
-      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    const value = load();
+    this.loading.set(key, { scope, value, generation });
+    try {
+      const v = await value;
+      if (generation === this.generation) {
+        this.entries.delete(key);
+        this.entries.set(key, { scope, value: v, expires: started + this.ttlMs });
+        if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+      }
+      return v;
+    } finally {
+      if (this.loading.get(key)?.value === value) this.loading.delete(key);
     }
-    return value;
   }
 
   clear(): void {

@@ -38,7 +38,8 @@
 //   BENCH_API_OBJECTS (--api-objects, 0)     before its API load, the local lane of the largest size
 //                                            is topped up to this many objects (direct inserts into
 //                                            its bucket), e.g. 100000
-//   SYNC_PAGE_SIZE (1000), SYNC_STRIDE_MS (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production.
+//   SYNC_PAGE_SIZE (1000), SYNC_STRIDE_MS (1000), SYNC_FILE_CONCURRENCY (8): the worker's, as in production;
+//   API_READ_CACHE_MS (500): the API's.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -584,6 +585,8 @@ async function benchSource(
       SYNC_PAGE_SIZE: cfg.pageSize,
       SYNC_STRIDE_MS: cfg.strideMs,
       SYNC_FILE_CONCURRENCY: cfg.fileConcurrency,
+      // The API's production default (the test stack turns the read cache off).
+      API_READ_CACHE_MS: process.env.API_READ_CACHE_MS ?? '500',
       BLOB_DIR: path.join(work, `blobs-${tag}`),
     },
     { worker: false },
@@ -959,6 +962,7 @@ async function main(): Promise<void> {
       bucket_syncs: {
         SYNC_PAGE_SIZE: Number(cfg.pageSize),
         SYNC_STRIDE_MS: Number(cfg.strideMs),
+        API_READ_CACHE_MS: Number(process.env.API_READ_CACHE_MS ?? '500'),
         SYNC_FILE_CONCURRENCY: Number(cfg.fileConcurrency),
         blob_store: 'folder (local disk)',
         database: process.env.MONGODB_URI

@@ -3,7 +3,7 @@
 // start:worker` (package.json spells them out; test/unit/worker-process-settings.test.ts keeps it in step).
 //
 // They bound the worker's memory (README, Limits): measured on a 20,020-file sync, RSS after start
-// 212 -> 170 MB and the peak 384 -> ~220 MB.
+// 212 -> ~170 MB and the peak 334–384 -> 192–197 MB (README, Benchmarks).
 // - V8's young generation: semi-spaces of 2 MB instead of 16 in each isolate (the main thread and the
 //   workflow thread). A page's garbage is short-lived either way; it is collected more often.
 // - V8's old generation grows by 25% past what the last full collection kept, instead of the factor
