@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { envSchema, loadEnv, type Env } from '../../config/env';
 import { SA_BUCKET_ID, SA_NAMESPACE_ID, SA_SYNC_STATUS } from '../../core/search-attributes';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../worker/process-settings';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const COMPOSE_FILE = path.join(ROOT, 'docker-compose.temporal.yml');
@@ -167,7 +168,8 @@ describe('docker-compose.temporal.yml', () => {
   });
 
   it('sets on the api and worker only variables config/env.ts declares', () => {
-    const known = new Set(Object.keys(envSchema.shape));
+    // Besides config/env.ts: the worker's process environment (worker/process-settings.ts).
+    const known = new Set([...Object.keys(envSchema.shape), ...Object.keys(WORKER_PROCESS_ENV)]);
     for (const name of APP_SERVICES) {
       const unknown = Object.keys(rawEnvironment(service(compose, name))).filter((k) => !known.has(k));
       assert.deepEqual(unknown, [], `${name} sets variables config/env.ts does not read`);
@@ -312,11 +314,27 @@ describe('docker-compose.temporal.yml', () => {
     for (const name of APP_SERVICES) {
       const [source, script] = expected[name];
       const command = words(service(compose, name).command);
-      assert.deepEqual(command, ['node', `dist/${source.replace(/\.ts$/, '.js')}`], `${name} command`);
-      assert.equal(command.join(' '), pkg.scripts[script], `${name} runs what \`npm run ${script}\` runs`);
+      // The worker runs with its process settings (worker/process-settings.ts), as `npm run start:worker`.
+      const flags = name === 'worker' ? WORKER_NODE_FLAGS : [];
+      const env = name === 'worker' ? WORKER_PROCESS_ENV : {};
+      assert.deepEqual(
+        command,
+        ['node', ...flags, `dist/${source.replace(/\.ts$/, '.js')}`],
+        `${name} command`,
+      );
+      for (const [k, v] of Object.entries(env))
+        assert.equal(rawEnvironment(service(compose, name))[k], v, `${name} has ${k}=${v}`);
+      const envPrefix = Object.entries(env)
+        .map(([k, v]) => `${k}=${v} `)
+        .join('');
+      assert.equal(
+        envPrefix + command.join(' '),
+        pkg.scripts[script],
+        `${name} runs what \`npm run ${script}\` runs`,
+      );
       assert.ok(existsSync(path.join(ROOT, source)), `${source} exists`);
       assert.ok(tsconfig.include.includes(source.split('/')[0]), `tsconfig compiles ${source}`);
-      assert.ok(existsSync(path.join(ROOT, command[1])), `the build produced ${command[1]}`);
+      assert.ok(existsSync(path.join(ROOT, command.at(-1)!)), `the build produced ${command.at(-1)}`);
     }
   });
 });
