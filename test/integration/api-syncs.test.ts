@@ -468,8 +468,15 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
   });
 
   it('force-unlock answers the model with the lock released', async () => {
-    // A lock left behind by a worker that died (no run in flight: a run in flight would retake it).
-    await until(s, bucketId, syncId, (x) => !x.locked);
+    // A lock left behind by a worker that died. The sync is paused first and the pause waited for in
+    // the store: its workflow then writes nothing (no run starts to retake the lock, no state write
+    // races the ones below; FerretDB can lose one of two concurrent updates of a document).
+    assert.equal((await api(s, 'POST', `${path()}/pause`, { reason: 'force-unlock test' })).status, 200);
+    for (let i = 0; i < 300; i++) {
+      const d = await s.store.syncs.findOne({ sync_config_id: syncId });
+      if (d?.status === 'SUSPENDED' && d.paused && !d.locked) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await s.store.syncs.updateOne(
       { sync_config_id: syncId },
       {
@@ -487,6 +494,8 @@ describe('API: syncs — lifecycle, validation, runs, DLQ', function () {
     assert.equal(r.body.locked, false);
     assert.equal(r.body.locked_by_worker_id, null);
     assertError(await api(s, 'POST', `/v1/buckets/${bucketId}/syncs/sync_missing/force-unlock`), 404);
+    assert.equal((await api(s, 'POST', `${path()}/resume`)).status, 200);
+    await until(s, bucketId, syncId, (x) => !x.paused && x.status !== 'SUSPENDED');
   });
 
   it('runs: history newest first, paginated', async () => {
