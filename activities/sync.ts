@@ -308,6 +308,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const left = await store.lookupByIds(store.objects, keys, {
         object_id: 1,
         bucket_id: 1,
+        created_at: 1,
         blobs: 1,
         content_hash: 1,
         source_checksum: 1,

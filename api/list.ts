@@ -5,12 +5,26 @@ import { z } from 'zod';
 import { queryInt } from '../core/request-schemas';
 import { parse } from './errors';
 
-/** An opaque cursor: the offset of the next page (base64url JSON), as `next_cursor` hands it out. */
-const encodeCursor = (offset: number) => Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
-function decodeCursor(cursor: string): number | null {
+/**
+ * An opaque cursor (base64url JSON), as `next_cursor` hands it out: the offset of the next page and,
+ * for a list read in key order (a bucket's objects: store/object-order.ts), the key it ends at.
+ */
+interface Cursor {
+  offset: number;
+  afterKey?: string;
+}
+const encodeCursor = (c: Cursor) =>
+  Buffer.from(JSON.stringify(c.afterKey ? { o: c.offset, k: c.afterKey } : { o: c.offset })).toString(
+    'base64url',
+  );
+function decodeCursor(cursor: string): Cursor | null {
   try {
-    const o = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown })?.o;
-    return typeof o === 'number' && Number.isSafeInteger(o) && o >= 0 ? o : null;
+    const c = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { o?: unknown; k?: unknown };
+    if (typeof c?.o !== 'number' || !Number.isSafeInteger(c.o) || c.o < 0) return null;
+    if (c.k === undefined) return { offset: c.o };
+    return typeof c.k === 'string' && /^[A-Za-z0-9_|-]{1,120}$/.test(c.k)
+      ? { offset: c.o, afterKey: c.k }
+      : null;
   } catch {
     return null;
   }
@@ -79,28 +93,55 @@ export async function listPage<T extends Document>(
   return pageOf(docs.map(serialize), total, limit, offset);
 }
 
-/** limit and offset of a list request: query first, then its body; a cursor wins over offset/page. */
-export function pagingOf(rawQuery: unknown, body: BodyPaging = {}): { limit: number; offset: number } {
+/**
+ * limit and offset of a list request: query first, then its body; a cursor wins over offset/page
+ * (and carries the key a list in key order goes on after).
+ */
+export function pagingOf(
+  rawQuery: unknown,
+  body: BodyPaging = {},
+): { limit: number; offset: number; afterKey?: string } {
   const q = parse(listQuerySchema, rawQuery, 'query');
   const given = rawQuery as Record<string, unknown>;
   const limit =
     given.limit !== undefined ? q.limit : (q.page_size ?? body.limit ?? body.page_size ?? q.limit);
   const cursor = q.cursor ?? q.next_cursor ?? q.after;
   const page = q.page ?? body.page ?? null;
-  const offset = cursor
-    ? decodeCursor(cursor)!
+  const decoded = cursor ? decodeCursor(cursor)! : null;
+  const offset = decoded
+    ? decoded.offset
     : given.offset !== undefined
       ? q.offset
       : page !== null
         ? (page - 1) * limit
         : (body.offset ?? q.offset);
-  return { limit, offset };
+  return decoded?.afterKey ? { limit, offset, afterKey: decoded.afterKey } : { limit, offset };
 }
 
-/** The list envelope for one page of already-serialized results. */
-export function pageOf(results: unknown[], total: number, limit: number, offset: number) {
+/**
+ * The list envelope for one page of already-serialized results. `known`: a list that read one past
+ * its page says whether more follow (and the key its next page starts after); its total, from a
+ * snapshot (store/bucket-stats.ts), is then kept consistent with what was read.
+ */
+export function pageOf(
+  results: unknown[],
+  counted: number,
+  limit: number,
+  offset: number,
+  known?: { hasNext: boolean; afterKey: string | null },
+) {
   const page = Math.floor(offset / limit) + 1;
-  const hasNext = offset + results.length < total;
+  const seen = offset + results.length;
+  const hasNext = known ? known.hasNext : seen < counted;
+  // A snapshot may lag the list: never fewer than what was read, exact on the last page.
+  const total = !known
+    ? counted
+    : hasNext
+      ? Math.max(counted, seen + 1)
+      : results.length > 0 || offset === 0
+        ? seen
+        : counted;
+  const next: Cursor = { offset: seen, ...(known?.afterKey ? { afterKey: known.afterKey } : {}) };
   return {
     results,
     pagination: {
@@ -111,7 +152,7 @@ export function pageOf(results: unknown[], total: number, limit: number, offset:
       // Page numbers as text: Mixpeek's PaginationResponse types them as strings.
       next_page: hasNext ? String(page + 1) : null,
       previous_page: page > 1 ? String(page - 1) : null,
-      next_cursor: hasNext ? encodeCursor(offset + results.length) : null,
+      next_cursor: hasNext ? encodeCursor(next) : null,
     },
     total,
   };

@@ -9,6 +9,7 @@ import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
 import { newId } from '../store/ids';
 import { contentKey, dlqKey, indexContent, objectKey, unindexContent } from '../store/objects';
+import { addToOrder, orderKey, removeFromOrder } from '../store/object-order';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
 
@@ -272,11 +273,17 @@ export async function commitNew(
     candidates = candidates.filter((p) => !dups.has(p));
   }
 
+  // Listed before they exist, so a crash between the two writes leaves no object off the list.
+  await addToOrder(
+    store,
+    candidates.map((p) => p.doc),
+  );
   const conflicts = await insertAll(
     store.objects,
     candidates.map((p) => ({ ...p.doc })),
   );
   const inserted: ObjectDoc[] = [];
+  const unlisted: ObjectDoc[] = [];
   for (const [i, p] of candidates.entries()) {
     if (!conflicts.has(i)) {
       outcomes.set(p.entry.sourceObjectId, {
@@ -289,6 +296,8 @@ export async function commitNew(
       continue;
     }
     const prior = await store.objects.findOne({ _id: p.doc._id });
+    // Not inserted: its list entry goes, unless it is the prior object's own.
+    if (!prior || orderKey(prior) !== orderKey(p.doc)) unlisted.push(p.doc);
     // An earlier attempt of this page wrote (and its object holds) the very same keys: keep those.
     const held = new Set((prior?.blobs ?? []).map((b) => b.properties.storage_key));
     await drop({ ...p, written: p.written.filter((k) => !held.has(k)) }, null);
@@ -303,6 +312,7 @@ export async function commitNew(
     } else if (prior) existing.push({ entry: p.entry, prior });
     else outcomes.set(p.entry.sourceObjectId, { kind: 'raced' });
   }
+  await removeFromOrder(store, unlisted);
   // Their SHA-256 entries were claimed above (step 2): only provider checksums are left to index.
   await indexContent(store, inserted, { checksumsOnly: true });
   return { outcomes, existing };
@@ -395,17 +405,21 @@ export async function ingestUpdates(
   return outcomes;
 }
 
-/** Deletes objects and their blobs. */
+/** Deletes objects, their list entries (after them: store/object-order.ts) and their blobs. */
 export async function deleteObjects(
   store: Store,
   blobs: BlobStore,
-  docs: Pick<ObjectDoc, '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'>[],
+  docs: Pick<
+    ObjectDoc,
+    '_id' | 'bucket_id' | 'object_id' | 'created_at' | 'blobs' | 'content_hash' | 'source_checksum'
+  >[],
 ): Promise<number> {
   if (docs.length === 0) return 0;
   const deleted = await store.deleteByIds(
     store.objects,
     docs.map((d) => d._id),
   );
+  await removeFromOrder(store, docs);
   await unindexContent(store, docs);
   const keys = docs
     .flatMap((d) => d.blobs.map((b) => b.properties?.storage_key))

@@ -15,6 +15,7 @@
 import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import { forEachLimit } from '../lib/pool';
 import type { BucketStatsDoc } from './bucket-stats';
+import type { ObjectOrderDoc } from './object-order';
 import type {
   ApiKeyDoc,
   BatchDoc,
@@ -64,6 +65,8 @@ export class Store {
   readonly passSeen: Collection<PassSeenDoc>;
   readonly eventChannels: Collection<EventChannelDoc>;
   readonly bucketStats: Collection<BucketStatsDoc>;
+  /** A bucket's object list order, `_id`-keyed (store/object-order.ts). */
+  readonly objectOrder: Collection<ObjectOrderDoc>;
 
   /**
    * The server answers `{_id: {$in: [...]}}` and `{_id, ...}` filters from the `_id` index: always on
@@ -95,6 +98,7 @@ export class Store {
     this.passSeen = db.collection('sync_pass_seen');
     this.eventChannels = db.collection('sync_event_channels');
     this.bucketStats = db.collection('bucket_stats');
+    this.objectOrder = db.collection('object_order');
   }
 
   static async connect(uri: string, dbName: string): Promise<Store> {
@@ -134,7 +138,8 @@ export class Store {
       // The idempotency key: retries and crashes never duplicate an object.
       this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
       this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
-      // A bucket's object list, newest first (the list's sort): a page is an index walk on MongoDB.
+      // A bucket's object list, newest first, filtered (key_prefix, status, sync): an index walk on
+      // MongoDB. The unfiltered list reads store/object-order.ts instead.
       this.objects.createIndex({ bucket_id: 1, created_at: -1, _id: -1 }),
       this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
       this.pageRemovals.createIndex({ sync_config_id: 1 }),

@@ -117,12 +117,13 @@ export class KnownFilesCache {
 
 type SweepFields = Pick<
   ObjectDoc,
-  '_id' | 'bucket_id' | 'object_id' | 'blobs' | 'content_hash' | 'source_checksum'
+  '_id' | 'bucket_id' | 'object_id' | 'created_at' | 'blobs' | 'content_hash' | 'source_checksum'
 >;
 
 const SWEEP_PROJECTION = {
   object_id: 1,
   bucket_id: 1,
+  created_at: 1,
   blobs: 1,
   content_hash: 1,
   source_checksum: 1,

@@ -3,13 +3,14 @@
 // reading one is an `_id` lookup.
 import { Router } from 'express';
 import { deleteObjects } from '../../engine/ingest';
-import { bucketStatsRefresher } from '../../store/bucket-stats';
+import { bucketStatsRefresher, readBucketStats } from '../../store/bucket-stats';
 import { mixpeekBlobType } from '../../core/mapping';
 import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { BucketDoc, ObjectDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
 import { newId } from '../../store/ids';
-import { listPage, listQuerySchema } from '../list';
+import { addToOrder, ensureObjectOrder, readOrderedPage } from '../../store/object-order';
+import { listPage, listQuerySchema, pageOf, pagingOf } from '../list';
 import { deleteModel, listModel, objectModel } from '../responses';
 import { route } from '../route';
 import type { AppDeps } from '../app';
@@ -122,6 +123,7 @@ export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps):
         created_at: now,
         updated_at: now,
       };
+      await addToOrder(store, [doc]);
       await store.objects.insertOne({ ...doc });
       bucketStatsRefresher(store).touch(doc.bucket_id);
       return serializeObject(doc);
@@ -140,6 +142,18 @@ export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps):
       handler: async ({ t, params, req, body }) => {
         const bucket = await bucketOf(t, params.bucket_id);
         const f = body ?? {};
+        if (!f.key_prefix && !f.status && !f.sync_config_id) {
+          // The whole bucket: a page of its list entries (costs the page, store/object-order.ts).
+          await ensureObjectOrder(store, bucket.bucket_id);
+          const { limit, offset, afterKey } = pagingOf(req.query);
+          const page = await readOrderedPage(store, bucket.bucket_id, { limit, offset, afterKey });
+          const counted = (await readBucketStats(store, [bucket.bucket_id])).get(bucket.bucket_id)!;
+          return pageOf(page.objects.map(serializeObject), counted.object_count, limit, offset, {
+            hasNext: page.hasNext,
+            afterKey: page.lastKey,
+          });
+        }
+        // Filtered: a query on the objects (an index walk on MongoDB; a scan on FerretDB).
         const filter: Record<string, unknown> = { bucket_id: bucket.bucket_id };
         if (f.key_prefix) filter.key_prefix = { $regex: `^${escapeRegex(f.key_prefix)}` };
         if (f.status) filter.status = f.status;

@@ -117,6 +117,81 @@ describe('store: _id operations use an index', function () {
     assert.equal((await coll.deleteMany({ _id: { $in: ['k498', 'k499'] }, tag: null })).deletedCount, 1);
   });
 
+  it('answers an _id range sorted by _id with a limit from the _id index, reading only the page', async () => {
+    // store/object-order.ts pages a bucket's object list this way.
+    const ranged = s.store.db.collection<{ _id: string | number | object; n: number }>(
+      `${coll.collectionName}_range`,
+    );
+    const keys = Array.from({ length: 300 }, (_, i) => `b1|${String(i).padStart(4, '0')}`);
+    await ranged.insertMany([
+      ...keys.map((k, n) => ({ _id: k, n })),
+      // Outside the range, or no string: never in its results (MongoDB compares strings with strings).
+      { _id: 'b0|9999', n: -1 },
+      { _id: 'b2|0000', n: -2 },
+      { _id: 7, n: -3 },
+      { _id: { b: 1 }, n: -4 },
+    ]);
+    try {
+      const range = { $gt: 'b1|', $lt: 'b1}' };
+      const page = await ranged
+        .find({ _id: range } as never)
+        .sort({ _id: 1 })
+        .skip(20)
+        .limit(5)
+        .toArray();
+      assert.deepEqual(
+        page.map((d) => d._id),
+        keys.slice(20, 25),
+      );
+      const desc = await ranged
+        .find({ _id: range } as never)
+        .sort({ _id: -1 })
+        .limit(3)
+        .toArray();
+      assert.deepEqual(
+        desc.map((d) => d._id),
+        keys.slice(-3).reverse(),
+      );
+      const after = await ranged
+        .find({ _id: { $gt: keys[297], $lt: 'b1}' } } as never)
+        .sort({ _id: 1 })
+        .toArray();
+      assert.deepEqual(
+        after.map((d) => d._id),
+        keys.slice(298),
+      );
+      assert.equal(await ranged.countDocuments({ _id: range } as never), 300);
+      const ex = await s.store.db.command({
+        explain: { find: ranged.collectionName, filter: { _id: range }, sort: { _id: 1 }, limit: 5 },
+      });
+      if (s.store.kind === 'ferretdb') {
+        const plan = (ex.queryPlanner as { Plan?: string[] }).Plan ?? [];
+        assert.ok(
+          plan.some((l) => /SEARCH .* USING INDEX .*_id_/.test(l)) &&
+            !plan.some((l) => /\bSCAN\b|TEMP B-TREE/.test(l)),
+          `expected an index range in _id order, got ${JSON.stringify(plan)}`,
+        );
+        // Filter, sort and limit all reach SQLite: the page is read, not the collection.
+        assert.deepEqual(
+          [ex.filterPushdown, ex.sortPushdown, ex.limitPushdown],
+          [true, true, true],
+          JSON.stringify(ex),
+        );
+        // The control: sorted by another field, nothing but the filter is pushed down.
+        const other = await s.store.db.command({
+          explain: { find: ranged.collectionName, filter: { _id: range }, sort: { n: 1 }, limit: 5 },
+        });
+        assert.deepEqual([other.sortPushdown, other.limitPushdown], [false, false], JSON.stringify(other));
+      } else {
+        const stages = JSON.stringify(ex.queryPlanner);
+        assert.match(stages, /IXSCAN/);
+        assert.doesNotMatch(stages, /"SORT"/);
+      }
+    } finally {
+      await ranged.drop().catch(() => undefined);
+    }
+  });
+
   it('lookupByIds finds what exists, by _id, whatever the count', async () => {
     const ids = [...Array.from({ length: 40 }, (_, i) => `k${i * 7}`), 'missing', 'k0'];
     const found = await s.store.lookupByIds(coll, ids, { n: 1 });
