@@ -140,18 +140,30 @@ export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps):
       ...(method === 'post' ? { body: listBody, bodyOptional: true } : {}),
       response: objectList,
       handler: async ({ t, params, req, body }) => {
+        // Read fresh (one `_id` lookup): a deleted bucket's list is a 404 at once.
         const bucket = await bucketOf(t, params.bucket_id);
         const f = body ?? {};
         if (!f.key_prefix && !f.status && !f.sync_config_id) {
-          // The whole bucket: a page of its list entries (costs the page, store/object-order.ts).
-          await ensureObjectOrder(store, bucket.bucket_id);
+          // The whole bucket: a page of its list entries (costs the page, store/object-order.ts),
+          // over GET kept for API_READ_CACHE_MS like the reads of one item (api/read-cache.ts).
           const { limit, offset, afterKey } = pagingOf(req.query);
-          const page = await readOrderedPage(store, bucket.bucket_id, { limit, offset, afterKey });
-          const counted = (await readBucketStats(store, [bucket.bucket_id])).get(bucket.bucket_id)!;
-          return pageOf(page.objects.map(serializeObject), counted.object_count, limit, offset, {
-            hasNext: page.hasNext,
-            afterKey: page.lastKey,
-          });
+          const load = async () => {
+            await ensureObjectOrder(store, bucket.bucket_id);
+            const page = await readOrderedPage(store, bucket.bucket_id, { limit, offset, afterKey });
+            const counted = (await readBucketStats(store, [bucket.bucket_id])).get(bucket.bucket_id)!;
+            return pageOf(page.objects.map(serializeObject), counted.object_count, limit, offset, {
+              hasNext: page.hasNext,
+              afterKey: page.lastKey,
+            });
+          };
+          if (method === 'post') return load();
+          return reads.get(
+            'objects-page',
+            `${bucket.bucket_id}|${limit}|${offset}|${afterKey ?? ''}`,
+            t,
+            bucket.bucket_id,
+            load,
+          );
         }
         // Filtered: a query on the objects (an index walk on MongoDB; a scan on FerretDB).
         const filter: Record<string, unknown> = { bucket_id: bucket.bucket_id };

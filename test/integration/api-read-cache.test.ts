@@ -1,7 +1,7 @@
 // The API's read cache (api/read-cache.ts) on the real stack, with a TTL long enough that only its
 // rules decide what a GET shows: a GET of one sync, bucket or object is answered from memory; a
 // write through the API empties it, so this process's clients read their own writes at once; another
-// tenant is looked up afresh. (The rest of the suite runs with API_READ_CACHE_MS=0.)
+// tenant is looked up afresh. A page of a bucket's object list (GET, unfiltered) is kept the same way. (The rest of the suite runs with API_READ_CACHE_MS=0.)
 import assert from 'node:assert/strict';
 import { lane, stack, type Lane } from '../setup/stack';
 import { api, assertError, bucket, localConnection, sync, tenant } from './api-helpers';
@@ -45,8 +45,10 @@ describe('API read cache', function () {
       api(l, 'GET', syncPath()),
       api(l, 'GET', `/v1/buckets/${bucketId}`),
       api(l, 'GET', objectPath()),
+      api(l, 'GET', `/v1/buckets/${bucketId}/objects`),
     ]);
     for (const r of first) assert.equal(r.status, 200, r.text);
+    assert.equal(first[3].body.results[0].object_id, objectId);
     assert.equal(first[0].body.consecutive_failures, 0);
     // Written behind the API's back (as the workflow or another API process would).
     await l.store.syncs.updateOne({ _id: syncId }, { $set: { consecutive_failures: 7 } });
@@ -56,10 +58,12 @@ describe('API read cache', function () {
       api(l, 'GET', syncPath()),
       api(l, 'GET', `/v1/buckets/${bucketId}`),
       api(l, 'GET', objectPath()),
+      api(l, 'GET', `/v1/buckets/${bucketId}/objects`),
     ]);
     assert.equal(cached[0].body.consecutive_failures, 0, 'the sync came from the cache');
     assert.notEqual(cached[1].body.description, 'changed in the store', 'the bucket came from the cache');
     assert.deepEqual(cached[2].body.metadata, first[2].body.metadata, 'the object came from the cache');
+    assert.deepEqual(cached[3].body.results[0].metadata, first[2].body.metadata, 'the list page too');
 
     // Any write through this API process empties it: the next GETs read the store.
     const p = await api(l, 'POST', `${syncPath()}/pause`, { reason: 'cache test' });
@@ -68,11 +72,13 @@ describe('API read cache', function () {
       api(l, 'GET', syncPath()),
       api(l, 'GET', `/v1/buckets/${bucketId}`),
       api(l, 'GET', objectPath()),
+      api(l, 'GET', `/v1/buckets/${bucketId}/objects`),
     ]);
     assert.equal(after[0].body.paused, true, 'its own write shows at once');
     assert.equal(after[0].body.consecutive_failures, 7);
     assert.equal(after[1].body.description, 'changed in the store');
     assert.deepEqual(after[2].body.metadata, { changed: true });
+    assert.deepEqual(after[3].body.results[0].metadata, { changed: true });
     assert.equal((await api(l, 'POST', `${syncPath()}/resume`)).status, 200);
   });
 
