@@ -8,7 +8,7 @@ import { mixpeekBlobType } from '../../core/mapping';
 import { objectCreateSchema, objectGetQuerySchema, objectListFilterSchema } from '../../core/request-schemas';
 import type { BucketDoc, ObjectDoc, Store, Tenant } from '../../store';
 import { createBlobStore } from '../../store/blobs';
-import { newId } from '../../store/ids';
+import { documentKey, newId } from '../../store/ids';
 import { addToOrder, ensureObjectOrder, readOrderedPage } from '../../store/object-order';
 import { listPage, listQuerySchema, pageOf, pagingOf } from '../list';
 import { deleteModel, listModel, objectModel } from '../responses';
@@ -130,6 +130,22 @@ export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps):
     },
   });
 
+  /**
+   * How many collection documents were made from the object: a document's `_id` derives from its
+   * collection and object (store/ids.ts documentKey), so this is `_id` lookups, one per collection
+   * of the tenant, not a count over every document stored.
+   */
+  async function documentCount(t: Tenant, objectId: string): Promise<number> {
+    const cols = await store.collections
+      .find(
+        { internal_id: t.internal_id, namespace_id: t.namespace_id },
+        { projection: { collection_id: 1 } },
+      )
+      .toArray();
+    const keys = cols.map((c) => documentKey(c.collection_id, objectId));
+    return (await store.lookupByIds(store.documents, keys, { _id: 1 })).size;
+  }
+
   const list = (method: 'get' | 'post', p: string) =>
     route(r, {
       method,
@@ -190,8 +206,7 @@ export function objectRoutes({ store, env, reads = new ReadCache(0) }: AppDeps):
           serializeObject(await objectOf(t, params)),
         )),
       };
-      if (query.include_document_count)
-        out.document_count = await store.documents.countDocuments({ object_id: String(out.object_id) });
+      if (query.include_document_count) out.document_count = await documentCount(t, String(out.object_id));
       return out;
     },
   });

@@ -526,6 +526,10 @@ describe('API: collections', function () {
     const done = await until(s, `/v1/tasks/${task.body.task_id}`, (t) => TERMINAL.includes(t.status), own);
     assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
     assert.deepEqual(done.outputs, { documents_completed: 4, documents_failed: 0 });
+    // An object's document_count: one document per collection that processed it.
+    const countOf = async (o: string) =>
+      (await api(s, 'GET', `/v1/buckets/${b}/objects/${o}`, undefined, { who: own })).body.document_count;
+    assert.deepEqual([await countOf(o1), await countOf(o2)], [2, 2]);
 
     const all = await api(s, 'GET', `/v1/collections/${col}/documents?include_total=true`, undefined, {
       who: own,
@@ -591,6 +595,7 @@ describe('API: collections', function () {
     assert.equal((await api(s, 'DELETE', `/v1/collections/${col}`, undefined, { who: own })).status, 200);
     assert.equal(await s.store.documents.countDocuments({ collection_id: col }), 0);
     assert.equal(await s.store.documents.countDocuments({ collection_id: other }), 2);
+    assert.equal(await countOf(o1), 1);
   });
 });
 
