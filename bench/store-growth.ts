@@ -22,6 +22,7 @@ import { Store, type ObjectDoc } from '../store';
 import { findBySource, objectKey } from '../store/objects';
 import { bucketWithFolder, createSync, getSync, http } from '../test/helpers';
 import { lane, stack, stopStack } from '../test/setup/stack';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../worker/process-settings';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -175,10 +176,15 @@ async function startWorker(
   const fd = openSync(logFile, 'a');
   // --worker-args="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the worker (written when it stops).
   const workerArgs = (args['worker-args'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...workerArgs, path.join(PROJECT_ROOT, 'dist/worker/index.js')], {
-    env: { ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', fd],
-  });
+  // With the production worker process settings (worker/process-settings.ts), as the main bench.
+  const child = spawn(
+    process.execPath,
+    [...WORKER_NODE_FLAGS, ...workerArgs, path.join(PROJECT_ROOT, 'dist/worker/index.js')],
+    {
+      env: { ...WORKER_PROCESS_ENV, ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', fd],
+    },
+  );
   closeSync(fd);
   await new Promise<void>((resolve, reject) => {
     let out = '';
