@@ -90,11 +90,9 @@ export async function checkInvariants(l: Lane, x: Expected): Promise<string> {
   // objects and out after them; an entry left by a crash without its object is allowed, the list
   // skips it).
   const listed = new Set(
-    (
-      await l.store.objectOrder
-        .find({ _id: { $gt: `${x.bucketId}|`, $lt: `${x.bucketId}}` } })
-        .toArray()
-    ).map((e) => e._id),
+    (await l.store.objectOrder.find({ _id: { $gt: `${x.bucketId}|`, $lt: `${x.bucketId}}` } }).toArray()).map(
+      (e) => e._id,
+    ),
   );
   const unlisted = objs.filter((o) => !listed.has(orderKey(o)));
   assert.deepEqual(
