@@ -2,7 +2,7 @@
 // `syncPage` per page of listed files and gets back counts and the next cursor, never file lists.
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { Logger } from 'pino';
-import { compileFilters } from '../core/filters';
+import { compileFilters, filtersNeedDetails } from '../core/filters';
 import { fileConcurrencyOf } from '../core/request-schemas';
 import type { SourceEntry } from '../core/entry';
 import { forEachLimit } from '../lib/pool';
@@ -26,6 +26,7 @@ import {
   noCounts,
   planPage,
   retryEntries,
+  toComplete,
   toLookUp,
   type PageCounts,
   type StoredObject,
@@ -440,6 +441,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             ...(delta && input.deltaToken ? { deltaToken: input.deltaToken } : {}),
             providerFilters: cfg.provider_filters,
             pageSize,
+            // Per-file details only for what the page ingests (lookUp completes those), unless the
+            // filters read them.
+            ...(provider.complete && !filtersNeedDetails(cfg.file_filters)
+              ? { details: 'lazy' as const }
+              : {}),
           });
     } catch (err) {
       toFailure(err);
@@ -475,6 +481,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
    */
   async function lookUp(
     cfg: SyncConfigDoc,
+    provider: StorageProvider,
     input: SyncPageInput,
     entries: SourceEntry[],
     removed: string[],
@@ -492,6 +499,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const stored = input.assumeNew
       ? new Map<string, ObjectDoc>()
       : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
+    entries = await completeEntries(provider, cfg, entries, matches, known?.versions, stored, onUpdate);
     // The plan reads DLQ entries only for files without an object (did this version fail for
     // good? clear the entry once it is in); an update clears its file's entry by `_id` itself. So
     // a pass that changes nothing looks up no DLQ entries.
@@ -511,7 +519,36 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       cfg.skip_duplicates && checksums.length > 0 && !input.assumeNew
         ? await knownContent(store, cfg.bucket_id, checksums)
         : new Set<string>();
-    return { known, stored, dlq, knownChecksums };
+    return { known, stored, dlq, knownChecksums, entries };
+  }
+
+  /**
+   * A lazy listing's entries, with those the page may ingest completed (one provider request each,
+   * core/sync-plan.ts toComplete); a file gone since the listing drops out, as from a full listing.
+   */
+  async function completeEntries(
+    provider: StorageProvider,
+    cfg: SyncConfigDoc,
+    entries: SourceEntry[],
+    matches: (e: SourceEntry) => boolean,
+    known: Manifest['versions'] | undefined,
+    stored: Map<string, ObjectDoc>,
+    onUpdate: boolean,
+  ): Promise<SourceEntry[]> {
+    const wanted = toComplete(entries, matches, known, stored, onUpdate);
+    if (wanted.length === 0 || !provider.complete) return entries;
+    let whole: (SourceEntry | null)[];
+    try {
+      whole = await provider.complete(cfg.source_path, wanted);
+    } catch (err) {
+      toFailure(err);
+    }
+    const byId = new Map(wanted.map((e, i) => [e.sourceObjectId, whole[i]]));
+    return entries.flatMap((e) => {
+      if (!byId.has(e.sourceObjectId)) return [e];
+      const w = byId.get(e.sourceObjectId);
+      return w ? [w] : [];
+    });
   }
 
   /**
@@ -545,10 +582,10 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       deps.fileConcurrencyMax,
     );
     const matches = (e: SourceEntry) => keep(e).keep;
-    const found = await lookUp(cfg, input, listing.entries, listing.removed, matches);
+    const found = await lookUp(cfg, provider, input, listing.entries, listing.removed, matches);
     const pageKey = `${input.runId}|${input.cursor ?? ''}`;
     const plan = planPage({
-      entries: listing.entries,
+      entries: found.entries,
       removed: listing.removed,
       matches,
       known: found.known?.versions,

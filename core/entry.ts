@@ -17,4 +17,10 @@ export interface SourceEntry {
   checksum?: string;
   /** User metadata, tags, drive properties or row columns. */
   metadata: Record<string, unknown>;
+  /**
+   * Listed without what the listing itself does not carry (contentType, metadata, checksum): only
+   * from a lazy listing (ListOptions.details `lazy`); StorageProvider.complete fills such an entry in
+   * before anything but its comparison with what is stored (id, version, size, time) reads it.
+   */
+  partial?: true;
 }

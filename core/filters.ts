@@ -116,6 +116,14 @@ export function metadataFilterMatches(
   }
 }
 
+/**
+ * Whether the filters read what only a whole entry carries (its content type, its metadata): then a
+ * lazy listing's partial entries cannot be judged by them, and the listing is not lazy.
+ */
+export function filtersNeedDetails(filters: FileFilters | null | undefined): boolean {
+  return (filters?.mime_types?.length ?? 0) > 0 || (filters?.metadata_filters?.length ?? 0) > 0;
+}
+
 /** Compiled once per page: regexes and lowered lists are built once, then applied to every entry. */
 export function compileFilters(
   filters: FileFilters | null | undefined,

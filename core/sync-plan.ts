@@ -149,6 +149,26 @@ export function toLookUp(
   return [...ids];
 }
 
+/**
+ * The partial entries of a lazy listing (SourceEntry.partial) that a page must complete before its
+ * plan: the matching files it may ingest, i.e. neither settled by the manifest nor held by an object
+ * at their version (or with updates off). The rest are judged by what the listing carries: their
+ * filters read nothing else (the listing is lazy only then: filtersNeedDetails).
+ */
+export function toComplete(
+  entries: readonly SourceEntry[],
+  matches: (e: SourceEntry) => boolean,
+  known: KnownFiles | undefined,
+  stored: ReadonlyMap<string, Pick<StoredObject, 'source_version'>>,
+  onUpdate: boolean,
+): SourceEntry[] {
+  return entries.filter((e) => {
+    if (!e.partial || !matches(e) || settled(e, known, onUpdate) !== undefined) return false;
+    const prior = stored.get(e.sourceObjectId);
+    return !prior || (onUpdate && prior.source_version !== e.version);
+  });
+}
+
 export function planPage(input: PlanInput): PagePlan {
   const { settings: s, stored, dlq } = input;
   const decisions: EntryDecision[] = [];

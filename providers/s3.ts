@@ -1,7 +1,8 @@
 // `s3` and `tigris`: any S3-compatible store through @aws-sdk/client-s3. source_path is `bucket/prefix`;
 // the prefix is a folder (`prefix/`). Listing is ListObjectsV2 with StartAfter, so the cursor (the last
-// key seen, relative to the prefix) resumes from any page on any instance. Each listed page is followed
-// by one HeadObject per entry (content type and user metadata are not in the listing).
+// key seen, relative to the prefix) resumes from any page on any instance. Content type and user
+// metadata are not in the listing: a page is followed by one HeadObject per entry, or, when the engine
+// lists lazily (ListOptions.details), only per entry it ingests (complete()).
 import https from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -364,6 +365,12 @@ export class S3Provider implements StorageProvider {
       );
     }
 
+    if (options.details === 'lazy')
+      // What ListObjectsV2 carries; complete() adds the rest for the files the engine ingests.
+      return {
+        entries: listed.map((o) => S3Provider.listedEntry(bucket, prefix, o)),
+        nextCursor: truncated && after ? after.slice(prefix.length) : null,
+      };
     const entries: (SourceEntry | null)[] = new Array(listed.length).fill(null);
     await forEachLimit(listed, HEAD_CONCURRENCY, async (o, i) => {
       entries[i] = await this.head(bucket, prefix, o.Key!, o); // null: deleted since the listing
@@ -393,6 +400,32 @@ export class S3Provider implements StorageProvider {
       removed,
       incomplete: take.length < mine.length,
     };
+  }
+
+  /** A listed key as a partial entry: its version (ETag), size and time, as HeadObject gives them. */
+  private static listedEntry(bucket: string, prefix: string, o: _Object): SourceEntry {
+    const rel = o.Key!.slice(prefix.length);
+    return {
+      sourceObjectId: S3Provider.objectId(bucket, o.Key!),
+      path: rel,
+      name: rel.split('/').at(-1)!,
+      size: o.Size ?? 0,
+      modifiedAt: (o.LastModified ?? new Date(0)).toISOString(),
+      version: unquote(o.ETag),
+      metadata: {},
+      partial: true,
+    };
+  }
+
+  /** Lazy listings: the listed entries whole, one HeadObject each (null: deleted since the listing). */
+  async complete(sourcePath: string, listed: SourceEntry[]): Promise<(SourceEntry | null)[]> {
+    const { bucket, prefix } = this.locate(sourcePath);
+    const out: (SourceEntry | null)[] = new Array(listed.length).fill(null);
+    await forEachLimit(listed, HEAD_CONCURRENCY, async (e, i) => {
+      const key = e.sourceObjectId.slice(bucket.length + 1);
+      out[i] = e.partial ? await this.head(bucket, prefix, key) : e;
+    });
+    return out;
   }
 
   /** The entry of one key (HeadObject), or null when it does not exist. */

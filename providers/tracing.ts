@@ -67,5 +67,12 @@ export function tracedProvider(type: string, provider: StorageProvider, tracer: 
         (span, found) => span.setAttribute('bucket_syncs.entries', found.entries.length),
       );
   }
+  if (provider.complete) {
+    const complete = provider.complete.bind(provider);
+    traced.complete = (sourcePath, entries) =>
+      inSpan(tracer, 'provider.complete', { ...base, 'bucket_syncs.entries': entries.length }, () =>
+        complete(sourcePath, entries),
+      );
+  }
   return traced;
 }

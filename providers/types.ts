@@ -20,6 +20,12 @@ export interface ListOptions {
    */
   deltaToken?: string | null;
   pageSize: number;
+  /**
+   * `lazy`: entries may come `partial` (what the listing carries, without a request per file), and
+   * the engine completes only those it must ingest (`complete`): a pass over unchanged files then
+   * costs the listing alone. Only providers with `complete` honour it; default `all`.
+   */
+  details?: 'all' | 'lazy';
 }
 
 export interface ListPage {
@@ -82,6 +88,11 @@ export interface StorageProvider {
    * (ids outside the source path are ignored), at most `limit` entries.
    */
   lookup?(sourcePath: string, sourceObjectIds: string[], limit: number): Promise<LookupResult>;
+  /**
+   * With a lazy listing: these entries whole (same order; null for a file gone since it was listed).
+   * Providers whose listing carries every detail do not implement it.
+   */
+  complete?(sourcePath: string, entries: SourceEntry[]): Promise<(SourceEntry | null)[]>;
 }
 
 /**

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import {
   compileFilters,
+  filtersNeedDetails,
   getPath,
   metadataFilterMatches,
   mimeTypeOf,
@@ -36,6 +37,25 @@ function reasonOf(filters: FileFilters | null | undefined, e: SourceEntry): stri
   const d = decide(filters, e);
   return d.keep ? undefined : d.reason;
 }
+
+describe('filters: what they read of an entry', () => {
+  it('need the whole entry only for mime types and metadata (else a lazy listing will do)', () => {
+    assert.equal(filtersNeedDetails(null), false);
+    assert.equal(filtersNeedDetails({}), false);
+    assert.equal(
+      filtersNeedDetails({ include_patterns: ['*.pdf'], max_size_bytes: 10, extensions: ['pdf'] }),
+      false,
+    );
+    assert.equal(filtersNeedDetails({ mime_types: ['image/*'] }), true);
+    assert.equal(filtersNeedDetails({ mime_types: [] }), false);
+    assert.equal(
+      filtersNeedDetails({
+        metadata_filters: [{ field: 'owner', operator: 'equals', value: 'x' }],
+      }),
+      true,
+    );
+  });
+});
 
 describe('filters: empty filters', () => {
   for (const [label, f] of [

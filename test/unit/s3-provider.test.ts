@@ -334,6 +334,29 @@ describe('s3 provider against a stub S3', function () {
     assert.equal(by['aes.bin'].checksum, `md5:${MD5}`, 'SSE-S3 keeps the MD5 ETag');
   });
 
+  it('a lazy listing makes no HEAD; complete() heads only what it is given, as a full listing would', async () => {
+    s3.put('z/a.txt', { contentType: 'text/plain', metadata: { owner: 'x' } });
+    s3.put('z/b.bin', { etag: `${MD5}-2` });
+    s3.put('z/gone.txt');
+    const p = provider();
+    const full = await p.list('bkt/z', { pageSize: 10 });
+    const heads = () => s3.requests.filter((r) => r.method === 'HEAD').length;
+    const before = heads();
+    const lazy = await p.list('bkt/z', { pageSize: 10, details: 'lazy' });
+    assert.equal(heads(), before, 'the listing alone');
+    assert.deepEqual(
+      lazy.entries.map((e) => [e.path, e.version, e.size, e.modifiedAt, e.partial]),
+      full.entries.map((e) => [e.path, e.version, e.size, e.modifiedAt, true]),
+      'what a partial entry carries is what the whole one says',
+    );
+    assert.ok(lazy.entries.every((e) => e.contentType === undefined && e.checksum === undefined));
+    s3.objects.delete('z/gone.txt');
+    const [a, gone] = await p.complete!('bkt/z', [lazy.entries[0], lazy.entries[2]]);
+    assert.equal(heads(), before + 2, 'one HEAD per entry given');
+    assert.deepEqual(a, full.entries[0]);
+    assert.equal(gone, null, 'gone since the listing');
+  });
+
   it('drops an object deleted between the listing and its HEAD', async () => {
     s3.put('v/keep.txt');
     s3.put('v/gone.txt');

@@ -5,6 +5,7 @@ import {
   checksumsToCheck,
   planPage,
   retryEntries,
+  toComplete,
   toLookUp,
   type DlqState,
   type PlanInput,
@@ -71,6 +72,35 @@ describe('sync page plan (core/sync-plan.ts)', () => {
     assert.equal(p.discovered, 3);
     const b = p.decisions[1];
     assert.ok(b.kind === 'unchanged' && b.version === 'v1', 'recorded at the version its object holds');
+  });
+
+  it('a lazy listing completes only the matching entries the page may ingest', () => {
+    const partial = (id: string, over: Partial<SourceEntry> = {}) => entry(id, { partial: true, ...over });
+    const entries = [
+      partial('settled'), // the manifest holds it at v1
+      partial('held'), // an object holds it at v1
+      partial('changed', { version: 'v2' }),
+      partial('new'),
+      partial('out', { path: 'x.tmp' }),
+      entry('whole'), // not partial: nothing to complete
+    ];
+    const known = new Map([['settled', 'v1']]);
+    const objs = new Map([
+      ['held', stored('held')],
+      ['changed', stored('changed')],
+    ]);
+    const matches = (e: SourceEntry) => !e.path.endsWith('.tmp');
+    const ids = (es: SourceEntry[]) => es.map((e) => e.sourceObjectId);
+    assert.deepEqual(ids(toComplete(entries, matches, known, objs, true)), ['changed', 'new']);
+    // With updates off a changed file keeps its object as it is: nothing to read of it.
+    assert.deepEqual(ids(toComplete(entries, matches, known, objs, false)), ['new']);
+    // Without a manifest or objects, every matching partial entry.
+    assert.deepEqual(ids(toComplete(entries, matches, undefined, new Map(), true)), [
+      'settled',
+      'held',
+      'changed',
+      'new',
+    ]);
   });
 
   it('the manifest settles entries it holds at their version: no lookup, unchanged', () => {
