@@ -163,8 +163,11 @@ export function syncJobRoutes({ store, control }: AppDeps): Router {
           { sync_config_id: cfg.sync_config_id, run_id: id },
           { sort: { started_at: -1 } },
         ));
-      if (!run) throw notFound('sync job', id);
-      return serializeJob(cfg, run);
+      if (run) return serializeJob(cfg, run);
+      // The run has just ended and its record is being written (the workflow leaves the run, then
+      // its finishPass activity writes the record: core/sync-state.ts runEnded): still in flight.
+      if (live?.pass?.runId === id) return runningJob(cfg, live);
+      throw notFound('sync job', id);
     },
   });
 
