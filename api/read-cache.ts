@@ -1,4 +1,4 @@
-// GET answers of one item (a sync, a bucket, an object), kept for API_READ_CACHE_MS.
+// GET answers of one item (a sync, a bucket, an object), kept for up to API_READ_CACHE_MS.
 //
 // What they show is a projection written at most about once a second while a pass runs (the
 // workflow's recordSyncState, the bucket's counts after a run), so clients that poll one sync, as
@@ -49,7 +49,9 @@ export class ReadCache {
       const v = await value;
       if (generation === this.generation) {
         this.entries.delete(key);
-        this.entries.set(key, { scope, value: v, expires: started + this.ttlMs });
+        // Kept between half the TTL and the TTL, at random: answers loaded together (a client
+        // polling many objects) do not all expire together and come back as one burst of reads.
+        this.entries.set(key, { scope, value: v, expires: started + this.ttlMs * (0.5 + Math.random() / 2) });
         if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
       }
       return v;

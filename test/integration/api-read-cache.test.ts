@@ -3,6 +3,8 @@
 // write through the API empties it, so this process's clients read their own writes at once; another
 // tenant is looked up afresh. A page of a bucket's object list (GET, unfiltered) is kept the same way. (The rest of the suite runs with API_READ_CACHE_MS=0.)
 import assert from 'node:assert/strict';
+import { documentKey } from '../../store/ids';
+import type { CollectionDoc, DocumentDoc } from '../../store';
 import { lane, stack, type Lane } from '../setup/stack';
 import { api, assertError, bucket, localConnection, sync, tenant } from './api-helpers';
 
@@ -54,6 +56,26 @@ describe('API read cache', function () {
     await l.store.syncs.updateOne({ _id: syncId }, { $set: { consecutive_failures: 7 } });
     await l.store.buckets.updateOne({ _id: bucketId }, { $set: { description: 'changed in the store' } });
     await l.store.objects.updateOne({ _id: objectId }, { $set: { metadata: { changed: true } } });
+    // A collection of the tenant made a document from the object: its count is kept with it.
+    assert.equal(first[2].body.document_count, 0);
+    const owner = (await l.store.buckets.findOne({ _id: bucketId }))!;
+    const tenantOf = { internal_id: owner.internal_id, namespace_id: owner.namespace_id };
+    const collectionId = 'col_read_cache';
+    await l.store.collections.insertOne({
+      ...tenantOf,
+      _id: collectionId,
+      collection_id: collectionId,
+      collection_name: 'read-cache',
+    } as unknown as CollectionDoc);
+    const docId = documentKey(collectionId, objectId);
+    await l.store.documents.insertOne({
+      ...tenantOf,
+      _id: docId,
+      document_id: docId,
+      collection_id: collectionId,
+      object_id: objectId,
+      bucket_id: bucketId,
+    } as unknown as DocumentDoc);
     const cached = await Promise.all([
       api(l, 'GET', syncPath()),
       api(l, 'GET', `/v1/buckets/${bucketId}`),
@@ -63,6 +85,7 @@ describe('API read cache', function () {
     assert.equal(cached[0].body.consecutive_failures, 0, 'the sync came from the cache');
     assert.notEqual(cached[1].body.description, 'changed in the store', 'the bucket came from the cache');
     assert.deepEqual(cached[2].body.metadata, first[2].body.metadata, 'the object came from the cache');
+    assert.equal(cached[2].body.document_count, 0, 'with the count it was loaded with');
     assert.deepEqual(cached[3].body.results[0].metadata, first[2].body.metadata, 'the list page too');
 
     // Any write through this API process empties it: the next GETs read the store.
@@ -78,6 +101,7 @@ describe('API read cache', function () {
     assert.equal(after[0].body.consecutive_failures, 7);
     assert.equal(after[1].body.description, 'changed in the store');
     assert.deepEqual(after[2].body.metadata, { changed: true });
+    assert.equal(after[2].body.document_count, 1, 'the count is read again with the object');
     assert.deepEqual(after[3].body.results[0].metadata, { changed: true });
     assert.equal((await api(l, 'POST', `${syncPath()}/resume`)).status, 200);
   });
