@@ -4,7 +4,9 @@
 // public id, and so are objects (store/objects.ts). On FerretDB's SQLite backend
 // only an `_id` filter reaches the database; any other filter decodes every document of the
 // collection. Documents stored before this rule (ObjectId `_id`s, other object keys) are found by
-// a fallback query on the public id, which scans on FerretDB (also what an unknown id costs).
+// a fallback query on the public id, which scans on FerretDB (also what an unknown id costs); a
+// database created with the rule (store.keyedByPublicIds) has none, so there an unknown id is one
+// `_id` lookup.
 import type { Collection, Filter } from 'mongodb';
 import type { BucketDoc, ObjectDoc, Store, SyncConfigDoc, Tenant } from '../store';
 import { notFound } from './errors';
@@ -16,6 +18,7 @@ import { TtlCache } from './auth';
  * (legacy documents) by a query on the field.
  */
 export async function findByPublicId<T extends { _id?: unknown }>(
+  store: Pick<Store, 'keyedByPublicIds'>,
   coll: Collection<T>,
   field: keyof T & string,
   id: string,
@@ -29,12 +32,13 @@ export async function findByPublicId<T extends { _id?: unknown }>(
       accept(byId)
       ? byId
       : null;
+  if (store.keyedByPublicIds) return null;
   const legacy = (await coll.findOne({ [field]: id, ...scope } as Filter<T>)) as T | null;
   return legacy && accept(legacy) ? legacy : null;
 }
 
 export async function findBucket(store: Store, t: Tenant, bucketId: string): Promise<BucketDoc> {
-  const bucket = await findByPublicId(store.buckets, 'bucket_id', bucketId, {
+  const bucket = await findByPublicId(store, store.buckets, 'bucket_id', bucketId, {
     internal_id: t.internal_id,
     namespace_id: t.namespace_id,
   });
@@ -61,7 +65,7 @@ export class BucketScopes {
 
   async check(t: Tenant, bucketId: string): Promise<{ bucket_id: string }> {
     const found = await this.cache.get(`${t.internal_id}|${t.namespace_id}|${bucketId}`, async () => {
-      const b = await findByPublicId(this.store.buckets, 'bucket_id', bucketId, {
+      const b = await findByPublicId(this.store, this.store.buckets, 'bucket_id', bucketId, {
         internal_id: t.internal_id,
         namespace_id: t.namespace_id,
       });
@@ -75,6 +79,7 @@ export class BucketScopes {
 /** A sync of this bucket that is not deleted. */
 export async function findSync(store: Store, bucketId: string, syncId: string): Promise<SyncConfigDoc> {
   const cfg = await findByPublicId(
+    store,
     store.syncs,
     'sync_config_id',
     syncId,
@@ -92,8 +97,10 @@ export async function findObject(store: Store, bucketId: string, objectId: strin
     ? byId.bucket_id === bucketId
       ? byId
       : null
-    : // Objects stored before `_id` was the object id: a query (scans on FerretDB; so does a 404).
-      await store.objects.findOne({ object_id: objectId, bucket_id: bucketId });
+    : store.keyedByPublicIds
+      ? null
+      : // Objects stored before `_id` was the object id: a query (scans on FerretDB; so does a 404).
+        await store.objects.findOne({ object_id: objectId, bucket_id: bucketId });
   if (!doc) throw notFound('object', objectId);
   return doc;
 }
@@ -112,7 +119,7 @@ export async function objectKeysIn(
   const found = await store.lookupByIds(store.objects, objectIds, { bucket_id: 1, object_id: 1 });
   for (const o of found.values()) if (o.bucket_id === bucketId) keys.set(o.object_id, o._id);
   const rest = [...new Set(objectIds)].filter((id) => !keys.has(id));
-  if (rest.length > 0)
+  if (rest.length > 0 && !store.keyedByPublicIds)
     for (const o of await store.objects
       .find({ bucket_id: bucketId, object_id: { $in: rest } }, { projection: { _id: 1, object_id: 1 } })
       .toArray())

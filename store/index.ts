@@ -41,6 +41,9 @@ export * from './doc-types';
 /** `ferretdb`: FerretDB (SQLite or PostgreSQL backend); `mongodb`: MongoDB itself. */
 export type StoreKind = 'mongodb' | 'ferretdb';
 
+/** `store_meta` marker: this database keys buckets, syncs, collections and objects by public id. */
+const PUBLIC_ID_KEYS = 'public-id-keys';
+
 /** Point lookups in flight at once on a FerretDB without `_id` pushdown. */
 const POINT_CONCURRENCY = 16;
 /** `_id`s per `$in` query (MongoDB, or FerretDB with `_id` pushdown). */
@@ -73,6 +76,14 @@ export class Store {
    * MongoDB; on FerretDB only with the project's patch (see the top of this file).
    */
   idPushdown: boolean;
+
+  /**
+   * Every bucket, sync, collection and object here has `_id` = its public id, so an id that no
+   * `_id` lookup finds does not exist: true for a database this version created (the marker in
+   * `store_meta`, written while it was empty). A database with documents from before that rule
+   * keeps the fallback queries on the public ids (api/tenancy.ts), which scan on FerretDB.
+   */
+  keyedByPublicIds = false;
 
   private constructor(
     readonly client: MongoClient,
@@ -110,7 +121,23 @@ export class Store {
     const store = new Store(client, db, 'ferretdbVersion' in info ? 'ferretdb' : 'mongodb');
     await store.ensureIndexes();
     if (store.kind === 'ferretdb') store.idPushdown = await store.pushesDownIds();
+    store.keyedByPublicIds = await store.publicIdKeys();
     return store;
+  }
+
+  /** The `store_meta` marker, written if the database holds no bucket, sync, collection or object yet. */
+  private async publicIdKeys(): Promise<boolean> {
+    const meta = this.db.collection<{ _id: string; at: Date }>('store_meta');
+    if (await meta.findOne({ _id: PUBLIC_ID_KEYS })) return true;
+    // Empty filters with a limit: FerretDB reads one row of each.
+    for (const c of [this.buckets, this.syncs, this.collections, this.objects])
+      if (await this.db.collection(c.collectionName).findOne({}, { projection: { _id: 1 } })) return false;
+    try {
+      await meta.insertOne({ _id: PUBLIC_ID_KEYS, at: new Date() });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000) throw err; // another process wrote it first
+    }
+    return true;
   }
 
   /** FerretDB: does it push `{_id: {$in}}` down (the patched build)? Its explain says so. */

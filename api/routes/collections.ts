@@ -58,7 +58,7 @@ export function collectionRoutes({ store, secrets }: AppDeps): Router {
   const base = '/v1/collections';
 
   const find = async (t: Tenant, id: string) => {
-    const doc = await findByPublicId(store.collections, 'collection_id', id, {
+    const doc = await findByPublicId(store, store.collections, 'collection_id', id, {
       internal_id: t.internal_id,
       namespace_id: t.namespace_id,
     });

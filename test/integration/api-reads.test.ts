@@ -193,7 +193,57 @@ describe('API reads', function () {
     }
   });
 
+  it('an unknown id is one `_id` lookup in a database created with public-id keys', async () => {
+    assert.equal(s.store.keyedByPublicIds, true, 'the suite’s database was created empty');
+    const b = await bucket(s, who);
+    const filters: unknown[] = [];
+    const spy = <T extends { findOne: unknown }>(coll: T) => {
+      const findOne = (coll.findOne as (...a: unknown[]) => unknown).bind(coll);
+      coll.findOne = (filter: unknown, ...rest: unknown[]) => {
+        filters.push(filter);
+        return findOne(filter, ...rest);
+      };
+      return () => {
+        coll.findOne = findOne;
+      };
+    };
+    const restore = [
+      spy(s.store.objects),
+      spy(s.store.buckets),
+      spy(s.store.syncs),
+      spy(s.store.collections),
+    ];
+    try {
+      for (const p of [
+        `/v1/buckets/${b}/objects/obj_doesnotexist`,
+        `/v1/buckets/bkt_doesnotexist`,
+        `/v1/buckets/${b}/syncs/sc_doesnotexist`,
+        `/v1/collections/col_doesnotexist`,
+      ])
+        assertError(await api(s, 'GET', p, undefined, { who }), 404, 'NotFoundError');
+    } finally {
+      for (const r of restore) r();
+    }
+    assert.ok(filters.length >= 4, `looked up: ${JSON.stringify(filters)}`);
+    for (const f of filters)
+      assert.deepEqual(
+        Object.keys(f as object),
+        ['_id'],
+        `a query that is not an _id lookup: ${JSON.stringify(f)}`,
+      );
+  });
+
   it('still finds documents stored the old way (ObjectId _id, random object ids)', async () => {
+    // A database from before public-id keys (no store_meta marker): the fallback queries are on.
+    s.store.keyedByPublicIds = false;
+    try {
+      await legacyReads();
+    } finally {
+      s.store.keyedByPublicIds = true;
+    }
+  });
+
+  async function legacyReads() {
     const now = new Date();
     const bucketId = `bkt_legacy${Date.now().toString(16)}`;
     const legacyBucket: BucketDoc = {
@@ -254,7 +304,7 @@ describe('API reads', function () {
     assert.equal(p.body.description, 'patched');
     await s.store.objects.deleteOne({ _id: legacyObject._id });
     await s.store.batches.deleteOne({ _id: batch.body.batch_id });
-  });
+  }
 
   it('DELETE of a bucket: an empty one at once; one with API-registered objects removes them', async () => {
     const empty = await bucket(s, who);
