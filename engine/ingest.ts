@@ -326,7 +326,8 @@ export interface Change {
 /**
  * Files whose version changed: new bytes and fields, same objects. The bytes are copied a few files
  * at a time (`onCopied` after each); then a page's store writes go together: one content-index
- * lookup and delete for the old hashes, an update by `_id` per object, one insert of the new hashes,
+ * lookup and delete for the old hashes, the updates by `_id` (one bulk write where the store writes
+ * it at once: store.updateEachById), one insert of the new hashes,
  * one DLQ delete. A file that cannot be read goes to the DLQ and keeps its object as it was.
  */
 export async function ingestUpdates(
@@ -363,10 +364,11 @@ export async function ingestUpdates(
     copied.map((c) => c.prior),
   );
   const now = new Date();
-  await forEachLimit(copied, concurrency, async ({ entry, prior, copy }) => {
-    await store.objects.updateOne(
-      { _id: prior._id },
-      {
+  await store.updateEachById(
+    store.objects,
+    copied.map(({ entry, prior, copy }) => ({
+      _id: prior._id,
+      update: {
         $set: {
           blobs: copy.blobs,
           metadata: copy.fields,
@@ -377,8 +379,9 @@ export async function ingestUpdates(
           updated_at: now,
         },
       },
-    );
-  });
+    })),
+    concurrency,
+  );
   await indexContent(
     store,
     copied.map(({ entry, prior, copy }) => ({

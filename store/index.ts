@@ -12,7 +12,14 @@
 //   filters use the `_id` index, and `{_id: {$in: [...]}}` and `{_id, ...more}` are pushed down
 //   too, so they cost what they find, as on MongoDB. `idPushdown` says which (explain's
 //   `filterPushdown`, asked once at connect).
-import { MongoClient, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import {
+  MongoClient,
+  type Collection,
+  type Db,
+  type Document,
+  type Filter,
+  type UpdateFilter,
+} from 'mongodb';
 import { forEachLimit } from '../lib/pool';
 import type { BucketStatsDoc } from './bucket-stats';
 import type { ObjectOrderDoc } from './object-order';
@@ -85,12 +92,21 @@ export class Store {
    */
   keyedByPublicIds = false;
 
+  /**
+   * One `update` command of many `_id` statements is one write: always on MongoDB; on FerretDB only
+   * with the project's patch (item 4: upstream syncs each statement's write to disk on its own, and
+   * waits forever on a command of more statements than its connection pool holds). Its buildInfo
+   * says so.
+   */
+  bulkUpdates: boolean;
+
   private constructor(
     readonly client: MongoClient,
     readonly db: Db,
     readonly kind: StoreKind,
   ) {
     this.idPushdown = kind === 'mongodb';
+    this.bulkUpdates = kind === 'mongodb';
     this.organizations = db.collection('organizations');
     this.namespaces = db.collection('namespaces');
     this.apiKeys = db.collection('api_keys');
@@ -120,7 +136,11 @@ export class Store {
     const info = await db.admin().command({ buildInfo: 1 });
     const store = new Store(client, db, 'ferretdbVersion' in info ? 'ferretdb' : 'mongodb');
     await store.ensureIndexes();
-    if (store.kind === 'ferretdb') store.idPushdown = await store.pushesDownIds();
+    if (store.kind === 'ferretdb') {
+      store.idPushdown = await store.pushesDownIds();
+      const features = (info as { ferretdbFeatures?: { bucketSyncsBulkUpdates?: unknown } }).ferretdbFeatures;
+      store.bulkUpdates = features?.bucketSyncsBulkUpdates === true;
+    }
     store.keyedByPublicIds = await store.publicIdKeys();
     return store;
   }
@@ -210,6 +230,31 @@ export class Store {
       if (d) found.set(id, d as T);
     });
     return found;
+  }
+
+  /**
+   * Applies one update to each document by `_id`: bulk writes (one `update` command per chunk)
+   * where the server writes them at once (`bulkUpdates`), else one `updateOne` each, a few at a time.
+   */
+  async updateEachById<T extends { _id: string }>(
+    coll: Collection<T>,
+    updates: readonly { _id: string; update: UpdateFilter<T> }[],
+    concurrency = POINT_CONCURRENCY,
+  ): Promise<void> {
+    if (updates.length === 0) return;
+    if (this.bulkUpdates) {
+      for (let i = 0; i < updates.length; i += IN_CHUNK)
+        await coll.bulkWrite(
+          updates.slice(i, i + IN_CHUNK).map((u) => ({
+            updateOne: { filter: { _id: u._id } as Filter<T>, update: u.update },
+          })),
+          { ordered: true },
+        );
+      return;
+    }
+    await forEachLimit([...updates], concurrency, async (u) => {
+      await coll.updateOne({ _id: u._id } as Filter<T>, u.update);
+    });
   }
 
   /**

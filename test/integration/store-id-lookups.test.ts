@@ -209,6 +209,41 @@ describe('store: _id operations use an index', function () {
     assert.equal(await s.store.deleteByIds(coll, []), 0);
   });
 
+  it('updateEachById: one bulk write of many _id statements, each reading what those before it wrote', async () => {
+    // The patched FerretDB says it writes them at once; MongoDB always does.
+    assert.equal(s.store.bulkUpdates, true);
+    // More statements than FerretDB's connection pool holds (100): upstream waited forever here.
+    const ids = Array.from({ length: 290 }, (_, i) => `k${200 + i}`);
+    await s.store.updateEachById(
+      coll,
+      ids.map((_id, i) => ({ _id, update: { $set: { n: -(200 + i) }, $inc: { bulk: 1 } } as never })),
+    );
+    const after = await s.store.lookupByIds(coll, ids);
+    assert.deepEqual(
+      ids.filter((id) => !after.has(id)),
+      [],
+    );
+    for (const [i, id] of ids.entries()) assert.equal(after.get(id)?.n, -(200 + i), id);
+    // The same _id twice, an update by another field between, a missing _id: in order, as one by one.
+    const res = await coll.bulkWrite(
+      [
+        { updateOne: { filter: { _id: 'k150' }, update: { $inc: { n: 1000 } } } },
+        { updateOne: { filter: { _id: 'missing' }, update: { $set: { n: 0 } } } },
+        { updateOne: { filter: { _id: 'k150' }, update: { $inc: { n: 1000 } } } },
+        { updateOne: { filter: { n: 2150 }, update: { $set: { tag: 'seen the two increments' } } } },
+        { updateOne: { filter: { _id: 'k151' }, update: { $set: { tag: 'last' } } } },
+      ],
+      { ordered: true },
+    );
+    assert.equal(res.matchedCount, 4);
+    assert.equal(res.modifiedCount, 4);
+    const k150 = await coll.findOne({ _id: 'k150' });
+    assert.equal(k150?.n, 2150);
+    assert.equal(k150?.tag, 'seen the two increments');
+    assert.equal((await coll.findOne({ _id: 'k151' }))?.tag, 'last');
+    assert.equal(await coll.findOne({ _id: 'missing' }), null);
+  });
+
   it('updateIfMatches updates only while the expected fields hold', async () => {
     assert.equal(await s.store.updateIfMatches(coll, 'k3', { tag: 'even' }, { $set: { n: -1 } }), false);
     assert.equal((await coll.findOne({ _id: 'k3' }))?.n, 3);
