@@ -3,8 +3,9 @@ FERRETDB_VERSION=v1.24.2
 # Applied to the module source before building (see the patch's header): makes the SQLite backend's
 # `_id` queries (internal/backends/sqlite/metadata/metadata.go, IDColumn) use the unique `_id` index
 # that internal/backends/sqlite/metadata/registry.go creates, and pushes `_id` `$in`, `_id`-and-more
-# filters and `_id` ranges with an `_id` sort and a limit down to it (the patch's header). The cache
-# folder carries the patch's hash, so a changed patch builds anew.
+# filters and `_id` ranges with an `_id` sort and a limit down to it, and writes a multi-statement
+# update by `_id` in one transaction without holding a pool connection per statement (the patch's
+# header). The cache folder carries the patch's hash, so a changed patch builds anew.
 FERRETDB_PATCH="$(dirname "${BASH_SOURCE[0]}")/../patches/ferretdb-sqlite-id-index.patch"
 
 resolve_ferretdb() {
