@@ -2,6 +2,7 @@
 // (SHA-256 on the way), skip content duplicates, insert under the idempotency key. A file that
 // fails goes to the DLQ; after 3 runs that failed it, it is FAILED for good.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { applyMapping, MappingError } from '../core/mapping';
 import { mimeTypeOf } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
@@ -57,6 +58,74 @@ function pageScopedBlobId(...parts: string[]): string {
   return `blob_${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * Where a blob's bytes go: `<bucket>/<2 characters of the object id>/<object id>.<blob id>`. A folder
+ * store holds at most 256 folders per bucket (a folder per object made each copy cost a `mkdir`,
+ * and left an empty folder behind when the object went). Objects stored before keep their keys.
+ */
+export function blobKey(bucketId: string, objectId: string, blobId: string): string {
+  return `${bucketId}/${objectId.slice(-2)}/${objectId}.${blobId}`;
+}
+
+/** Files at most this big are read whole and written in one go (listing sizes decide; see copyFile). */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Copies one file into the blob `key`. A file the listing says is small is read whole (the
+ * provider's `read`, else its stream collected, up to SMALL_FILE_BYTES) and written with one
+ * `putBytes`: no per-chunk stream machinery, which was most of a small copy's CPU. Anything larger,
+ * or a file that grew past the limit since it was listed, is streamed.
+ */
+async function copyFile(ctx: IngestContext, entry: SourceEntry, key: string) {
+  if (entry.size > SMALL_FILE_BYTES) return ctx.blobs.put(key, await ctx.provider.open(entry));
+  if (ctx.provider.read) {
+    const bytes = await ctx.provider.read(entry, SMALL_FILE_BYTES);
+    if (bytes) return ctx.blobs.putBytes(key, bytes);
+    return ctx.blobs.put(key, await ctx.provider.open(entry));
+  }
+  const read = await collectUpTo(await ctx.provider.open(entry), SMALL_FILE_BYTES);
+  return Buffer.isBuffer(read) ? ctx.blobs.putBytes(key, read) : ctx.blobs.put(key, read);
+}
+
+/**
+ * A stream's bytes as one Buffer when they are at most `max`; past that, a stream that gives the
+ * bytes read so far and then the rest (never more than `max` held).
+ */
+export async function collectUpTo(stream: Readable, max: number): Promise<Buffer | Readable> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await it.next();
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    if (next.done) return Buffer.concat(chunks, size);
+    const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > max)
+      return Readable.from(
+        (async function* () {
+          try {
+            yield* chunks;
+            for (;;) {
+              const more = await it.next();
+              if (more.done) return;
+              yield more.value;
+            }
+          } finally {
+            stream.destroy(); // a put that failed half-way releases the source too
+          }
+        })(),
+        { objectMode: false },
+      );
+  }
+}
+
 async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: string, scoped = false) {
   const mapped = applyMapping(ctx.cfg.schema_mapping, entry);
   const written: string[] = [];
@@ -70,9 +139,8 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
         : newId('obj').replace('obj_', 'blob_');
       const mime = spec.mimeTypeOverride ?? mimeTypeOf(entry);
       if (spec.fromFile) {
-        const key = `${ctx.cfg.bucket_id}/${objectId}/${blobId}`;
-        const stream = await ctx.provider.open(entry);
-        const stored = await ctx.blobs.put(key, stream);
+        const key = blobKey(ctx.cfg.bucket_id, objectId, blobId);
+        const stored = await copyFile(ctx, entry, key);
         written.push(key);
         contentHash ??= stored.sha256;
         bytes += stored.size;

@@ -2,7 +2,7 @@
 // path returned, so a listing resumes after it.
 import { createReadStream, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { readdir, stat, realpath } from 'node:fs/promises';
+import { open as openFile, readdir, stat, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -261,6 +261,25 @@ export class LocalProvider implements StorageProvider {
       throw fsError(err, `file ${entry.path}`);
     }
     return createReadStream(file);
+  }
+
+  async read(entry: SourceEntry, maxBytes: number): Promise<Buffer | null> {
+    const file = path.join(this.config.root, ...entry.sourceObjectId.split('/'));
+    let handle: FileHandle;
+    try {
+      handle = await openFile(file, 'r');
+    } catch (err) {
+      throw fsError(err, `file ${entry.path}`);
+    }
+    try {
+      const st = await handle.stat();
+      if (!st.isFile() || st.size > maxBytes) return null;
+      return await handle.readFile();
+    } catch (err) {
+      throw fsError(err, `file ${entry.path}`);
+    } finally {
+      await handle.close();
+    }
   }
 
   async test(

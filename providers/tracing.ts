@@ -56,6 +56,13 @@ export function tracedProvider(type: string, provider: StorageProvider, tracer: 
       ),
     test: (sourcePath) => inSpan(tracer, 'provider.test', base, () => provider.test(sourcePath)),
   };
+  if (provider.read) {
+    const read = provider.read.bind(provider);
+    traced.read = (entry, maxBytes) =>
+      inSpan(tracer, 'provider.read', { ...base, 'bucket_syncs.size': entry.size }, () =>
+        read(entry, maxBytes),
+      );
+  }
   if (provider.lookup) {
     const lookup = provider.lookup.bind(provider);
     traced.lookup = (sourcePath, ids, limit) =>

@@ -82,6 +82,11 @@ export interface StorageProvider {
   list(sourcePath: string, options: ListOptions): Promise<ListPage>;
   /** A stream of the file's bytes; never the whole file in memory. */
   open(entry: SourceEntry): Promise<Readable>;
+  /**
+   * Optional: a small file whole, in one read, or null when it is larger than `maxBytes` (then the
+   * engine streams it with `open`). Errors as `open`'s. Without it, small files are read through `open`.
+   */
+  read?(entry: SourceEntry, maxBytes: number): Promise<Buffer | null>;
   test(sourcePath?: string): Promise<TestResult>;
   /**
    * Event-driven syncs whose feed names what changed: the current entries of these source object ids

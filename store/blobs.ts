@@ -1,13 +1,14 @@
 // Where objects' bytes live. A copy streams the source into the store while computing SHA-256 and the
-// size, and is published only when complete, so a copy that fails half-way leaves nothing behind:
+// size (or, for a small blob already in memory, `putBytes` writes it in one go), and is published only
+// when complete, so a copy that fails half-way leaves nothing behind:
 // - FolderBlobStore (the embedded default, ./.data/blobs under `npm run dev`): temp file + rename.
 // - S3BlobStore (any S3-compatible bucket): @aws-sdk/lib-storage `Upload`, a single PutObject for a
 //   small body, else a multipart upload that is aborted on any failure (an object appears only when
 //   the upload completes).
 // createBlobStore(env) picks one from the configuration (BLOB_STORE, BLOB_DIR, BLOB_S3_*).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, opendir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open as openFile, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +33,11 @@ export interface StoredBlob {
 export interface BlobStore {
   /** Streams `source` into the blob `key` (replacing it); rejects, leaving nothing, if the copy fails. */
   put(key: string, source: Readable): Promise<StoredBlob>;
+  /**
+   * A small blob already in memory, in one write (what `put` does for a stream, without its
+   * per-chunk machinery); rejects, leaving nothing, if the write fails.
+   */
+  putBytes(key: string, bytes: Buffer): Promise<StoredBlob>;
   /** The blob's bytes; rejects with code ENOENT when there is no such blob. */
   open(key: string): Promise<Readable>;
   /** Removes the blob; a missing blob is not an error. */
@@ -65,37 +71,89 @@ function digestTap() {
   return { stream, result: (key: string): StoredBlob => ({ key, size, sha256: hash.digest('hex') }) };
 }
 
+function digestOf(key: string, bytes: Buffer): StoredBlob {
+  return { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 function notFound(key: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`blob ${key} not found`), { code: 'ENOENT' });
 }
 
 const PARTIAL = /\.partial-[0-9a-f]{8}$/;
 
+/** Folders a FolderBlobStore made (or found) recently, so a copy into one costs no `mkdir`. */
+const KNOWN_FOLDERS_MAX = 4096;
+
 export class FolderBlobStore implements BlobStore {
+  private readonly folders = new Set<string>();
+
   constructor(private readonly root: string) {}
 
   private file(key: string): string {
     return path.join(this.root, ...safeKey(key).split('/'));
   }
 
+  /** Makes the folder of `file` (and remembers it: KNOWN_FOLDERS_MAX at most). */
+  private async folderOf(file: string): Promise<void> {
+    const dir = path.dirname(file);
+    await mkdir(dir, { recursive: true });
+    if (this.folders.size >= KNOWN_FOLDERS_MAX) this.folders.clear();
+    this.folders.add(dir);
+  }
+
   async put(key: string, source: Readable): Promise<StoredBlob> {
     const final = this.file(key);
+    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
+    let file: FileHandle;
     try {
-      await mkdir(path.dirname(final), { recursive: true });
+      file = await this.createIn(tmp);
     } catch (err) {
       source.destroy(); // a put consumes or releases its source, whatever happens
       throw err;
     }
-    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
     const tap = digestTap();
     try {
-      await pipeline(source, tap.stream, createWriteStream(tmp));
+      await pipeline(source, tap.stream, file.createWriteStream());
       await rename(tmp, final);
     } catch (err) {
+      await file.close().catch(() => undefined);
       await rm(tmp, { force: true });
       throw err;
     }
     return tap.result(key);
+  }
+
+  async putBytes(key: string, bytes: Buffer): Promise<StoredBlob> {
+    const final = this.file(key);
+    const stored = digestOf(key, bytes);
+    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
+    const file = await this.createIn(tmp);
+    try {
+      await file.writeFile(bytes);
+      await file.close();
+      await rename(tmp, final);
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return stored;
+  }
+
+  /**
+   * Creates the file `tmp` (exclusively), making its folder first unless this store made it
+   * recently; a known folder removed since (by hand) is made again.
+   */
+  private async createIn(tmp: string): Promise<FileHandle> {
+    const dir = path.dirname(tmp);
+    if (!this.folders.has(dir)) await this.folderOf(tmp); // else no mkdir: ENOENT below says it went
+    try {
+      return await openFile(tmp, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.folders.delete(dir)) throw err;
+      await this.folderOf(tmp);
+      return openFile(tmp, 'wx');
+    }
   }
 
   async open(key: string): Promise<Readable> {
@@ -232,6 +290,16 @@ export class S3BlobStore implements BlobStore {
     const premature = piped.status === 'rejected' && isPrematureClose(piped.reason);
     if (piped.status === 'rejected' && !(premature && uploaded.status === 'rejected')) throw piped.reason;
     throw (uploaded as PromiseRejectedResult).reason;
+  }
+
+  async putBytes(key: string, bytes: Buffer): Promise<StoredBlob> {
+    const Key = this.objectKey(key);
+    const stored = digestOf(key, bytes);
+    // One PutObject: the object appears whole or not at all.
+    await this.client.send(
+      new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key, Body: bytes, ContentLength: bytes.length }),
+    );
+    return stored;
   }
 
   async open(key: string): Promise<Readable> {

@@ -239,6 +239,47 @@ for (const make of fixtures) {
       assert.equal((await readAll(await store.open('rt/one'))).toString(), 'replaced');
     });
 
+    it('putBytes stores a buffer with its SHA-256 and size, replaces it, and rejects invalid keys', async () => {
+      const body = Buffer.from('small blob\n'.repeat(300));
+      assert.deepEqual(await store.putBytes('pb/aa/one', body), {
+        key: 'pb/aa/one',
+        size: body.length,
+        sha256: sha256(body),
+      });
+      assert.deepEqual(await readAll(await store.open('pb/aa/one')), body);
+      assert.ok((await fx.contents()).includes(fx.location('pb/aa/one')));
+      // A second key in the same folder, then the first replaced.
+      await store.putBytes('pb/aa/two', Buffer.from('two'));
+      assert.equal((await readAll(await store.open('pb/aa/two'))).toString(), 'two');
+      const again = await store.putBytes('pb/aa/one', Buffer.alloc(0));
+      assert.deepEqual(again, { key: 'pb/aa/one', size: 0, sha256: sha256('') });
+      assert.equal((await readAll(await store.open('pb/aa/one'))).length, 0);
+      const before = await fx.contents();
+      await rejects(store.putBytes('../escape', body), /invalid blob key/);
+      assert.deepEqual(await fx.contents(), before);
+      const { store: broken, error } = fx.broken();
+      await rejects(broken.putBytes('cannot/write', body), error);
+      assert.deepEqual(await fx.contents(), before, 'a failed putBytes leaves nothing');
+      if (broken instanceof S3BlobStore) broken.client.destroy();
+    });
+
+    it('a folder removed by hand after a write is made again by the next put and putBytes', async () => {
+      await store.putBytes('gone/aa/first', Buffer.from('1'));
+      const root = store instanceof FolderBlobStore ? (store as unknown as { root: string }).root : null;
+      const removeFolder = async () => {
+        if (root) rmSync(path.join(root, 'gone'), { recursive: true, force: true });
+        else for (const k of ['gone/aa/first', 'gone/aa/second']) await store.delete(k);
+      };
+      await removeFolder();
+      await store.putBytes('gone/aa/second', Buffer.from('2'));
+      assert.equal((await readAll(await store.open('gone/aa/second'))).toString(), '2');
+      await removeFolder();
+      await store.put('gone/aa/third', Readable.from([Buffer.from('33')]));
+      assert.equal((await readAll(await store.open('gone/aa/third'))).toString(), '33');
+      assert.equal(await store.exists('gone/aa/second'), false);
+      if (root) assert.deepEqual(readdirSync(path.join(root, 'gone', 'aa')), ['third']);
+    });
+
     it('streams a 256 MiB body (multipart on S3) with flat memory, and reads it back', async () => {
       // A first copy brings the process to its working set (SDK, sockets, part buffers); the measured
       // one must then add well under its own size: a store holding the body whole would add all of it.
