@@ -551,26 +551,36 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     });
   }
 
+  // A provider call that is stuck cannot always be interrupted, so a page also checks before each
+  // write. The bytes copied stay: the redo of the page writes the same keys (page-scoped blob ids,
+  // see engine/ingest.ts), so deleting them here could remove the redo's copies.
+  const abandonIfCancelled = async () => {
+    if (!Context.current().cancellationSignal.aborted) return;
+    throw new CancelledFailure('page abandoned: the activity was cancelled');
+  };
+  const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) => o.source_version ?? e.version;
+  const seenAs = (o: Pick<ObjectDoc, 'source_version' | 'blobs'>, e: SourceEntry): SeenFile => [
+    e.sourceObjectId,
+    versionOf(o, e),
+    bytesOf(o),
+  ];
+
   /**
-   * One page: list -> look up (by `_id`) -> plan (core/sync-plan.ts, pure) -> apply. Returns the
-   * page's counts and cursor. `at.done` counts its files copied (the heartbeat's progress).
+   * A page's first half (list -> look up by `_id` -> plan, core/sync-plan.ts, pure -> deletes ->
+   * intent record -> the copies of new files): everything up to the writes of its new objects.
+   * `gate` (a stride's previous page still committing) is awaited before the page deletes anything,
+   * so deletes never run beside another page's inserts; the rest runs beside them.
+   * `at.done` counts the stride's files copied (the heartbeat's progress).
    */
-  async function applyPage(
+  async function preparePage(
     cfg: SyncConfigDoc,
     provider: StorageProvider,
     input: SyncPageInput,
     at: { done: number },
-  ): Promise<SyncPageResult> {
+    gate: Promise<void> = Promise.resolve(),
+  ) {
     const ctx = Context.current();
     const prepared: Prepared[] = [];
-    // A provider call that is stuck cannot always be interrupted, so the page also checks before
-    // each write.
-    const abandonIfCancelled = async () => {
-      if (!ctx.cancellationSignal.aborted) return;
-      // The bytes copied stay: the redo of this page writes the same keys (page-scoped blob ids, see
-      // engine/ingest.ts), so deleting them here could remove the redo's copies.
-      throw new CancelledFailure('page abandoned: the activity was cancelled');
-    };
     const listing = await listEntries(cfg, provider, input);
     await abandonIfCancelled();
     ctx.heartbeat({ cursor: input.cursor, done: at.done });
@@ -619,6 +629,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const drifted = plan.decisions.flatMap((d) =>
       d.kind === 'drifted' ? [found.stored.get(d.entry.sourceObjectId)!] : [],
     );
+    if (drifted.length > 0 || plan.removedIds.length > 0) await gate;
     counts.drifted = await deleteObjects(store, deps.blobs, drifted);
     // A targeted pass's removed id with no object of its own may have been a folder moved out.
     const underFolders = listing.targeted
@@ -647,12 +658,6 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     // What the page saw, for the manifest: each file whose object it found, created or updated.
     const seen: SeenFile[] = [];
     const mark = { syncConfigId: cfg.sync_config_id, passId: input.passId, pageKey };
-    const versionOf = (o: Pick<ObjectDoc, 'source_version'>, e: SourceEntry) => o.source_version ?? e.version;
-    const seenAs = (o: Pick<ObjectDoc, 'source_version' | 'blobs'>, e: SourceEntry): SeenFile => [
-      e.sourceObjectId,
-      versionOf(o, e),
-      bytesOf(o),
-    ];
     const outcomes: IngestOutcome[] = [];
     const fresh: SourceEntry[] = [];
     const retried = new Set<string>();
@@ -696,18 +701,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     // attempt that dies half-way leaves no object that the manifest's sweep does not know of.
     if (fresh.length > 0)
       await recordSeen(store, mark, [...seen, ...fresh.map((e): SeenFile => [e.sourceObjectId, e.version])]);
-    const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
-      // A failed update keeps the object at its old version (the next pass retries it).
-      if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version, o.bytes]);
-      else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
-      outcomes.push(o);
-    };
-    /** Changed files: copied a few at a time, then their objects' writes together (engine/ingest.ts). */
-    const applyChanges = async (changes: Change[]) => {
-      const res = await ingestUpdates(ictx, changes, concurrency, () => at.done++);
-      for (const { entry, prior } of changes) updated(entry, prior, res.get(entry.sourceObjectId)!);
-    };
-    // Copy the bytes of new and changed files, a few at a time.
+    // Copy the bytes of new files, a few at a time (changed ones are copied with their writes).
     await forEachLimit(
       fresh.filter((e) => !found.stored.has(e.sourceObjectId)),
       concurrency,
@@ -718,6 +712,64 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         at.done++;
       },
     );
+    return {
+      input,
+      listing,
+      found,
+      counts,
+      ictx,
+      seen,
+      mark,
+      outcomes,
+      fresh,
+      retried,
+      prepared,
+      concurrency,
+    };
+  }
+
+  type PreparedPage = Awaited<ReturnType<typeof preparePage>>;
+
+  /** The most objects a prepared page can create (what the stride may still create after it). */
+  const createdAtMost = (page: PreparedPage): number =>
+    page.prepared.length + page.outcomes.filter((o) => o.kind === 'created').length;
+
+  /**
+   * A page the stride will not commit (it stopped first): the copies no object points at go. Not
+   * when cancelled: a force-unlock's redo may be writing the same page-scoped keys already.
+   */
+  async function discardPage(page: PreparedPage): Promise<void> {
+    if (Context.current().cancellationSignal.aborted) return;
+    await forEachLimit(
+      page.prepared.flatMap((p) => p.written),
+      16,
+      (k) => deps.blobs.delete(k),
+    );
+  }
+
+  /**
+   * A page's second half: the changed files (copies and writes), the new objects' inserts
+   * (engine/ingest.ts commitNew), the DLQ, the batches and the manifest record. Returns the page's
+   * counts and cursor.
+   */
+  async function commitPage(
+    cfg: SyncConfigDoc,
+    provider: StorageProvider,
+    page: PreparedPage,
+    at: { done: number },
+  ) {
+    const { input, listing, found, counts, ictx, seen, mark, outcomes, fresh, retried, prepared } = page;
+    const updated = (entry: SourceEntry, prior: ObjectDoc, o: IngestOutcome) => {
+      // A failed update keeps the object at its old version (the next pass retries it).
+      if (o.kind === 'updated') seen.push([entry.sourceObjectId, entry.version, o.bytes]);
+      else if (o.kind === 'failed') seen.push(seenAs(prior, entry));
+      outcomes.push(o);
+    };
+    /** Changed files: copied a few at a time, then their objects' writes together (engine/ingest.ts). */
+    const applyChanges = async (changes: Change[]) => {
+      const res = await ingestUpdates(ictx, changes, page.concurrency, () => at.done++);
+      for (const { entry, prior } of changes) updated(entry, prior, res.get(entry.sourceObjectId)!);
+    };
     await applyChanges(
       fresh.flatMap((entry) => {
         const prior = found.stored.get(entry.sourceObjectId);
@@ -755,7 +807,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         : [],
     );
     const batched =
-      toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, pageKey, toBatch) : noBatches();
+      toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, ictx.pageKey, toBatch) : noBatches();
     tally(counts, outcomes);
     if (seen.length > 0 || fresh.length > 0) await recordSeen(store, mark, seen);
 
@@ -771,7 +823,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         nextDeltaToken = null;
       }
     }
-    return {
+    const result: SyncPageResult = {
       found: true,
       ...counts,
       listedAll:
@@ -783,6 +835,7 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       batches: batched,
       ...(listing.page.incomplete ? { incomplete: true } : {}),
     };
+    return result;
   }
 
   return {
@@ -815,45 +868,85 @@ export function createSyncActivities(deps: SyncActivityDeps) {
       const lease = await takeLease(cfg, input, () => ({ cursor: at.cursor, done: at.done }));
       try {
         const provider = await providerFor(cfg);
+        const strideMs = deps.strideMs ?? DEFAULT_STRIDE_MS;
+        const targeted = input.targets !== undefined;
+        const pageAt = (cursor: string | null, remaining: number): SyncPageInput => ({
+          ...input,
+          cursor,
+          remaining,
+        });
         let result: SyncPageResult | null = null;
+        /**
+         * A later page of the stride failed: the pages before it stand (their counts and cursor go
+         * back); the next call starts at this page, and retries it as any failed page.
+         */
+        const standsAfter = (err: unknown, cursor: string | null): boolean => {
+          if (!result || ctx.cancellationSignal.aborted || err instanceof CancelledFailure) return false;
+          deps.log.warn(
+            { syncConfigId: cfg.sync_config_id, cursor, err: (err as Error).message },
+            'a page failed after others in the same activity; the workflow retries it next',
+          );
+          return true;
+        };
+        let page = await preparePage(cfg, provider, pageAt(at.cursor, input.remaining), at);
         for (;;) {
-          let page: SyncPageResult;
+          // While a page's objects are written, the next page lists, plans and copies (FerretDB and
+          // the worker are separate processes: their work overlaps). Only when the stride goes on
+          // anyway and the next page's size cannot depend on what this one creates.
+          const remainingAhead = input.remaining - (result?.created ?? 0) - createdAtMost(page);
+          const aheadCursor = page.listing.page.nextCursor;
+          const goAhead =
+            aheadCursor !== null &&
+            !targeted &&
+            !page.listing.page.incomplete &&
+            remainingAhead >= deps.pageSize &&
+            Date.now() - started < strideMs &&
+            !ctx.cancellationSignal.aborted;
+          const committing = commitPage(cfg, provider, page, at);
+          const ahead = goAhead
+            ? preparePage(
+                cfg,
+                provider,
+                pageAt(aheadCursor, remainingAhead),
+                at,
+                committing.then(() => undefined),
+              )
+            : null;
+          ahead?.catch(() => undefined); // awaited below, or discarded
+          let done: SyncPageResult;
           try {
-            page = await applyPage(
-              cfg,
-              provider,
-              {
-                ...input,
-                cursor: at.cursor,
-                remaining: input.remaining - (result?.created ?? 0),
-              },
-              at,
-            );
+            done = await committing;
           } catch (err) {
-            // A later page of the stride failed: the pages before it stand (their counts and cursor
-            // go back); the next call starts at this page, and retries it as any failed page.
-            if (!result || ctx.cancellationSignal.aborted || err instanceof CancelledFailure) throw err;
-            deps.log.warn(
-              { syncConfigId: cfg.sync_config_id, cursor: at.cursor, err: (err as Error).message },
-              'a page failed after others in the same activity; the workflow retries it next',
-            );
+            if (ahead) await ahead.then(discardPage, () => undefined);
+            if (!standsAfter(err, at.cursor)) throw err;
             break;
           }
-          result = result ? mergePages(result, page) : page;
-          at.cursor = page.nextCursor;
-          at.done = 0;
-          const more = strideGoesOn(page, {
-            targeted: input.targets !== undefined,
-            remaining: input.remaining - result.created,
-            elapsedMs: Date.now() - started,
-            strideMs: deps.strideMs ?? DEFAULT_STRIDE_MS,
-          });
-          if (!more || ctx.cancellationSignal.aborted) break;
+          result = result ? mergePages(result, done) : done;
+          at.cursor = done.nextCursor;
+          const more = ahead
+            ? !ctx.cancellationSignal.aborted
+            : strideGoesOn(done, {
+                targeted,
+                remaining: input.remaining - result.created,
+                elapsedMs: Date.now() - started,
+                strideMs,
+              });
+          if (!more) {
+            if (ahead) await ahead.then(discardPage, () => undefined);
+            break;
+          }
+          try {
+            page = await (ahead ??
+              preparePage(cfg, provider, pageAt(at.cursor, input.remaining - result.created), at));
+          } catch (err) {
+            if (!standsAfter(err, at.cursor)) throw err;
+            break;
+          }
         }
         await lease.settle();
         if (ctx.cancellationSignal.aborted)
           throw new CancelledFailure('page abandoned: the activity was cancelled');
-        return result;
+        return result!; // the loop ends only after a page committed (else it threw)
       } finally {
         lease.release();
       }

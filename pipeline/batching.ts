@@ -5,10 +5,11 @@
 // so a retried page finds the batches its earlier attempt made (looked up by _id) and only batches
 // what is not in them yet; everything of the page not yet submitted is submitted now.
 import { createHash } from 'node:crypto';
+import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
 import { insertIfAbsent } from '../store/objects';
 import { RECENT_IDS, type BatchTotals } from '../core/sync-state';
-import { submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
+import { submission, submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
 
 export function pageBatchId(syncConfigId: string, pageKey: string, seq: number): string {
   return `btch_${createHash('sha256').update(`${syncConfigId}\u0000${pageKey}\u0000${seq}`).digest('hex').slice(0, 16)}`;
@@ -63,13 +64,26 @@ export async function batchPage(
       updated_at: now,
     });
   }
-  // One at a time, in sequence order: the lookup above stops at the first missing id.
-  for (const b of fresh) await insertIfAbsent(store.batches, b);
+  let tiers: string[][] | undefined;
+  let written = fresh;
+  if (!cfg.skip_batch_submission && fresh.length > 0) {
+    tiers = await tiersFor(store, fresh[0]);
+    // No collection reads from the bucket: each batch's submit would complete it at once. They
+    // are written submitted (COMPLETED, with their tasks) in two writes, not three per batch.
+    if (tiers.length === 0) {
+      const forms = fresh.map((b) => submission(b, tiers!, now));
+      await insertAllOf(
+        store.tasks,
+        forms.map((f) => f.task),
+      );
+      written = fresh.map((b, i) => ({ ...b, ...forms[i].submitted }));
+    }
+  }
+  await insertInSequence(store.batches, written);
 
-  const all = [...existing, ...fresh];
+  const all = [...existing, ...written];
   const taskIds: string[] = [];
   let held = 0;
-  let tiers: string[][] | undefined;
   for (const b of all) {
     if (b.status !== 'DRAFT') {
       if (b.task_id) taskIds.push(b.task_id);
@@ -90,6 +104,43 @@ export async function batchPage(
     held,
   };
 }
+
+/** insertMany of documents that may be there already (a retried page): duplicates are skipped. */
+async function insertAllOf<T extends { _id: string }>(coll: Collection<T>, docs: T[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await coll.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
+  } catch (err) {
+    if (!onlyDuplicates(err)) throw err;
+  }
+}
+
+/**
+ * Inserts in order (one ordered insertMany), so a page's batches are always a prefix of its
+ * sequence (the lookup of a retried page stops at the first missing id); from a duplicate on (a
+ * concurrent attempt of the page), one at a time, skipping those there.
+ */
+async function insertInSequence(coll: Collection<BatchDoc>, docs: BatchDoc[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await coll.insertMany(docs, { ordered: true });
+  } catch (err) {
+    if (!onlyDuplicates(err)) throw err;
+    const first = Math.min(...writeErrorsOf(err).map((e) => e.index));
+    for (const d of docs.slice(first)) await insertIfAbsent(coll, d);
+  }
+}
+
+function writeErrorsOf(err: unknown): { index: number; code: number }[] {
+  const w = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } })
+    .writeErrors;
+  return Array.isArray(w) ? w : w ? [w] : [];
+}
+
+const onlyDuplicates = (err: unknown): boolean => {
+  const list = writeErrorsOf(err);
+  return list.length > 0 && list.every((e) => e.code === 11000);
+};
 
 /** skip_batch_submission was switched off: submit what the sync held back. */
 export async function releaseHeld(

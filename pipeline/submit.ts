@@ -45,29 +45,12 @@ export async function tiersFor(
 }
 
 /**
- * DRAFT (or, for a retry, a terminal status) -> PENDING with a new task, and starts the batch
- * workflow. A bucket no collection reads from has nothing to run: the batch and its task complete
- * at once. Temporal being unreachable leaves the batch as it was and rethrows.
+ * What submitting `batch` (attempt = its tasks so far) writes: its task, and the batch's fields
+ * after the submit (PENDING, or COMPLETED at once when no collection reads from the bucket).
  */
-export async function submitBatch(
-  store: Store,
-  runner: BatchRunner,
-  batch: BatchDoc,
-  from: ReadonlySet<BatchStatus> = SUBMITTABLE,
-  /** The bucket's tiers when the caller already has them (a page submitting several batches). */
-  knownTiers?: string[][],
-): Promise<TaskDoc> {
+export function submission(batch: BatchDoc, tiers: string[][], now: Date) {
   const attempt = batch.task_ids.length;
   const taskId = `task_${hash16(`${batch.batch_id}|${attempt}`)}`;
-  if (batch.task_id === taskId && batch.status !== 'DRAFT') {
-    // A retried submit of this very attempt: make sure the workflow runs, answer its task.
-    if (batch.status === 'PENDING') await startWorkflow(runner, batch.batch_id, taskId);
-    return (await store.tasks.findOne({ _id: taskId }))!;
-  }
-  if (!from.has(batch.status)) throw new BatchStateError(`batch ${batch.batch_id} is ${batch.status}`, batch);
-
-  const tiers = knownTiers ?? (await tiersFor(store, batch));
-  const now = new Date();
   const nothingToRun = tiers.length === 0 || batch.object_ids.length === 0;
   const status: BatchStatus = nothingToRun ? 'COMPLETED' : 'PENDING';
   const task: TaskDoc = {
@@ -91,25 +74,52 @@ export async function submitBatch(
     created_at: now,
     updated_at: now,
   };
+  const submitted = {
+    status,
+    task_id: taskId,
+    task_ids: [...batch.task_ids, taskId],
+    held: false,
+    dag_tiers: tiers.map((collection_ids) => ({ collection_ids })),
+    total_tiers: tiers.length,
+    collection_ids: tiers.flat(),
+    current_tier: null,
+    error_summary: nothingToRun ? { documents_completed: 0, documents_failed: 0 } : null,
+    updated_at: now,
+  } satisfies Partial<BatchDoc>;
+  return { task, submitted, nothingToRun };
+}
+
+/**
+ * DRAFT (or, for a retry, a terminal status) -> PENDING with a new task, and starts the batch
+ * workflow. A bucket no collection reads from has nothing to run: the batch and its task complete
+ * at once. Temporal being unreachable leaves the batch as it was and rethrows.
+ */
+export async function submitBatch(
+  store: Store,
+  runner: BatchRunner,
+  batch: BatchDoc,
+  from: ReadonlySet<BatchStatus> = SUBMITTABLE,
+  /** The bucket's tiers when the caller already has them (a page submitting several batches). */
+  knownTiers?: string[][],
+): Promise<TaskDoc> {
+  const attempt = batch.task_ids.length;
+  const taskId = `task_${hash16(`${batch.batch_id}|${attempt}`)}`;
+  if (batch.task_id === taskId && batch.status !== 'DRAFT') {
+    // A retried submit of this very attempt: make sure the workflow runs, answer its task.
+    if (batch.status === 'PENDING') await startWorkflow(runner, batch.batch_id, taskId);
+    return (await store.tasks.findOne({ _id: taskId }))!;
+  }
+  if (!from.has(batch.status)) throw new BatchStateError(`batch ${batch.batch_id} is ${batch.status}`, batch);
+
+  const tiers = knownTiers ?? (await tiersFor(store, batch));
+  const { task, submitted, nothingToRun } = submission(batch, tiers, new Date());
+  const { status } = submitted;
   await insertIfAbsent(store.tasks, task);
   const moved = await store.updateIfMatches(
     store.batches,
     batch._id,
     { status: batch.status, task_id: batch.task_id },
-    {
-      $set: {
-        status,
-        task_id: taskId,
-        task_ids: [...batch.task_ids, taskId],
-        held: false,
-        dag_tiers: tiers.map((collection_ids) => ({ collection_ids })),
-        total_tiers: tiers.length,
-        collection_ids: tiers.flat(),
-        current_tier: null,
-        error_summary: nothingToRun ? { documents_completed: 0, documents_failed: 0 } : null,
-        updated_at: now,
-      },
-    },
+    { $set: submitted },
   );
   if (!moved) {
     // Someone else moved it first (a concurrent submit): answer what they made.
@@ -152,7 +162,7 @@ export async function submitBatch(
   return task;
 }
 
-async function startWorkflow(runner: BatchRunner, batchId: string, taskId: string): Promise<void> {
+export async function startWorkflow(runner: BatchRunner, batchId: string, taskId: string): Promise<void> {
   const args: [BatchWorkflowInput] = [{ batchId, taskId }];
   try {
     await runner.client.workflow.start('batchWorkflow', {

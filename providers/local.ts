@@ -1,8 +1,9 @@
 // `local`: a folder the server may read. Walked in sorted order; the cursor is the last relative
 // path returned, so a listing resumes after it.
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { open as openFile, readdir, stat, realpath, type FileHandle } from 'node:fs/promises';
+import { open as openFile, readdir, stat, realpath } from 'node:fs/promises';
+import { InlineIo } from '../lib/inline-io';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -30,6 +31,9 @@ function fsError(err: unknown, what: string): ProviderError {
     cause: err,
   });
 }
+
+/** Small reads run inline while local folders answer fast (lib/inline-io.ts); one state per process. */
+const localIo = new InlineIo();
 
 const BEYOND_BMP_LOW = /[\uD800-\uFFFF]/;
 
@@ -93,7 +97,11 @@ export class LocalProvider implements StorageProvider {
     changeFeed: 'filesystem' as const,
   };
 
-  constructor(private readonly config: LocalConfig) {}
+  constructor(
+    private readonly config: LocalConfig,
+    /** How small reads run (tests pass one that always uses the thread pool). */
+    private readonly io: InlineIo = localIo,
+  ) {}
 
   /** Resolves source_path under root, refusing anything that escapes it. */
   private async base(sourcePath: string): Promise<string> {
@@ -265,20 +273,36 @@ export class LocalProvider implements StorageProvider {
 
   async read(entry: SourceEntry, maxBytes: number): Promise<Buffer | null> {
     const file = path.join(this.config.root, ...entry.sourceObjectId.split('/'));
-    let handle: FileHandle;
+    // At most one byte past the listed size (or maxBytes): a file longer than listed is streamed.
+    const want = Math.min(Math.max(0, entry.size), maxBytes) + 1;
     try {
-      handle = await openFile(file, 'r');
+      return await this.io.run(
+        () => {
+          const fd = openSync(file, 'r');
+          try {
+            const buf = Buffer.allocUnsafe(want);
+            let n = 0;
+            for (let r = 1; n < want && r > 0; n += r) r = readSync(fd, buf, n, want - n, n);
+            return n < want ? buf.subarray(0, n) : null;
+          } finally {
+            closeSync(fd);
+          }
+        },
+        async () => {
+          const handle = await openFile(file, 'r');
+          try {
+            const buf = Buffer.allocUnsafe(want);
+            let n = 0;
+            for (let r = 1; n < want && r > 0; n += r) r = (await handle.read(buf, n, want - n, n)).bytesRead;
+            return n < want ? buf.subarray(0, n) : null;
+          } finally {
+            await handle.close();
+          }
+        },
+      );
     } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code === 'EISDIR') return null; // open() says what it is
       throw fsError(err, `file ${entry.path}`);
-    }
-    try {
-      const st = await handle.stat();
-      if (!st.isFile() || st.size > maxBytes) return null;
-      return await handle.readFile();
-    } catch (err) {
-      throw fsError(err, `file ${entry.path}`);
-    } finally {
-      await handle.close();
     }
   }
 

@@ -7,7 +7,7 @@
 //   the upload completes).
 // createBlobStore(env) picks one from the configuration (BLOB_STORE, BLOB_DIR, BLOB_S3_*).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, open as openFile, opendir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -16,6 +16,7 @@ import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type * as LibStorage from '@aws-sdk/lib-storage';
 import type { Env } from '../config/env';
+import { InlineIo } from '../lib/inline-io';
 import { lazyModule } from '../lib/lazy-module';
 
 // The S3 store's SDK loads when one is created (lib/lazy-module.ts): the folder store never loads it.
@@ -81,36 +82,39 @@ function notFound(key: string): NodeJS.ErrnoException {
 
 const PARTIAL = /\.partial-[0-9a-f]{8}$/;
 
+/** Partial files' suffixes: a counter from a random start (no random bytes drawn per copy). */
+let partialSeq = randomBytes(4).readUInt32BE(0);
+function partialName(final: string): string {
+  partialSeq = (partialSeq + 1) >>> 0;
+  return `${final}.partial-${partialSeq.toString(16).padStart(8, '0')}`;
+}
+
 /** Folders a FolderBlobStore made (or found) recently, so a copy into one costs no `mkdir`. */
 const KNOWN_FOLDERS_MAX = 4096;
 
 export class FolderBlobStore implements BlobStore {
   private readonly folders = new Set<string>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** How small writes run: inline while the folder answers fast (lib/inline-io.ts). */
+    private readonly io: InlineIo = new InlineIo(),
+  ) {}
 
   private file(key: string): string {
     return path.join(this.root, ...safeKey(key).split('/'));
   }
 
-  /** Makes the folder of `file` (and remembers it: KNOWN_FOLDERS_MAX at most). */
-  private async folderOf(file: string): Promise<void> {
-    const dir = path.dirname(file);
-    await mkdir(dir, { recursive: true });
-    if (this.folders.size >= KNOWN_FOLDERS_MAX) this.folders.clear();
-    this.folders.add(dir);
-  }
-
   async put(key: string, source: Readable): Promise<StoredBlob> {
     const final = this.file(key);
-    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-    let file: FileHandle;
+    let created: { tmp: string; file: FileHandle };
     try {
-      file = await this.createIn(tmp);
+      created = await this.createPartial(final);
     } catch (err) {
       source.destroy(); // a put consumes or releases its source, whatever happens
       throw err;
     }
+    const { tmp, file } = created;
     const tap = digestTap();
     try {
       await pipeline(source, tap.stream, file.createWriteStream());
@@ -126,33 +130,87 @@ export class FolderBlobStore implements BlobStore {
   async putBytes(key: string, bytes: Buffer): Promise<StoredBlob> {
     const final = this.file(key);
     const stored = digestOf(key, bytes);
-    const tmp = `${final}.partial-${randomBytes(4).toString('hex')}`;
-    const file = await this.createIn(tmp);
-    try {
-      await file.writeFile(bytes);
-      await file.close();
-      await rename(tmp, final);
-    } catch (err) {
-      await file.close().catch(() => undefined);
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    await this.io.run(
+      () => this.writeInline(final, bytes),
+      async () => {
+        const { tmp, file } = await this.createPartial(final);
+        try {
+          await file.writeFile(bytes);
+          await file.close();
+          await rename(tmp, final);
+        } catch (err) {
+          await file.close().catch(() => undefined);
+          await rm(tmp, { force: true });
+          throw err;
+        }
+      },
+    );
     return stored;
   }
 
+  /** putBytes inline (lib/inline-io.ts): the same steps, synchronously. */
+  private writeInline(final: string, bytes: Buffer): void {
+    const dir = path.dirname(final);
+    if (!this.folders.has(dir)) this.makeFolder(dir);
+    for (let attempt = 0; ; attempt++) {
+      const tmp = partialName(final);
+      try {
+        writeFileSync(tmp, bytes, { flag: 'wx' });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' && attempt < 3) continue; // another copy's partial file: not ours to remove
+        rmSync(tmp, { force: true });
+        // A known folder removed since (by hand): made again, once.
+        if (code === 'ENOENT' && attempt === 0 && this.folders.delete(dir)) {
+          this.makeFolder(dir);
+          continue;
+        }
+        throw err;
+      }
+      try {
+        renameSync(tmp, final);
+        return;
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+    }
+  }
+
+  private makeFolder(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    this.remember(dir);
+  }
+
+  private remember(dir: string): void {
+    if (this.folders.size >= KNOWN_FOLDERS_MAX) this.folders.clear();
+    this.folders.add(dir);
+  }
+
   /**
-   * Creates the file `tmp` (exclusively), making its folder first unless this store made it
-   * recently; a known folder removed since (by hand) is made again.
+   * Creates the partial file of `final` (exclusively: a name in use is skipped), making its folder
+   * first unless this store made it recently; a known folder removed since (by hand) is made again.
    */
-  private async createIn(tmp: string): Promise<FileHandle> {
-    const dir = path.dirname(tmp);
-    if (!this.folders.has(dir)) await this.folderOf(tmp); // else no mkdir: ENOENT below says it went
-    try {
-      return await openFile(tmp, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.folders.delete(dir)) throw err;
-      await this.folderOf(tmp);
-      return openFile(tmp, 'wx');
+  private async createPartial(final: string): Promise<{ tmp: string; file: FileHandle }> {
+    const dir = path.dirname(final);
+    if (!this.folders.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.remember(dir);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const tmp = partialName(final);
+      try {
+        return { tmp, file: await openFile(tmp, 'wx') };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' && attempt < 3) continue;
+        if (code === 'ENOENT' && attempt === 0 && this.folders.delete(dir)) {
+          await mkdir(dir, { recursive: true });
+          this.remember(dir);
+          continue;
+        }
+        throw err;
+      }
     }
   }
 

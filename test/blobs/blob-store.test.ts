@@ -14,6 +14,7 @@ import {
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
 import { FolderBlobStore, S3BlobStore, type BlobStore } from '../../store/blobs';
+import { InlineIo } from '../../lib/inline-io';
 import { eventually } from '../helpers';
 import { startMinio, type Minio } from '../providers/fixtures/s3';
 
@@ -37,7 +38,7 @@ interface BlobFixture {
   broken(): { store: BlobStore; error: RegExp };
 }
 
-function folderFixture(): BlobFixture {
+function folderFixture(io?: InlineIo): BlobFixture {
   let root = '';
   let store: FolderBlobStore | null = null;
   const walk = (dir: string, rel = ''): string[] =>
@@ -45,10 +46,10 @@ function folderFixture(): BlobFixture {
       e.isDirectory() ? walk(path.join(dir, e.name), `${rel}${e.name}/`) : [`${rel}${e.name}`],
     );
   return {
-    name: 'folder',
+    name: io ? 'folder (writes through the thread pool)' : 'folder',
     async setup() {
       root = mkdtempSync(path.join(os.tmpdir(), 'blobs-folder-'));
-      store = new FolderBlobStore(path.join(root, 'blobs'));
+      store = new FolderBlobStore(path.join(root, 'blobs'), io);
     },
     async teardown() {
       if (root) rmSync(root, { recursive: true, force: true });
@@ -150,7 +151,11 @@ function s3Fixture(): BlobFixture {
   };
 }
 
-const fixtures = [folderFixture, s3Fixture];
+const fixtures = [
+  () => folderFixture(),
+  () => folderFixture(new InlineIo({ alwaysPooled: true })),
+  s3Fixture,
+];
 
 /**
  * `size` bytes of deterministic pseudo-random data, made lazily in 1 MiB chunks. `sha256()` is the

@@ -93,6 +93,25 @@ describe('local folder sync, end to end', function () {
     assert.equal(uni.blobs[0].details.mime_type, 'text/plain');
     assert.match(uni.object_id, /^obj_/);
 
+    // No collection reads from this bucket: each page's batches are written submitted and complete,
+    // with their tasks, and together they hold every object exactly once.
+    const batches = await s.store.batches.find({ sync_config_id: syncId }).toArray();
+    assert.ok(batches.length >= Math.ceil(total / 50), `${batches.length} batches`);
+    const batchedIds = batches.flatMap((b) => b.object_ids);
+    assert.equal(batchedIds.length, total);
+    assert.deepEqual(new Set(batchedIds), new Set(objects.map((o) => o.object_id)));
+    const tasks = await s.store.tasks.find({ batch_id: { $in: batches.map((b) => b.batch_id) } }).toArray();
+    for (const b of batches) {
+      assert.equal(b.status, 'COMPLETED', JSON.stringify(b));
+      assert.ok(b.object_ids.length <= 50);
+      const task = tasks.find((t) => t._id === b.task_id);
+      assert.ok(task, `the task of ${b.batch_id}`);
+      assert.deepEqual(b.task_ids, [task._id]);
+      assert.equal(task.status, 'COMPLETED');
+      assert.equal(task.additional_data.note, 'no collection reads from this bucket');
+      assert.equal(task.inputs.object_count, b.object_ids.length);
+    }
+
     // A file added later appears after a trigger (the poll interval is 15 minutes away).
     writeFiles(folder, { 'late/arrival.txt': 'late' });
     const trig = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);

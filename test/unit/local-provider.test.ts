@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LocalProvider, localConfigSchema } from '../../providers/local';
+import { InlineIo } from '../../lib/inline-io';
 import { ProviderError, type ListPage, type SourceEntry } from '../../providers/types';
 
 function write(root: string, rel: string, content: string | Buffer = rel): void {
@@ -421,4 +422,35 @@ describe('local provider', function () {
       assert.equal(noRoot.success, false);
     });
   });
+});
+
+describe('LocalProvider.read (small files whole), inline and through the thread pool', () => {
+  let root = '';
+  before(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'local-read-'));
+    write(root, 'a/small.bin', Buffer.alloc(5000, 7));
+    fs.mkdirSync(path.join(root, 'a/dir'));
+  });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  for (const [label, io] of [
+    ['inline', new InlineIo()],
+    ['thread pool', new InlineIo({ alwaysPooled: true })],
+  ] as const) {
+    it(`${label}: the bytes; null when longer than listed or than maxBytes; errors classified`, async () => {
+      const p = new LocalProvider({ root }, io);
+      const entry = (id: string, size: number) =>
+        ({ sourceObjectId: id, path: id, name: id.split('/').at(-1)!, size, version: 'v' }) as SourceEntry;
+      assert.deepEqual(await p.read(entry('a/small.bin', 5000), 1 << 20), Buffer.alloc(5000, 7));
+      // Shorter than listed (it shrank): what is there now.
+      assert.deepEqual(await p.read(entry('a/small.bin', 9000), 1 << 20), Buffer.alloc(5000, 7));
+      assert.equal(await p.read(entry('a/small.bin', 4000), 1 << 20), null, 'longer than listed: streamed');
+      assert.equal(await p.read(entry('a/small.bin', 5000), 4999), null, 'over maxBytes: streamed');
+      assert.equal(await p.read(entry('a/dir', 0), 1 << 20), null, 'a folder is left to open');
+      await assert.rejects(
+        p.read(entry('a/missing.bin', 10), 1 << 20),
+        (err: unknown) => err instanceof ProviderError && err.kind === 'not_found' && !err.retryable,
+      );
+    });
+  }
 });
