@@ -806,10 +806,12 @@ export function createSyncActivities(deps: SyncActivityDeps) {
         ? [{ key: o.key, objectId: o.objectId }]
         : [],
     );
-    const batched =
-      toBatch.length > 0 ? await batchPage(store, deps.batches, cfg, ictx.pageKey, toBatch) : noBatches();
+    // The batches and the page's record of what it saw are independent writes: at once.
+    const [batched] = await Promise.all([
+      toBatch.length > 0 ? batchPage(store, deps.batches, cfg, ictx.pageKey, toBatch) : noBatches(),
+      seen.length > 0 || fresh.length > 0 ? recordSeen(store, mark, seen) : undefined,
+    ]);
     tally(counts, outcomes);
-    if (seen.length > 0 || fresh.length > 0) await recordSeen(store, mark, seen);
 
     // The token for the next pass: only at the end of a listing, and only a short one.
     let nextDeltaToken: string | null | undefined;
@@ -903,14 +905,11 @@ export function createSyncActivities(deps: SyncActivityDeps) {
             Date.now() - started < strideMs &&
             !ctx.cancellationSignal.aborted;
           const committing = commitPage(cfg, provider, page, at);
+          // What the next page's deletes wait for; handled here, as the page may never wait for it.
+          const committed = committing.then(() => undefined);
+          committed.catch(() => undefined);
           const ahead = goAhead
-            ? preparePage(
-                cfg,
-                provider,
-                pageAt(aheadCursor, remainingAhead),
-                at,
-                committing.then(() => undefined),
-              )
+            ? preparePage(cfg, provider, pageAt(aheadCursor, remainingAhead), at, committed)
             : null;
           ahead?.catch(() => undefined); // awaited below, or discarded
           let done: SyncPageResult;

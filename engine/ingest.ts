@@ -321,14 +321,24 @@ export async function commitNew(
   }
 
   const claimed = candidates.filter((p) => hashOf(p) !== null);
-  const taken = await insertAll(
-    store.contentIndex,
-    claimed.map((p) => ({
-      _id: contentKey(cfg.bucket_id, hashOf(p)!),
-      object_id: p.doc.object_id,
-      source_key: p.doc._id,
-    })),
-  );
+  // Listed before they exist, so a crash between the two writes leaves no object off the list.
+  // The list entries and the content claims go at once (independent writes); a duplicate's entry
+  // is taken off again below.
+  const [taken] = await Promise.all([
+    insertAll(
+      store.contentIndex,
+      claimed.map((p) => ({
+        _id: contentKey(cfg.bucket_id, hashOf(p)!),
+        object_id: p.doc.object_id,
+        source_key: p.doc._id,
+      })),
+    ),
+    addToOrder(
+      store,
+      candidates.map((p) => p.doc),
+    ),
+  ]);
+  const unlisted: ObjectDoc[] = [];
   if (cfg.skip_duplicates && taken.size > 0) {
     const dups = new Set<Prepared>();
     for (const i of taken) {
@@ -337,21 +347,18 @@ export async function commitNew(
       // Held by this same source file (a retried page): not a duplicate.
       if (holder && holder.source_key !== p.doc._id) dups.add(p);
     }
-    for (const p of dups) await drop(p, { kind: 'duplicate' });
+    for (const p of dups) {
+      await drop(p, { kind: 'duplicate' });
+      unlisted.push(p.doc);
+    }
     candidates = candidates.filter((p) => !dups.has(p));
   }
 
-  // Listed before they exist, so a crash between the two writes leaves no object off the list.
-  await addToOrder(
-    store,
-    candidates.map((p) => p.doc),
-  );
   const conflicts = await insertAll(
     store.objects,
     candidates.map((p) => ({ ...p.doc })),
   );
   const inserted: ObjectDoc[] = [];
-  const unlisted: ObjectDoc[] = [];
   for (const [i, p] of candidates.entries()) {
     if (!conflicts.has(i)) {
       outcomes.set(p.entry.sourceObjectId, {
@@ -380,9 +387,11 @@ export async function commitNew(
     } else if (prior) existing.push({ entry: p.entry, prior });
     else outcomes.set(p.entry.sourceObjectId, { kind: 'raced' });
   }
-  await removeFromOrder(store, unlisted);
-  // Their SHA-256 entries were claimed above (step 2): only provider checksums are left to index.
-  await indexContent(store, inserted, { checksumsOnly: true });
+  await Promise.all([
+    removeFromOrder(store, unlisted),
+    // Their SHA-256 entries were claimed above (step 2): only provider checksums are left to index.
+    indexContent(store, inserted, { checksumsOnly: true }),
+  ]);
   return { outcomes, existing };
 }
 

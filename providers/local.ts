@@ -1,6 +1,6 @@
 // `local`: a folder the server may read. Walked in sorted order; the cursor is the last relative
 // path returned, so a listing resumes after it.
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { open as openFile, readdir, stat, realpath } from 'node:fs/promises';
 import { InlineIo } from '../lib/inline-io';
@@ -278,8 +278,10 @@ export class LocalProvider implements StorageProvider {
     try {
       return await this.io.run(
         () => {
-          const fd = openSync(file, 'r');
+          // Never blocks: a FIFO opens at once (and is left to open(), as any file that is not regular).
+          const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
           try {
+            if (!fstatSync(fd).isFile()) return null;
             const buf = Buffer.allocUnsafe(want);
             let n = 0;
             for (let r = 1; n < want && r > 0; n += r) r = readSync(fd, buf, n, want - n, n);
@@ -289,8 +291,9 @@ export class LocalProvider implements StorageProvider {
           }
         },
         async () => {
-          const handle = await openFile(file, 'r');
+          const handle = await openFile(file, constants.O_RDONLY | constants.O_NONBLOCK);
           try {
+            if (!(await handle.stat()).isFile()) return null;
             const buf = Buffer.allocUnsafe(want);
             let n = 0;
             for (let r = 1; n < want && r > 0; n += r) r = (await handle.read(buf, n, want - n, n)).bytesRead;

@@ -7,11 +7,14 @@ import { lane, stack, type Lane } from '../setup/stack';
 describe('live progress of a pass', function () {
   this.timeout(240_000);
   let l: Lane;
-  const N = 400;
+  // Enough pages (40 of 25; progress is written about once a second) for a pause requested once
+  // progress shows to land mid-pass.
+  const N = 1000;
 
   before(async function () {
     this.timeout(300_000);
-    l = await lane(await stack(), { SYNC_PAGE_SIZE: '25' });
+    // One page per activity (no strides): the pause lands between two pages, however fast they go.
+    l = await lane(await stack(), { SYNC_PAGE_SIZE: '25', SYNC_STRIDE_MS: '0' });
   });
 
   it('shows a pass mid-way (paused), its run record, and percent + ETA on the next full pass', async () => {

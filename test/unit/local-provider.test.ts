@@ -1,5 +1,6 @@
 // Unit tests for providers/local.ts against a real temp folder.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -430,6 +431,7 @@ describe('LocalProvider.read (small files whole), inline and through the thread 
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'local-read-'));
     write(root, 'a/small.bin', Buffer.alloc(5000, 7));
     fs.mkdirSync(path.join(root, 'a/dir'));
+    execFileSync('mkfifo', [path.join(root, 'a/pipe')]);
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -447,6 +449,8 @@ describe('LocalProvider.read (small files whole), inline and through the thread 
       assert.equal(await p.read(entry('a/small.bin', 4000), 1 << 20), null, 'longer than listed: streamed');
       assert.equal(await p.read(entry('a/small.bin', 5000), 4999), null, 'over maxBytes: streamed');
       assert.equal(await p.read(entry('a/dir', 0), 1 << 20), null, 'a folder is left to open');
+      // A FIFO with no writer: opening it to read would block (inline: the whole process).
+      assert.equal(await p.read(entry('a/pipe', 0), 1 << 20), null, 'a FIFO is left to open');
       await assert.rejects(
         p.read(entry('a/missing.bin', 10), 1 << 20),
         (err: unknown) => err instanceof ProviderError && err.kind === 'not_found' && !err.retryable,
