@@ -402,10 +402,11 @@ export interface Change {
 
 /**
  * Files whose version changed: new bytes and fields, same objects. The bytes are copied a few files
- * at a time (`onCopied` after each); then a page's store writes go together: one content-index
- * lookup and delete for the old hashes, the updates by `_id` (one bulk write where the store writes
- * it at once: store.updateEachById), one insert of the new hashes,
- * one DLQ delete. A file that cannot be read goes to the DLQ and keeps its object as it was.
+ * at a time (`onCopied` after each); then a page's store writes go together, in three steps: one
+ * content-index lookup and delete for the old hashes; the updates by `_id` (one bulk write where
+ * the store writes it at once: store.updateEachById) with one DLQ delete; one insert of the new
+ * hashes with the old blobs' deletes. A file that cannot be read goes to the DLQ and keeps its
+ * object as it was.
  */
 export async function ingestUpdates(
   ctx: IngestContext,
@@ -441,7 +442,11 @@ export async function ingestUpdates(
     copied.map((c) => c.prior),
   );
   const now = new Date();
-  await store.updateEachById(
+  // The old hashes' entries go first (an object must never keep an entry for bytes it no longer
+  // holds: a crash after its update would leave one behind); then the writes that do not depend
+  // on each other go at once.
+  const dlqKeys = copied.map((c) => dlqKey(ctx.cfg.sync_config_id, c.entry.sourceObjectId));
+  const updating = store.updateEachById(
     store.objects,
     copied.map(({ entry, prior, copy }) => ({
       _id: prior._id,
@@ -459,22 +464,21 @@ export async function ingestUpdates(
     })),
     concurrency,
   );
-  await indexContent(
-    store,
-    copied.map(({ entry, prior, copy }) => ({
-      ...prior,
-      content_hash: copy.contentHash,
-      source_checksum: entry.checksum ?? null,
-    })),
-  );
+  await Promise.all([updating, store.deleteByIds(store.dlq, dlqKeys)]);
   const oldKeys = copied.flatMap((c) =>
     c.prior.blobs.map((b) => b.properties?.storage_key).filter((k): k is string => typeof k === 'string'),
   );
-  await forEachLimit(oldKeys, 16, (k) => ctx.blobs.delete(k));
-  await store.deleteByIds(
-    store.dlq,
-    copied.map((c) => dlqKey(ctx.cfg.sync_config_id, c.entry.sourceObjectId)),
-  );
+  await Promise.all([
+    indexContent(
+      store,
+      copied.map(({ entry, prior, copy }) => ({
+        ...prior,
+        content_hash: copy.contentHash,
+        source_checksum: entry.checksum ?? null,
+      })),
+    ),
+    forEachLimit(oldKeys, 16, (k) => ctx.blobs.delete(k)),
+  ]);
   for (const { entry, prior, copy } of copied)
     outcomes.set(entry.sourceObjectId, {
       kind: 'updated',

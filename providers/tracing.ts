@@ -1,8 +1,9 @@
 // Spans around provider calls, in one place for every provider: createProvider wraps what it makes
 // while tracing is on (lib/tracing.ts). `provider.list` / `provider.lookup` / `provider.test` span the
-// call, `provider.open` the opening of the stream (not the reading of it). Attributes: the provider
-// type and counts; never a path, a file name, a config or a credential. An error is recorded by
-// its class and message (providers' messages leave credentials out; the API shows them too).
+// call, `provider.open` the opening of the stream (not the reading of it), `provider.read` a small
+// file read whole. Attributes: the provider type and counts; never a path, a file name, a config or
+// a credential. An error is recorded by its class and message (providers' messages leave
+// credentials out; the API shows them too).
 import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { StorageProvider } from './types';
 

@@ -242,7 +242,7 @@ describe('OpenTelemetry traces: API -> workflow -> activity -> provider, over OT
     const [run] = one('RunWorkflow:syncWorkflow');
     assert.equal(parentOf(run), start);
     assert.equal(run.service, 'bucket-syncs-worker');
-    // RunWorkflow -> StartActivity:syncPage -> RunActivity:syncPage -> provider.list / provider.open.
+    // RunWorkflow -> StartActivity:syncPage -> RunActivity:syncPage -> provider.list / provider.read.
     const pages = one('RunActivity:syncPage');
     for (const page of pages) {
       assert.equal(parentOf(page).name, 'StartActivity:syncPage');
@@ -259,9 +259,14 @@ describe('OpenTelemetry traces: API -> workflow -> activity -> provider, over OT
       2,
       'the first pass listed both files',
     );
-    const opens = one('provider.open');
-    assert.equal(opens.length, 2);
-    for (const x of opens) assert.ok(pages.includes(parentOf(x)), 'provider.open under a page activity');
+    // Both files are small: each is read whole (`provider.read`), not streamed (`provider.open`).
+    const reads = one('provider.read');
+    assert.equal(reads.length, 2);
+    assert.equal(trace.filter((x) => x.name === 'provider.open').length, 0);
+    for (const x of reads) {
+      assert.ok(pages.includes(parentOf(x)), 'provider.read under a page activity');
+      assert.equal(x.attributes['bucket_syncs.provider'], 'local');
+    }
     // The other activities of the run too (settings, state records).
     one('RunActivity:loadSyncSettings');
     one('RunActivity:recordSyncState');

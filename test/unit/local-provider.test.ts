@@ -97,6 +97,49 @@ describe('local provider', function () {
     });
   });
 
+  describe('list: a large flat folder (its sorted entries kept between pages)', () => {
+    this.timeout(120_000);
+    const names = Array.from({ length: 3_000 }, (_, i) => `f${String(i).padStart(5, '0')}.bin`);
+    const settle = (dir: string) => {
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(dir, old, old); // as a folder last changed a minute ago
+    };
+    const paths = async (p: LocalProvider, pageSize = 250) =>
+      (await listAll(p, 'flat', pageSize)).entries.map((e) => e.path);
+
+    it('pages through 3,000 files once each, and sees files added or removed since (the folder mtime moves)', async () => {
+      for (const n of names) write(root, `flat/${n}`, n);
+      settle(path.join(root, 'flat'));
+      const p = new LocalProvider({ root });
+      assert.deepEqual(await paths(p), names);
+      // A second pass over the unchanged folder: the same files.
+      assert.deepEqual(await paths(p, 1000), names);
+      write(root, 'flat/f01500-late.bin', 'late');
+      fs.rmSync(path.join(root, 'flat', 'f00007.bin'));
+      const now = await paths(p);
+      assert.ok(now.includes('f01500-late.bin'), 'a file added since is listed');
+      assert.ok(!now.includes('f00007.bin'), 'a file removed since is not');
+      assert.equal(now.length, names.length);
+      assertStrictByteOrder(now);
+    });
+
+    it('a folder read within a second of its last change is read again next time (its mtime may not move)', async () => {
+      for (const n of names) write(root, `flat/${n}`, n);
+      const dir = path.join(root, 'flat');
+      const justNow = new Date();
+      fs.utimesSync(dir, justNow, justNow); // last changed just now
+      const p = new LocalProvider({ root });
+      assert.deepEqual(await paths(p), names);
+      write(root, 'flat/f00000-same-tick.bin', 'x');
+      fs.utimesSync(dir, justNow, justNow); // a change within the same clock tick: the mtime stays
+      const after = await paths(p);
+      assert.deepEqual(
+        after.filter((n) => !names.includes(n)),
+        ['f00000-same-tick.bin'],
+      );
+    });
+  });
+
   describe('list: large nested listing', () => {
     this.timeout(120_000);
 
