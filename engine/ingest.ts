@@ -9,7 +9,7 @@ import type { SourceEntry } from '../core/entry';
 import { ProviderError, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
 import { newId } from '../store/ids';
-import { contentKey, dlqKey, indexContent, objectKey, unindexContent } from '../store/objects';
+import { contentKey, dlqKey, indexContent, insertAbsent, objectKey, unindexContent } from '../store/objects';
 import { addToOrder, orderKey, removeFromOrder } from '../store/object-order';
 import { forEachLimit } from '../lib/pool';
 import type { ObjectDoc, Store, SyncConfigDoc } from '../store';
@@ -267,27 +267,6 @@ export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promis
   }
 }
 
-/** insertMany that tolerates duplicate keys; returns the indexes that were duplicates. */
-async function insertAll<T extends { _id: string }>(
-  coll: { insertMany(docs: T[], o: { ordered: false }): Promise<unknown> },
-  docs: T[],
-): Promise<Set<number>> {
-  if (docs.length === 0) return new Set();
-  try {
-    await coll.insertMany(docs, { ordered: false });
-    return new Set();
-  } catch (err) {
-    const writeErrors = (
-      err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } }
-    ).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    // Anything but duplicate keys: some documents may be in, so keep every blob (a retried page
-    // counts the inserted ones as its own) and let the activity retry.
-    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-    return new Set(list.map((e) => e.index));
-  }
-}
-
 /**
  * Inserts a page's prepared objects, insert-first: a handful of round trips per page whatever its
  * size, lookups only for the conflicts.
@@ -325,7 +304,7 @@ export async function commitNew(
   // The list entries and the content claims go at once (independent writes); a duplicate's entry
   // is taken off again below.
   const [taken] = await Promise.all([
-    insertAll(
+    insertAbsent(
       store.contentIndex,
       claimed.map((p) => ({
         _id: contentKey(cfg.bucket_id, hashOf(p)!),
@@ -354,7 +333,7 @@ export async function commitNew(
     candidates = candidates.filter((p) => !dups.has(p));
   }
 
-  const conflicts = await insertAll(
+  const conflicts = await insertAbsent(
     store.objects,
     candidates.map((p) => ({ ...p.doc })),
   );

@@ -5,9 +5,9 @@
 // so a retried page finds the batches its earlier attempt made (looked up by _id) and only batches
 // what is not in them yet; everything of the page not yet submitted is submitted now.
 import { createHash } from 'node:crypto';
-import type { Collection, OptionalUnlessRequiredId } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { BatchDoc, Store, SyncConfigDoc } from '../store';
-import { insertIfAbsent } from '../store/objects';
+import { insertAbsent, insertIfAbsent } from '../store/objects';
 import { RECENT_IDS, type BatchTotals } from '../core/sync-state';
 import { submission, submitBatch, SUBMITTABLE, tiersFor, type BatchRunner } from './submit';
 
@@ -72,7 +72,7 @@ export async function batchPage(
     // are written submitted (COMPLETED, with their tasks) in two writes, not three per batch.
     if (tiers.length === 0) {
       const forms = fresh.map((b) => submission(b, tiers!, now));
-      await insertAllOf(
+      await insertAbsent(
         store.tasks,
         forms.map((f) => f.task),
       );
@@ -105,42 +105,16 @@ export async function batchPage(
   };
 }
 
-/** insertMany of documents that may be there already (a retried page): duplicates are skipped. */
-async function insertAllOf<T extends { _id: string }>(coll: Collection<T>, docs: T[]): Promise<void> {
-  if (docs.length === 0) return;
-  try {
-    await coll.insertMany(docs as OptionalUnlessRequiredId<T>[], { ordered: false });
-  } catch (err) {
-    if (!onlyDuplicates(err)) throw err;
-  }
-}
-
 /**
  * Inserts in order (one ordered insertMany), so a page's batches are always a prefix of its
  * sequence (the lookup of a retried page stops at the first missing id); from a duplicate on (a
  * concurrent attempt of the page), one at a time, skipping those there.
  */
 async function insertInSequence(coll: Collection<BatchDoc>, docs: BatchDoc[]): Promise<void> {
-  if (docs.length === 0) return;
-  try {
-    await coll.insertMany(docs, { ordered: true });
-  } catch (err) {
-    if (!onlyDuplicates(err)) throw err;
-    const first = Math.min(...writeErrorsOf(err).map((e) => e.index));
-    for (const d of docs.slice(first)) await insertIfAbsent(coll, d);
-  }
+  const dups = await insertAbsent(coll, docs, { ordered: true });
+  if (dups.size === 0) return;
+  for (const d of docs.slice(Math.min(...dups))) await insertIfAbsent(coll, d);
 }
-
-function writeErrorsOf(err: unknown): { index: number; code: number }[] {
-  const w = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } })
-    .writeErrors;
-  return Array.isArray(w) ? w : w ? [w] : [];
-}
-
-const onlyDuplicates = (err: unknown): boolean => {
-  const list = writeErrorsOf(err);
-  return list.length > 0 && list.every((e) => e.code === 11000);
-};
 
 /** skip_batch_submission was switched off: submit what the sync held back. */
 export async function releaseHeld(

@@ -15,6 +15,7 @@
 import type { Filter } from 'mongodb';
 import type { ObjectDoc } from './doc-types';
 import type { Store } from './index';
+import { insertAbsent } from './objects';
 
 export interface ObjectOrderDoc {
   _id: string;
@@ -51,18 +52,11 @@ function rangeOf(bucketId: string, afterKey?: string): Filter<ObjectOrderDoc> {
 
 /** insertMany of entries that may exist already (retries, a rebuild). */
 async function insertEntries(store: Store, ids: string[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 1000) {
-    try {
-      await store.objectOrder.insertMany(
-        ids.slice(i, i + 1000).map((_id) => ({ _id })),
-        { ordered: false },
-      );
-    } catch (err) {
-      const we = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-      const list = Array.isArray(we) ? we : we ? [we] : [];
-      if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-    }
-  }
+  for (let i = 0; i < ids.length; i += 1000)
+    await insertAbsent(
+      store.objectOrder,
+      ids.slice(i, i + 1000).map((_id) => ({ _id })),
+    );
 }
 
 /** Lists these objects: before they are inserted. */

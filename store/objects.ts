@@ -69,14 +69,7 @@ export async function indexContent(
       }),
     ),
   );
-  if (entries.length === 0) return;
-  try {
-    await store.contentIndex.insertMany(entries, { ordered: false });
-  } catch (err) {
-    const writeErrors = (err as { writeErrors?: { code: number }[] | { code: number } }).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-  }
+  await insertAbsent(store.contentIndex, entries);
 }
 
 /**
@@ -99,6 +92,39 @@ export async function unindexContent(
   const entries = await store.lookupByIds(store.contentIndex, [...owners.keys()], { object_id: 1 });
   const ours = [...entries.values()].filter((e) => owners.get(e._id)?.has(e.object_id)).map((e) => e._id);
   await store.deleteByIds(store.contentIndex, ours);
+}
+
+/**
+ * The indexes of the documents an insertMany refused as duplicate keys, or null when it failed
+ * otherwise (or reported no write errors): then some documents may be in and the caller rethrows.
+ */
+export function duplicateIndexes(err: unknown): Set<number> | null {
+  const w = (err as { writeErrors?: { index: number; code: number }[] | { index: number; code: number } })
+    ?.writeErrors;
+  const list = Array.isArray(w) ? w : w ? [w] : [];
+  if (list.length === 0 || list.some((e) => e.code !== 11000)) return null;
+  return new Set(list.map((e) => e.index));
+}
+
+/**
+ * insertMany of documents that may be there already (a retried page, a rebuild): returns the
+ * indexes of those that were (duplicate keys); any other error is thrown. `ordered`: the
+ * documents go in order and the insert stops at the first duplicate (the rest are not tried).
+ */
+export async function insertAbsent<T extends { _id: string }>(
+  coll: { insertMany(docs: T[], o: { ordered: boolean }): Promise<unknown> },
+  docs: T[],
+  opts: { ordered?: boolean } = {},
+): Promise<Set<number>> {
+  if (docs.length === 0) return new Set();
+  try {
+    await coll.insertMany(docs, { ordered: opts.ordered ?? false });
+    return new Set();
+  } catch (err) {
+    const dups = duplicateIndexes(err);
+    if (!dups) throw err;
+    return dups;
+  }
 }
 
 /**

@@ -112,6 +112,13 @@ describe('strides: the next page is prepared while a page is written', function 
     assert.equal(first.created, 20);
     assert.equal(first.nextCursor, 'f19.txt');
     assert.equal(failing.calls.starts, 3);
+    // Page 4 was prepared beside page 3's writes: its intent record names its files.
+    const records = await l.store.passSeen
+      .find({ sync_config_id: syncId, pass_id: 'pass-pipelined' })
+      .toArray();
+    const named = records.flatMap((r) => (JSON.parse(r.files ?? '[]') as [string][]).map(([id]) => id));
+    assert.ok(named.includes('f30.txt') && named.includes('f39.txt'), 'page 4 was prepared');
+    assert.ok(!named.includes('f40.txt'), 'no page past it');
     // Page 3's objects are in (it failed at its batch); page 4, prepared beside it, left nothing.
     assert.equal(await l.store.objects.countDocuments({ bucket_id: bucketId }), 30);
     assert.deepEqual(filesUnder(blobDir).sort(), await storedKeys(), 'every blob file is an object’s');
