@@ -297,6 +297,15 @@ function envOf(l: Lane): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Writes the kernel still holds go to disk before a timed phase (`sync`): each phase starts with
+ * no writeback pending, so no tool pays for the one before it (the copies of 840 MB leave seconds
+ * of writeback behind, which slowed whichever tool came next by up to 2x).
+ */
+function flushWrites(): void {
+  execFileSync('sync', [], { stdio: 'ignore' });
+}
+
 async function startWorkerChild(l: Lane, id: string, logFile: string): Promise<WorkerChild> {
   const env: NodeJS.ProcessEnv = { ...envOf(l), WORKER_ID: id, ...WORKER_PROCESS_ENV };
   env.LOG_LEVEL = 'info'; // only start/stop are logged at info: the line says when it is ready
@@ -662,6 +671,7 @@ async function benchSource(
         return {};
       }
     };
+    flushWrites();
     log(`bucket-syncs initial sync of ${n} files`);
     resetPeak(pid);
     let probe = loadProbe();
@@ -727,6 +737,7 @@ async function benchSource(
     ];
     const rclone = async (ph: Phase['phase'], verb: 'copy' | 'sync', files: number, bytes: number) => {
       if (!rc) return;
+      flushWrites();
       log(`rclone ${verb} (${ph})`);
       const p = loadProbe();
       const r = await runRclone(rc, [verb, rcloneSrc, rcloneDst, ...rcloneCommon], rcloneEnv);
@@ -752,6 +763,7 @@ async function benchSource(
     // --- no changes
     let runs = (st?.sync_run_counter as number) ?? 1;
     if (!timedOut) {
+      flushWrites();
       log('bucket-syncs incremental pass, no changes');
       resetPeak(pid);
       probe = loadProbe();
@@ -797,6 +809,7 @@ async function benchSource(
         );
     });
     if (!timedOut) {
+      flushWrites();
       log('bucket-syncs incremental pass, files changed');
       runs = st.sync_run_counter as number;
       // The changed files' objects, found once before the pass (one query over the sync's objects).

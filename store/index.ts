@@ -56,6 +56,76 @@ const POINT_CONCURRENCY = 16;
 /** `_id`s per `$in` query (MongoDB, or FerretDB with `_id` pushdown). */
 const IN_CHUNK = 1000;
 
+/** An index of the store (Store.ensureIndexes); `ferretdb: 'skip'`: not made on FerretDB. */
+interface IndexSpec {
+  collection: string;
+  keys: Record<string, 1 | -1>;
+  unique?: boolean;
+  ferretdb?: 'skip';
+}
+
+/**
+ * Every index, by collection. The skipped ones are on the collections a sync page writes a
+ * thousand documents at a time (objects, batches, tasks, the manifest, documents): on FerretDB they
+ * never answer a query, and each costs JSON parsing on every insert. Their unique constraints are
+ * held by `_id` there: an object's `_id` is its public id (api/routes/objects.ts) or derives from
+ * the idempotency key (store/objects.ts objectKey), so `_id` uniqueness is both.
+ */
+const INDEXES: IndexSpec[] = [
+  { collection: 'organizations', keys: { internal_id: 1 }, unique: true },
+  { collection: 'namespaces', keys: { namespace_id: 1 }, unique: true },
+  { collection: 'namespaces', keys: { internal_id: 1, namespace_name: 1 }, unique: true },
+  { collection: 'api_keys', keys: { key_hash: 1 }, unique: true },
+  { collection: 'buckets', keys: { bucket_id: 1 }, unique: true },
+  { collection: 'buckets', keys: { internal_id: 1, namespace_id: 1 } },
+  { collection: 'connections', keys: { connection_id: 1 }, unique: true },
+  { collection: 'connections', keys: { internal_id: 1, name: 1 }, unique: true },
+  { collection: 'sync_configs', keys: { sync_config_id: 1 }, unique: true },
+  { collection: 'sync_configs', keys: { bucket_id: 1 } },
+  { collection: 'objects', keys: { object_id: 1 }, unique: true, ferretdb: 'skip' },
+  // The idempotency key: retries and crashes never duplicate an object.
+  {
+    collection: 'objects',
+    keys: { bucket_id: 1, source_provider: 1, source_object_id: 1 },
+    unique: true,
+    ferretdb: 'skip',
+  },
+  { collection: 'objects', keys: { sync_config_id: 1, last_seen_pass_id: 1 }, ferretdb: 'skip' },
+  // A bucket's object list, newest first, filtered (key_prefix, status, sync): an index walk on
+  // MongoDB. The unfiltered list reads store/object-order.ts instead.
+  { collection: 'objects', keys: { bucket_id: 1, created_at: -1, _id: -1 }, ferretdb: 'skip' },
+  // Kept on FerretDB too: DLQ entries from before they were keyed by (sync, file) have other `_id`s
+  // (engine/ingest.ts recordFailure replaces one when this index refuses the keyed entry).
+  { collection: 'sync_dlq', keys: { sync_config_id: 1, source_object_id: 1 }, unique: true },
+  { collection: 'sync_page_removals', keys: { sync_config_id: 1 } },
+  { collection: 'sync_pass_seen', keys: { sync_config_id: 1, pass_id: 1 }, ferretdb: 'skip' },
+  { collection: 'sync_runs', keys: { sync_run_id: 1 }, unique: true },
+  { collection: 'sync_runs', keys: { sync_config_id: 1, started_at: -1 } },
+  { collection: 'sync_runs', keys: { bucket_id: 1, started_at: -1 } },
+  { collection: 'collections', keys: { collection_id: 1 }, unique: true },
+  { collection: 'collections', keys: { internal_id: 1, namespace_id: 1 } },
+  { collection: 'batches', keys: { bucket_id: 1, created_at: -1 }, ferretdb: 'skip' },
+  { collection: 'batches', keys: { sync_config_id: 1, status: 1 }, ferretdb: 'skip' },
+  { collection: 'tasks', keys: { internal_id: 1, namespace_id: 1, created_at: -1 }, ferretdb: 'skip' },
+  { collection: 'documents', keys: { collection_id: 1, object_id: 1 }, ferretdb: 'skip' },
+  { collection: 'documents', keys: { batch_id: 1, status: 1 }, ferretdb: 'skip' },
+];
+
+/** The name createIndex gives an index of these keys (`a_1_b_-1`). */
+export function indexName(keys: Record<string, 1 | -1>): string {
+  return Object.entries(keys)
+    .map(([k, v]) => `${k}_${v}`)
+    .join('_');
+}
+
+/** The indexes a store of this kind has, beside `_id` (names, by collection). */
+export function indexesFor(kind: StoreKind): { collection: string; name: string }[] {
+  return INDEXES.filter((i) => kind === 'mongodb' || i.ferretdb !== 'skip').map((i) => ({
+    collection: i.collection,
+    name: indexName(i.keys),
+  }));
+}
+
 export class Store {
   readonly organizations: Collection<OrganizationDoc>;
   readonly namespaces: Collection<NamespaceDoc>;
@@ -169,39 +239,41 @@ export class Store {
     return res.filterPushdown === true;
   }
 
+  /**
+   * The indexes of INDEXES this server gets. On FerretDB no filter but `_id` ever reaches an index
+   * (see the top of this file), so an index there only costs: SQLite evaluates its JSON expressions
+   * on every insert (a quarter of a new object's insert, bench/README.md). The ones marked
+   * `ferretdb: 'skip'` are left out there (and dropped where an earlier version made them); the
+   * unique ones among them hold nothing `_id` does not already hold (INDEXES says why).
+   */
   async ensureIndexes(): Promise<void> {
-    await Promise.all([
-      this.organizations.createIndex({ internal_id: 1 }, { unique: true }),
-      this.namespaces.createIndex({ namespace_id: 1 }, { unique: true }),
-      this.namespaces.createIndex({ internal_id: 1, namespace_name: 1 }, { unique: true }),
-      this.apiKeys.createIndex({ key_hash: 1 }, { unique: true }),
-      this.buckets.createIndex({ bucket_id: 1 }, { unique: true }),
-      this.buckets.createIndex({ internal_id: 1, namespace_id: 1 }),
-      this.connections.createIndex({ connection_id: 1 }, { unique: true }),
-      this.connections.createIndex({ internal_id: 1, name: 1 }, { unique: true }),
-      this.syncs.createIndex({ sync_config_id: 1 }, { unique: true }),
-      this.syncs.createIndex({ bucket_id: 1 }),
-      this.objects.createIndex({ object_id: 1 }, { unique: true }),
-      // The idempotency key: retries and crashes never duplicate an object.
-      this.objects.createIndex({ bucket_id: 1, source_provider: 1, source_object_id: 1 }, { unique: true }),
-      this.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 }),
-      // A bucket's object list, newest first, filtered (key_prefix, status, sync): an index walk on
-      // MongoDB. The unfiltered list reads store/object-order.ts instead.
-      this.objects.createIndex({ bucket_id: 1, created_at: -1, _id: -1 }),
-      this.dlq.createIndex({ sync_config_id: 1, source_object_id: 1 }, { unique: true }),
-      this.pageRemovals.createIndex({ sync_config_id: 1 }),
-      this.passSeen.createIndex({ sync_config_id: 1, pass_id: 1 }),
-      this.runs.createIndex({ sync_run_id: 1 }, { unique: true }),
-      this.runs.createIndex({ sync_config_id: 1, started_at: -1 }),
-      this.runs.createIndex({ bucket_id: 1, started_at: -1 }),
-      this.collections.createIndex({ collection_id: 1 }, { unique: true }),
-      this.collections.createIndex({ internal_id: 1, namespace_id: 1 }),
-      this.batches.createIndex({ bucket_id: 1, created_at: -1 }),
-      this.batches.createIndex({ sync_config_id: 1, status: 1 }),
-      this.tasks.createIndex({ internal_id: 1, namespace_id: 1, created_at: -1 }),
-      this.documents.createIndex({ collection_id: 1, object_id: 1 }),
-      this.documents.createIndex({ batch_id: 1, status: 1 }),
-    ]);
+    const wanted = INDEXES.filter((i) => this.kind === 'mongodb' || i.ferretdb !== 'skip');
+    await Promise.all(
+      wanted.map((i) =>
+        this.db.collection(i.collection).createIndex(i.keys, i.unique ? { unique: true } : {}),
+      ),
+    );
+    if (this.kind === 'ferretdb') await this.dropSkippedIndexes();
+  }
+
+  /** FerretDB: the skipped indexes an earlier version created, dropped (names as createIndex gave them). */
+  private async dropSkippedIndexes(): Promise<void> {
+    const skipped = INDEXES.filter((i) => i.ferretdb === 'skip');
+    for (const name of new Set(skipped.map((i) => i.collection))) {
+      const coll = this.db.collection(name);
+      let listed: Document[];
+      try {
+        listed = await coll.listIndexes().toArray();
+      } catch (err) {
+        if ((err as { code?: number }).code === 26) continue; // NamespaceNotFound: not made yet
+        throw err;
+      }
+      const present = new Set(listed.map((ix) => ix.name as string));
+      for (const i of skipped.filter((x) => x.collection === name)) {
+        const ixName = indexName(i.keys);
+        if (present.has(ixName)) await coll.dropIndex(ixName);
+      }
+    }
   }
 
   /**

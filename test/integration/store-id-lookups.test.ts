@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import { indexesFor } from '../../store';
 import { stack, type Stack } from '../setup/stack';
 
 interface Row {
@@ -253,5 +254,35 @@ describe('store: _id operations use an index', function () {
     assert.equal(await s.store.updateIfMatches(coll, 'k4', { tag: null }, { $set: { tag: 'x' } }), true);
     assert.equal((await coll.findOne({ _id: 'k4' }))?.tag, 'x');
     assert.equal(await s.store.updateIfMatches(coll, 'nope', {}, { $set: { n: 1 } }), false);
+  });
+
+  it('makes on each server only the indexes that answer its queries; FerretDB drops the others', async () => {
+    const present = async (collection: string) => {
+      // A collection without indexes of its own is made by its first insert, with only `_id`'s.
+      await s.store.db.createCollection(collection).catch(() => undefined);
+      return (await s.store.db.collection(collection).listIndexes().toArray())
+        .map((i) => i.name as string)
+        .sort();
+    };
+    const wanted = indexesFor(s.store.kind);
+    for (const collection of ['objects', 'batches', 'tasks', 'sync_pass_seen', 'namespaces']) {
+      const names = wanted.filter((w) => w.collection === collection).map((w) => w.name);
+      assert.deepEqual(await present(collection), ['_id_', ...names].sort(), collection);
+    }
+    if (s.store.kind !== 'ferretdb') return;
+    // FerretDB: no index beside `_id` on objects (none would answer a query; each costs every insert).
+    assert.deepEqual(await present('objects'), ['_id_']);
+    // A store an earlier version indexed loses them at the next connect.
+    await s.store.objects.createIndex({ object_id: 1 }, { unique: true });
+    await s.store.objects.createIndex({ sync_config_id: 1, last_seen_pass_id: 1 });
+    assert.deepEqual(await present('objects'), [
+      '_id_',
+      'object_id_1',
+      'sync_config_id_1_last_seen_pass_id_1',
+    ]);
+    await s.store.ensureIndexes();
+    assert.deepEqual(await present('objects'), ['_id_']);
+    // The namespace name stays unique per organization there too (no `_id` holds it).
+    assert.ok((await present('namespaces')).includes('internal_id_1_namespace_name_1'));
   });
 });
