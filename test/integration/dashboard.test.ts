@@ -29,8 +29,10 @@ describe('dashboard (/ui) in headless Chromium', function () {
   });
 
   it('lists a running sync, shows its progress moving, and pauses it with the button', async () => {
+    // Enough pages (of 20) that the pass is still going when the click's pause arrives.
+    const total = 3000;
     const files: Record<string, string> = {};
-    for (let i = 0; i < 800; i++) files[`d${i % 4}/f-${i}.txt`] = `file ${i} `.repeat(20);
+    for (let i = 0; i < total; i++) files[`d${i % 4}/f-${i}.txt`] = `file ${i} `.repeat(20);
     const { bucketId, connectionId } = await bucketWithFolder(l, files);
     const syncId = await createSync(l, bucketId, { connection_id: connectionId, source_path: '/' });
 
@@ -58,7 +60,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     // Progress moves: two different counts seen while the pass runs, one of them mid-pass.
     const seen = new Set<number>();
     const deadline = Date.now() + 90_000;
-    const moved = () => seen.size >= 2 && [...seen].some((n) => n > 0 && n < 800);
+    const moved = () => seen.size >= 2 && [...seen].some((n) => n > 0 && n < total);
     while (Date.now() < deadline && !moved()) {
       const n = await listed();
       if (n >= 0) seen.add(n);
@@ -73,7 +75,7 @@ describe('dashboard (/ui) in headless Chromium', function () {
     );
     await page.waitForSelector(`${card} button[data-action="resume"]`, { timeout: 10_000 });
     const s = await waitForSync(l, bucketId, syncId, (x) => x.paused === true && !x.locked);
-    assert.ok(s.total_files_synced < 800, 'paused before the pass ended');
+    assert.ok(s.total_files_synced < total, `paused before the pass ended (${s.total_files_synced} synced)`);
 
     // The runs chart and DLQ section open on demand.
     const [toggle] = await page.$$(`${card} button:not([data-action])`);
