@@ -242,7 +242,7 @@ export class Store {
   /**
    * The indexes of INDEXES this server gets. On FerretDB no filter but `_id` ever reaches an index
    * (see the top of this file), so an index there only costs: SQLite evaluates its JSON expressions
-   * on every insert (a quarter of a new object's insert, bench/README.md). The ones marked
+   * on every insert (a quarter of a new object's insert: README, Limits and notes). The ones marked
    * `ferretdb: 'skip'` are left out there (and dropped where an earlier version made them); the
    * unique ones among them hold nothing `_id` does not already hold (INDEXES says why).
    */
