@@ -23,6 +23,7 @@ import {
 import { initialManifest, manifestStep, type ManifestState } from '../core/manifest';
 import {
   checksumsToCheck,
+  fetchesNew,
   noCounts,
   planPage,
   retryEntries,
@@ -198,6 +199,8 @@ function tally(counts: PageCounts, outcomes: IngestOutcome[]): void {
         break;
       case 'raced':
         counts.unchanged++;
+        break;
+      case 'gone': // deleted since the listing: neither ingested nor failed
         break;
       case 'failed':
         counts.dlq++;
@@ -499,7 +502,21 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     const stored = input.assumeNew
       ? new Map<string, ObjectDoc>()
       : await findBySource(store, cfg.bucket_id, cfg.source_type, ids);
-    entries = await completeEntries(provider, cfg, entries, matches, known?.versions, stored, onUpdate);
+    const fetchNew = fetchesNew({
+      canFetch: provider.fetch !== undefined,
+      assumeNew: input.assumeNew === true,
+      skipDuplicates: cfg.skip_duplicates,
+    });
+    entries = await completeEntries(
+      provider,
+      cfg,
+      entries,
+      matches,
+      known?.versions,
+      stored,
+      onUpdate,
+      fetchNew,
+    );
     // The plan reads DLQ entries only for files without an object (did this version fail for
     // good? clear the entry once it is in); an update clears its file's entry by `_id` itself. So
     // a pass that changes nothing looks up no DLQ entries.
@@ -524,7 +541,8 @@ export function createSyncActivities(deps: SyncActivityDeps) {
 
   /**
    * A lazy listing's entries, with those the page may ingest completed (one provider request each,
-   * core/sync-plan.ts toComplete); a file gone since the listing drops out, as from a full listing.
+   * core/sync-plan.ts toComplete; new files left to their copy with `fetchNew`); a file gone since
+   * the listing drops out, as from a full listing.
    */
   async function completeEntries(
     provider: StorageProvider,
@@ -534,8 +552,9 @@ export function createSyncActivities(deps: SyncActivityDeps) {
     known: Manifest['versions'] | undefined,
     stored: Map<string, ObjectDoc>,
     onUpdate: boolean,
+    fetchNew: boolean,
   ): Promise<SourceEntry[]> {
-    const wanted = toComplete(entries, matches, known, stored, onUpdate);
+    const wanted = toComplete(entries, matches, known, stored, onUpdate, fetchNew);
     if (wanted.length === 0 || !provider.complete) return entries;
     let whole: (SourceEntry | null)[];
     try {

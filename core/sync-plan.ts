@@ -154,6 +154,9 @@ export function toLookUp(
  * plan: the matching files it may ingest, i.e. neither settled by the manifest nor held by an object
  * at their version (or with updates off). The rest are judged by what the listing carries: their
  * filters read nothing else (the listing is lazy only then: filtersNeedDetails).
+ * With `fetchNew` (the provider fetches a file whole with its bytes, StorageProvider.fetch, and the
+ * page reads nothing more of a new file before copying it), new files are left partial too: the
+ * copy completes them (engine/ingest.ts copyBlobs), one request per file instead of two.
  */
 export function toComplete(
   entries: readonly SourceEntry[],
@@ -161,12 +164,23 @@ export function toComplete(
   known: KnownFiles | undefined,
   stored: ReadonlyMap<string, Pick<StoredObject, 'source_version'>>,
   onUpdate: boolean,
+  fetchNew = false,
 ): SourceEntry[] {
   return entries.filter((e) => {
     if (!e.partial || !matches(e) || settled(e, known, onUpdate) !== undefined) return false;
     const prior = stored.get(e.sourceObjectId);
-    return !prior || (onUpdate && prior.source_version !== e.version);
+    if (!prior) return !fetchNew;
+    return onUpdate && prior.source_version !== e.version;
   });
+}
+
+/**
+ * Whether a page may leave its new files partial for the copy to complete (toComplete's
+ * `fetchNew`): the provider can fetch, and nothing reads a new file's checksum before its copy
+ * (the look-up of known content runs only with skip_duplicates, and not on a sync's first pass).
+ */
+export function fetchesNew(o: { canFetch: boolean; assumeNew: boolean; skipDuplicates: boolean }): boolean {
+  return o.canFetch && (o.assumeNew || !o.skipDuplicates);
 }
 
 export function planPage(input: PlanInput): PagePlan {

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { applyMapping, MappingError } from '../core/mapping';
 import { mimeTypeOf } from '../core/filters';
 import type { SourceEntry } from '../core/entry';
-import { ProviderError, type StorageProvider } from '../providers';
+import { ProviderError, type FetchedFile, type StorageProvider } from '../providers';
 import type { BlobStore } from '../store/blobs';
 import { newId } from '../store/ids';
 import { contentKey, dlqKey, indexContent, insertAbsent, objectKey, unindexContent } from '../store/objects';
@@ -21,6 +21,8 @@ export type IngestOutcome =
   | { kind: 'updated'; bytes: number; key: string; objectId: string }
   | { kind: 'duplicate' }
   | { kind: 'raced' }
+  /** Gone since the listing (a lazy listing's file, found missing when fetched): as if never listed. */
+  | { kind: 'gone' }
   | { kind: 'failed'; final: boolean };
 
 export interface IngestContext {
@@ -126,10 +128,28 @@ export async function collectUpTo(stream: Readable, max: number): Promise<Buffer
   }
 }
 
-async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: string, scoped = false) {
-  const mapped = applyMapping(ctx.cfg.schema_mapping, entry);
+/** A fetched file's bytes into the blob `key` (engine/ingest.ts copyFile's two ways, from a fetch). */
+function putFetched(ctx: IngestContext, file: FetchedFile, key: string) {
+  return 'bytes' in file ? ctx.blobs.putBytes(key, file.bytes) : ctx.blobs.put(key, file.stream);
+}
+
+/**
+ * Maps a file's fields and copies its file blobs. A partial entry (a lazy listing's, which the page
+ * left to complete here) is fetched first where the provider can (StorageProvider.fetch): the entry
+ * whole and the first file blob's bytes in one request; null when it is gone since the listing.
+ * Returns the entry whole, with what was copied.
+ */
+async function copyBlobs(ctx: IngestContext, listed: SourceEntry, objectId: string, scoped = false) {
+  let fetched: FetchedFile | null = null;
+  let entry = listed;
+  if (listed.partial && ctx.provider.fetch) {
+    fetched = await ctx.provider.fetch(listed, SMALL_FILE_BYTES);
+    if (!fetched) return null;
+    entry = fetched.entry;
+  }
   const written: string[] = [];
   try {
+    const mapped = applyMapping(ctx.cfg.schema_mapping, entry);
     const blobs: ObjectDoc['blobs'] = [];
     let contentHash: string | null = null;
     let bytes = 0;
@@ -140,7 +160,9 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
       const mime = spec.mimeTypeOverride ?? mimeTypeOf(entry);
       if (spec.fromFile) {
         const key = blobKey(ctx.cfg.bucket_id, objectId, blobId);
-        const stored = await copyFile(ctx, entry, key);
+        const file = fetched;
+        fetched = null; // its bytes go to the first file blob; another one reads the file again
+        const stored = file ? await putFetched(ctx, file, key) : await copyFile(ctx, entry, key);
         written.push(key);
         contentHash ??= stored.sha256;
         bytes += stored.size;
@@ -163,10 +185,12 @@ async function copyBlobs(ctx: IngestContext, entry: SourceEntry, objectId: strin
         });
       }
     }
-    return { fields: mapped.fields, blobs, contentHash, bytes, written };
+    return { entry, fields: mapped.fields, blobs, contentHash, bytes, written };
   } catch (err) {
     await Promise.all(written.map((k) => ctx.blobs.delete(k)));
     throw err;
+  } finally {
+    if (fetched && 'stream' in fetched) fetched.stream.destroy(); // no file blob took it
   }
 }
 
@@ -228,13 +252,15 @@ export interface Prepared {
 }
 
 /** A new file: map its fields and copy its bytes. The object is inserted later, a page at a time. */
-export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promise<Prepared | IngestOutcome> {
+export async function prepareNew(ctx: IngestContext, listed: SourceEntry): Promise<Prepared | IngestOutcome> {
   const { cfg } = ctx;
   try {
     // Derived from the idempotency key: the object's `_id` and its public id (the same in every
     // attempt, so a retried page writes the same blob keys, see copyBlobs).
-    const objectId = objectKey(cfg.bucket_id, cfg.source_type, entry.sourceObjectId);
-    const copied = await copyBlobs(ctx, entry, objectId, true);
+    const objectId = objectKey(cfg.bucket_id, cfg.source_type, listed.sourceObjectId);
+    const copied = await copyBlobs(ctx, listed, objectId, true);
+    if (!copied) return { kind: 'gone' };
+    const { entry } = copied;
     const now = new Date();
     const doc: ObjectDoc = {
       _id: objectId,
@@ -263,7 +289,7 @@ export async function prepareNew(ctx: IngestContext, entry: SourceEntry): Promis
     return { entry, doc, bytes: copied.bytes, written: copied.written };
   } catch (err) {
     if (!isFileError(err)) throw err;
-    return recordFailure(ctx, entry, err);
+    return recordFailure(ctx, listed, err);
   }
 }
 
@@ -395,11 +421,13 @@ export async function ingestUpdates(
 ): Promise<Map<string, IngestOutcome>> {
   const outcomes = new Map<string, IngestOutcome>();
   if (changes.length === 0) return outcomes;
-  const copied: (Change & { copy: Awaited<ReturnType<typeof copyBlobs>> })[] = [];
+  const copied: (Change & { copy: NonNullable<Awaited<ReturnType<typeof copyBlobs>>> })[] = [];
   try {
     await forEachLimit(changes, concurrency, async ({ entry, prior }) => {
       try {
-        copied.push({ entry, prior, copy: await copyBlobs(ctx, entry, prior.object_id) });
+        const copy = await copyBlobs(ctx, entry, prior.object_id);
+        if (copy) copied.push({ entry: copy.entry, prior, copy });
+        else outcomes.set(entry.sourceObjectId, { kind: 'gone' });
       } catch (err) {
         if (!isFileError(err)) throw err;
         outcomes.set(entry.sourceObjectId, await recordFailure(ctx, entry, err));

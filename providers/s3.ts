@@ -15,6 +15,7 @@ import { forEachLimit } from '../lib/pool';
 import { ProviderError } from './types';
 import type {
   Capabilities,
+  FetchedFile,
   ListOptions,
   ListPage,
   LookupResult,
@@ -260,6 +261,26 @@ export function sdkCredentials(
 
 // --- the provider ------------------------------------------------------------------------------------
 
+/** The headers of an object that HeadObject and GetObject both answer with. */
+type ObjectHeaders = Pick<
+  S3Sdk.HeadObjectCommandOutput,
+  | 'ETag'
+  | 'ServerSideEncryption'
+  | 'SSECustomerAlgorithm'
+  | 'ContentLength'
+  | 'LastModified'
+  | 'ContentType'
+  | 'Metadata'
+>;
+
+/** A response body whose errors half-way (a reset connection) come out classified too. */
+function classified(body: Readable, where: string): Readable {
+  const out = new PassThrough();
+  body.once('error', (err) => out.destroy(s3Error(err, where)));
+  pipeline(body, out).catch(() => undefined);
+  return out;
+}
+
 function unquote(etag: string | undefined): string {
   return (etag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
 }
@@ -438,16 +459,29 @@ export class S3Provider implements StorageProvider {
       if (e.kind === 'not_found') return null;
       throw e;
     }
+    const rel = key.slice(prefix.length);
+    return S3Provider.wholeEntry(
+      { sourceObjectId: S3Provider.objectId(bucket, key), path: rel, name: rel.split('/').at(-1)! },
+      head,
+      o,
+    );
+  }
+
+  /** An entry from the headers HeadObject and GetObject both answer with (the listing's as fallback). */
+  private static wholeEntry(
+    id: Pick<SourceEntry, 'sourceObjectId' | 'path' | 'name'>,
+    head: ObjectHeaders,
+    o?: _Object,
+  ): SourceEntry {
     const etag = unquote(head.ETag ?? o?.ETag);
     const encrypted =
       head.ServerSideEncryption === 'aws:kms' ||
       head.ServerSideEncryption === 'aws:kms:dsse' ||
       head.SSECustomerAlgorithm !== undefined;
-    const rel = key.slice(prefix.length);
     return {
-      sourceObjectId: S3Provider.objectId(bucket, key),
-      path: rel,
-      name: rel.split('/').at(-1)!,
+      sourceObjectId: id.sourceObjectId,
+      path: id.path,
+      name: id.name,
       size: head.ContentLength ?? o?.Size ?? 0,
       modifiedAt: (head.LastModified ?? o?.LastModified ?? new Date(0)).toISOString(),
       version: etag,
@@ -458,10 +492,40 @@ export class S3Provider implements StorageProvider {
     };
   }
 
+  /** One GetObject: the entry whole from its headers (no HeadObject first) and the bytes. */
+  async fetch(entry: SourceEntry, maxBytes: number): Promise<FetchedFile | null> {
+    const { bucket, key } = S3Provider.splitId(entry.sourceObjectId);
+    const where = `get s3://${bucket}/${key}`;
+    let out;
+    try {
+      out = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }));
+    } catch (err) {
+      const e = s3Error(err, where);
+      if (e.kind === 'not_found') return null; // gone since the listing, as complete() says
+      throw e;
+    }
+    const body = out.Body as (Readable & { transformToByteArray(): Promise<Uint8Array> }) | undefined;
+    if (!body) throw new ProviderError(`${where}: no body in the response`, 'unavailable', true);
+    const whole = S3Provider.wholeEntry(entry, out);
+    if (out.ContentLength === undefined || out.ContentLength > maxBytes)
+      return { entry: whole, stream: classified(body, where) };
+    let bytes: Uint8Array;
+    try {
+      bytes = await body.transformToByteArray();
+    } catch (err) {
+      throw s3Error(err, where);
+    }
+    return { entry: whole, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  }
+
+  /** `bucket/key` -> its parts. */
+  private static splitId(sourceObjectId: string): { bucket: string; key: string } {
+    const slash = sourceObjectId.indexOf('/');
+    return { bucket: sourceObjectId.slice(0, slash), key: sourceObjectId.slice(slash + 1) };
+  }
+
   async open(entry: SourceEntry): Promise<Readable> {
-    const slash = entry.sourceObjectId.indexOf('/');
-    const bucket = entry.sourceObjectId.slice(0, slash);
-    const key = entry.sourceObjectId.slice(slash + 1);
+    const { bucket, key } = S3Provider.splitId(entry.sourceObjectId);
     const where = `open s3://${bucket}/${key}`;
     let body: Readable;
     try {
@@ -471,11 +535,7 @@ export class S3Provider implements StorageProvider {
       throw s3Error(err, where);
     }
     if (!body) throw new ProviderError(`${where}: no body in the response`, 'unavailable', true);
-    // Errors in the middle of the body (a reset connection) come out classified too.
-    const out = new PassThrough();
-    body.once('error', (err) => out.destroy(s3Error(err, where)));
-    pipeline(body, out).catch(() => undefined);
-    return out;
+    return classified(body, where);
   }
 
   async test(sourcePath?: string): Promise<TestResult> {

@@ -1,9 +1,10 @@
 // Spans around provider calls, in one place for every provider: createProvider wraps what it makes
 // while tracing is on (lib/tracing.ts). `provider.list` / `provider.lookup` / `provider.test` span the
 // call, `provider.open` the opening of the stream (not the reading of it), `provider.read` a small
-// file read whole. Attributes: the provider type and counts; never a path, a file name, a config or
-// a credential. An error is recorded by its class and message (providers' messages leave
-// credentials out; the API shows them too).
+// file read whole, `provider.fetch` a partial entry completed and read in one request. Attributes:
+// the provider type and counts; never a path, a file name, a config or a credential. An error is
+// recorded by its class and message (providers' messages leave credentials out; the API shows them
+// too).
 import { SpanKind, SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { StorageProvider } from './types';
 
@@ -62,6 +63,13 @@ export function tracedProvider(type: string, provider: StorageProvider, tracer: 
     traced.read = (entry, maxBytes) =>
       inSpan(tracer, 'provider.read', { ...base, 'bucket_syncs.size': entry.size }, () =>
         read(entry, maxBytes),
+      );
+  }
+  if (provider.fetch) {
+    const fetch = provider.fetch.bind(provider);
+    traced.fetch = (entry, maxBytes) =>
+      inSpan(tracer, 'provider.fetch', { ...base, 'bucket_syncs.size': entry.size }, () =>
+        fetch(entry, maxBytes),
       );
   }
   if (provider.lookup) {

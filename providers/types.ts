@@ -98,7 +98,17 @@ export interface StorageProvider {
    * Providers whose listing carries every detail do not implement it.
    */
   complete?(sourcePath: string, entries: SourceEntry[]): Promise<(SourceEntry | null)[]>;
+  /**
+   * Optional, with `complete`: a partial entry whole and its file's bytes from one request (what
+   * `complete` and then `read` / `open` would take two for): the bytes when the file is at most
+   * `maxBytes`, else a stream of them (never more held); null when the file is gone since the
+   * listing. The engine fetches the new files of a pass that needs nothing of them before the copy.
+   */
+  fetch?(entry: SourceEntry, maxBytes: number): Promise<FetchedFile | null>;
 }
+
+/** What `fetch` gives: the whole entry, as `complete` would, and the file's bytes. */
+export type FetchedFile = { entry: SourceEntry } & ({ bytes: Buffer } | { stream: Readable });
 
 /**
  * Errors come out of providers classified, so the engine retries the right ones.

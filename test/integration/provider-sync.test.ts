@@ -11,6 +11,7 @@ import { stack, type Stack } from '../setup/stack';
 import { startAzurite, type Azurite } from '../providers/fixtures/azure';
 import { startFakeGcs, type FakeGcs } from '../providers/fixtures/gcs';
 import { startMinio, type Minio } from '../providers/fixtures/s3';
+import { startFaultProxy } from '../chaos/fault-proxy';
 
 const ROOT = 'source';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -87,6 +88,70 @@ function minioKits(): SyncKit[] {
       providerConfig: (secret?: string) => {
         const { provider_config, credentials } = minio.connection(secret);
         return { ...provider_config, credentials };
+      },
+      extra: (ctx) => {
+        it('a first pass asks S3 once per new file (one GET, no HEAD); a pass that finds nothing new only lists', async () => {
+          const { s, bucketId } = ctx();
+          const n = 30;
+          await forEachLimit(
+            Array.from({ length: n }, (_, i) => i),
+            16,
+            async (i) => {
+              await minio.client.send(
+                new PutObjectCommand({
+                  Bucket: ROOT,
+                  Key: `counted/f-${i}.txt`,
+                  Body: `counted ${i}`,
+                  Metadata: { n: String(i) },
+                }),
+              );
+            },
+          );
+          // A plain proxy in front of MinIO that tallies the requests on object keys by method.
+          const proxy = await startFaultProxy(minio.url, { rate: 0 });
+          const onKeys: Record<string, number> = {};
+          proxy.answer = (method, path) => {
+            if (path.startsWith(`/${ROOT}/counted/`)) onKeys[method] = (onKeys[method] ?? 0) + 1;
+            return null;
+          };
+          try {
+            const { provider_config, credentials } = minio.connection();
+            const conn = await http(s, 'POST', '/v1/organizations/connections', {
+              name: 's3-counted',
+              provider_type: 's3',
+              provider_config: { ...provider_config, endpoint_url: proxy.url, credentials },
+            });
+            assert.equal(conn.status, 200, JSON.stringify(conn.body));
+            const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+              connection_id: conn.body.connection_id,
+              source_path: `${ROOT}/counted`,
+              polling_interval_seconds: 900,
+            });
+            assert.equal(created.status, 200, JSON.stringify(created.body));
+            const syncId: string = created.body.sync_config_id;
+            await waitForSync(
+              s,
+              bucketId,
+              syncId,
+              (x) => idleAfter(1)(x) && x.total_files_synced === n,
+              120_000,
+            );
+            assert.deepEqual(onKeys, { GET: n }, 'one GET per file, no HEAD');
+            const objects = await s.store.objects.find({ sync_config_id: syncId }).toArray();
+            assert.equal(objects.length, n);
+            for (const o of objects) {
+              const i = o.source_object_id.match(/f-(\d+)\.txt$/)![1];
+              assert.equal(o.metadata.n, i, 'user metadata from the GET');
+              assert.equal(o.blobs[0].details.hash, sha256(`counted ${i}`));
+            }
+            const trig = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+            assert.equal(trig.status, 200, JSON.stringify(trig.body));
+            await waitForSync(s, bucketId, syncId, idleAfter(2), 120_000);
+            assert.deepEqual(onKeys, { GET: n }, 'the second pass read no file');
+          } finally {
+            await proxy.close();
+          }
+        });
       },
     },
     {

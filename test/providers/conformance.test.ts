@@ -203,6 +203,33 @@ for (const make of fixtures) {
       assert.equal(err.retryable, false);
     });
 
+    it('a lazily listed file, completed or fetched where offered, is the entry a full listing gives', async () => {
+      const sp = await fx.freshPath();
+      const small = generated(70_000, 11);
+      await fx.put(sp, 'f/small.bin', small.stream());
+      const [full] = (await listAll(p, sp, 10)).entries;
+      const [lazy] = (await p.list(sp, { pageSize: 10, details: 'lazy' })).entries;
+      if (!lazy.partial) assert.deepEqual(lazy, full, 'a provider without complete() lists entries whole');
+      else {
+        assert.ok(p.complete !== undefined, 'a partial entry needs complete()');
+        assert.deepEqual(await p.complete(sp, [lazy]), [full]);
+      }
+      if (p.fetch) {
+        const got = await p.fetch(lazy, 1024 * 1024);
+        assert.ok(got && 'bytes' in got, 'a file under maxBytes comes as bytes');
+        assert.equal(createHash('sha256').update(got.bytes).digest('hex'), small.sha256);
+        assert.deepEqual(got.entry, full, 'fetch gives the entry a full listing gives');
+        const streamed = await p.fetch(lazy, 69_999);
+        assert.ok(streamed && 'stream' in streamed, 'a file over maxBytes comes as a stream');
+        const chunks: Buffer[] = [];
+        for await (const c of streamed.stream) chunks.push(c as Buffer);
+        assert.equal(createHash('sha256').update(Buffer.concat(chunks)).digest('hex'), small.sha256);
+      }
+      await fx.remove(sp, 'f/small.bin');
+      if (p.complete && lazy.partial) assert.deepEqual(await p.complete(sp, [lazy]), [null], 'gone');
+      if (p.fetch) assert.equal(await p.fetch(lazy, 1024 * 1024), null, 'gone since the listing');
+    });
+
     it('honours modifiedSince where it filters server-side, and lists everything where it does not', async () => {
       const sp = await fx.freshPath();
       await fx.put(sp, 'old.txt', Buffer.from('old'));

@@ -357,6 +357,41 @@ describe('s3 provider against a stub S3', function () {
     assert.equal(gone, null, 'gone since the listing');
   });
 
+  it('fetch(): one GET gives the entry whole, as complete() would, and the bytes; no HEAD', async () => {
+    s3.put('f/small.txt', {
+      contentType: 'text/plain',
+      metadata: { owner: 'x' },
+      body: Buffer.from('hello'),
+    });
+    s3.put('f/big.bin', { etag: `${MD5}-2`, body: Buffer.alloc(4096, 7) });
+    s3.put('f/gone.txt');
+    const p = provider();
+    const lazy = await p.list('bkt/f', { pageSize: 10, details: 'lazy' });
+    const byPath = Object.fromEntries(lazy.entries.map((e) => [e.path, e]));
+    const whole = await p.complete!('bkt/f', [byPath['small.txt'], byPath['big.bin']]);
+    s3.requests.length = 0;
+    const small = await p.fetch!(byPath['small.txt'], 1024);
+    assert.ok(small && 'bytes' in small, 'a file within maxBytes comes as bytes');
+    assert.equal(small.bytes.toString(), 'hello');
+    assert.deepEqual(small.entry, whole[0], 'the whole entry, content type and metadata included');
+    const big = await p.fetch!(byPath['big.bin'], 1024);
+    assert.ok(big && 'stream' in big, 'a file over maxBytes comes as a stream');
+    const chunks: Buffer[] = [];
+    for await (const c of big.stream) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), Buffer.alloc(4096, 7));
+    assert.deepEqual(big.entry, whole[1]);
+    assert.deepEqual(
+      s3.requests.map((r) => `${r.method} ${r.url.split('?')[0]}`),
+      ['GET /bkt/f/small.txt', 'GET /bkt/f/big.bin'],
+      'one GET per file and nothing else',
+    );
+    s3.objects.delete('f/gone.txt');
+    assert.equal(await p.fetch!(byPath['gone.txt'], 1024), null, 'gone since the listing');
+    s3.fail = { status: 403, code: 'AccessDenied' };
+    const err = await expectProviderError(() => p.fetch!(byPath['small.txt'], 1024));
+    assert.equal(err.retryable, false, 'a refusal is classified, not retried');
+  });
+
   it('drops an object deleted between the listing and its HEAD', async () => {
     s3.put('v/keep.txt');
     s3.put('v/gone.txt');

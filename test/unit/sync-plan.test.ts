@@ -6,6 +6,7 @@ import {
   planPage,
   retryEntries,
   toComplete,
+  fetchesNew,
   toLookUp,
   type DlqState,
   type PlanInput,
@@ -101,6 +102,20 @@ describe('sync page plan (core/sync-plan.ts)', () => {
       'changed',
       'new',
     ]);
+    // A provider that fetches a file whole with its bytes: new files are left to their copy.
+    assert.deepEqual(ids(toComplete(entries, matches, known, objs, true, true)), ['changed']);
+    assert.deepEqual(ids(toComplete(entries, matches, undefined, new Map(), true, true)), []);
+  });
+
+  it('new files are fetched whole by their copy when nothing reads their checksum before it', () => {
+    assert.equal(fetchesNew({ canFetch: true, assumeNew: false, skipDuplicates: false }), true);
+    assert.equal(fetchesNew({ canFetch: true, assumeNew: true, skipDuplicates: true }), true, 'first pass');
+    assert.equal(
+      fetchesNew({ canFetch: true, assumeNew: false, skipDuplicates: true }),
+      false,
+      'skip_duplicates looks up known content by checksum before the copy',
+    );
+    assert.equal(fetchesNew({ canFetch: false, assumeNew: true, skipDuplicates: false }), false);
   });
 
   it('the manifest settles entries it holds at their version: no lookup, unchanged', () => {
