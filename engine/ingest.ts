@@ -136,7 +136,8 @@ function putFetched(ctx: IngestContext, file: FetchedFile, key: string) {
 /**
  * Maps a file's fields and copies its file blobs. A partial entry (a lazy listing's, which the page
  * left to complete here) is fetched first where the provider can (StorageProvider.fetch): the entry
- * whole and the first file blob's bytes in one request; null when it is gone since the listing.
+ * whole and the first file blob's bytes in one request; null when it is gone since the listing (a
+ * file still there that its read calls missing is a not_found failure, for the DLQ).
  * Returns the entry whole, with what was copied.
  */
 async function copyBlobs(ctx: IngestContext, listed: SourceEntry, objectId: string, scoped = false) {
@@ -144,7 +145,19 @@ async function copyBlobs(ctx: IngestContext, listed: SourceEntry, objectId: stri
   let entry = listed;
   if (listed.partial && ctx.provider.fetch) {
     fetched = await ctx.provider.fetch(listed, SMALL_FILE_BYTES);
-    if (!fetched) return null;
+    if (!fetched) {
+      // Gone since the listing, or there but unreadable: the request a full listing would have
+      // made (complete's HEAD) tells which, so a file that stays listed is never dropped unseen.
+      const [there] = ctx.provider.complete
+        ? await ctx.provider.complete(ctx.cfg.source_path, [listed])
+        : [null];
+      if (!there) return null;
+      throw new ProviderError(
+        `${listed.sourceObjectId}: listed and there, but reading it says not found`,
+        'not_found',
+        false,
+      );
+    }
     entry = fetched.entry;
   }
   const written: string[] = [];
