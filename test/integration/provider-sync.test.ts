@@ -152,6 +152,65 @@ function minioKits(): SyncKit[] {
             await proxy.close();
           }
         });
+
+        it('a listed file that is gone by its GET (and its HEAD) is dropped: not synced, not failed, no DLQ entry; found again when it is back', async () => {
+          const { s, bucketId } = ctx();
+          const keys = ['vanish/a.txt', 'vanish/b.txt', 'vanish/c.txt'];
+          for (const k of keys)
+            await minio.client.send(new PutObjectCommand({ Bucket: ROOT, Key: k, Body: `body of ${k}` }));
+          // The listing (a request on the bucket) still names b.txt; reading it says it is not there,
+          // as when a file is deleted between the listing and its read.
+          const proxy = await startFaultProxy(minio.url, { rate: 0 });
+          const onGone: Record<string, number> = {};
+          let vanished = true;
+          proxy.answer = (method, path) => {
+            if (!vanished || path !== `/${ROOT}/vanish/b.txt`) return null;
+            onGone[method] = (onGone[method] ?? 0) + 1;
+            return { status: 404, code: 'NoSuchKey' };
+          };
+          try {
+            const { provider_config, credentials } = minio.connection();
+            const conn = await http(s, 'POST', '/v1/organizations/connections', {
+              name: 's3-vanish',
+              provider_type: 's3',
+              provider_config: { ...provider_config, endpoint_url: proxy.url, credentials },
+            });
+            assert.equal(conn.status, 200, JSON.stringify(conn.body));
+            const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+              connection_id: conn.body.connection_id,
+              source_path: `${ROOT}/vanish`,
+              polling_interval_seconds: 900,
+            });
+            assert.equal(created.status, 200, JSON.stringify(created.body));
+            const syncId: string = created.body.sync_config_id;
+            const first = await waitForSync(s, bucketId, syncId, idleAfter(1), 120_000);
+            assert.equal(first.total_files_synced, 2);
+            assert.equal(first.total_files_failed, 0);
+            assert.deepEqual(
+              onGone,
+              { GET: 1, HEAD: 1 },
+              'one GET, then one HEAD to tell gone from unreadable',
+            );
+            const names = async () =>
+              (await s.store.objects.find({ sync_config_id: syncId }).toArray())
+                .map((o) => o.source_object_id.split('/').at(-1))
+                .sort();
+            assert.deepEqual(await names(), ['a.txt', 'c.txt']);
+            const dlq = await http(s, 'GET', `/v1/buckets/${bucketId}/syncs/${syncId}/dlq`);
+            assert.equal(dlq.status, 200, JSON.stringify(dlq.body));
+            assert.deepEqual(dlq.body.results, [], 'a file gone is no failure');
+
+            // Readable again: the next pass registers it (a dropped file is not remembered as seen).
+            vanished = false;
+            const trig = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs/${syncId}/trigger`);
+            assert.equal(trig.status, 200, JSON.stringify(trig.body));
+            const second = await waitForSync(s, bucketId, syncId, idleAfter(2), 120_000);
+            assert.equal(second.total_files_synced, 3);
+            assert.deepEqual(await names(), ['a.txt', 'b.txt', 'c.txt']);
+          } finally {
+            await proxy.close();
+          }
+        });
       },
     },
     {
