@@ -50,6 +50,23 @@ interface Ctx {
 
 function minioKits(): SyncKit[] {
   let minio: Minio;
+  /** A connection to MinIO through `endpointUrl` (a proxy) and a sync of `ROOT/folder`: its id. */
+  const syncThrough = async (s: Stack, bucketId: string, endpointUrl: string, folder: string) => {
+    const { provider_config, credentials } = minio.connection();
+    const conn = await http(s, 'POST', '/v1/organizations/connections', {
+      name: `s3-${folder}`,
+      provider_type: 's3',
+      provider_config: { ...provider_config, endpoint_url: endpointUrl, credentials },
+    });
+    assert.equal(conn.status, 200, JSON.stringify(conn.body));
+    const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
+      connection_id: conn.body.connection_id,
+      source_path: `${ROOT}/${folder}`,
+      polling_interval_seconds: 900,
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    return created.body.sync_config_id as string;
+  };
   const base = {
     start: async () => {
       minio = await startMinio();
@@ -115,20 +132,7 @@ function minioKits(): SyncKit[] {
             return null;
           };
           try {
-            const { provider_config, credentials } = minio.connection();
-            const conn = await http(s, 'POST', '/v1/organizations/connections', {
-              name: 's3-counted',
-              provider_type: 's3',
-              provider_config: { ...provider_config, endpoint_url: proxy.url, credentials },
-            });
-            assert.equal(conn.status, 200, JSON.stringify(conn.body));
-            const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
-              connection_id: conn.body.connection_id,
-              source_path: `${ROOT}/counted`,
-              polling_interval_seconds: 900,
-            });
-            assert.equal(created.status, 200, JSON.stringify(created.body));
-            const syncId: string = created.body.sync_config_id;
+            const syncId = await syncThrough(s, bucketId, proxy.url, 'counted');
             await waitForSync(
               s,
               bucketId,
@@ -169,20 +173,7 @@ function minioKits(): SyncKit[] {
             return { status: 404, code: 'NoSuchKey' };
           };
           try {
-            const { provider_config, credentials } = minio.connection();
-            const conn = await http(s, 'POST', '/v1/organizations/connections', {
-              name: 's3-vanish',
-              provider_type: 's3',
-              provider_config: { ...provider_config, endpoint_url: proxy.url, credentials },
-            });
-            assert.equal(conn.status, 200, JSON.stringify(conn.body));
-            const created = await http(s, 'POST', `/v1/buckets/${bucketId}/syncs`, {
-              connection_id: conn.body.connection_id,
-              source_path: `${ROOT}/vanish`,
-              polling_interval_seconds: 900,
-            });
-            assert.equal(created.status, 200, JSON.stringify(created.body));
-            const syncId: string = created.body.sync_config_id;
+            const syncId = await syncThrough(s, bucketId, proxy.url, 'vanish');
             const first = await waitForSync(s, bucketId, syncId, idleAfter(1), 120_000);
             assert.equal(first.total_files_synced, 2);
             assert.equal(first.total_files_failed, 0);
