@@ -24,36 +24,52 @@ export const isOrganizationLevel = (path: string) =>
 /**
  * A small in-process cache of what authentication looked up: found values only, each for `ttlMs`
  * from its lookup (so a revoked key or a removed namespace stops working within ttlMs), at most
- * `max` entries (oldest dropped first). Concurrent misses for one key share one lookup.
+ * `max` entries (oldest dropped first). Concurrent misses for one key share one lookup. A value
+ * read after three quarters of its time is looked up again in the background while the reader
+ * gets it from memory (refresh-ahead: a key in use is not waited for every ttlMs); the new answer
+ * replaces it, or, not found any more, drops it.
  */
 export class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; expires: number }>();
+  private readonly entries = new Map<string, { value: V; refreshAt: number; expires: number }>();
   private readonly loading = new Map<string, Promise<V | null>>();
 
   constructor(
     readonly ttlMs: number,
     private readonly max = 10_000,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async get(key: string, load: () => Promise<V | null>): Promise<V | null> {
     if (this.ttlMs <= 0) return load();
+    const now = this.now();
     const hit = this.entries.get(key);
-    if (hit && hit.expires > Date.now()) return hit.value;
-    if (hit) this.entries.delete(key);
-    let pending = this.loading.get(key);
-    if (!pending) {
-      const started = Date.now();
-      pending = load()
-        .then((value) => {
-          if (value !== null) {
-            this.entries.set(key, { value, expires: started + this.ttlMs });
-            if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
-          }
-          return value;
-        })
-        .finally(() => this.loading.delete(key));
-      this.loading.set(key, pending);
+    if (hit && hit.expires > now) {
+      // A failed background lookup keeps the value until it expires (then a reader waits for one).
+      if (now >= hit.refreshAt && !this.loading.has(key)) this.load(key, load).catch(() => undefined);
+      return hit.value;
     }
+    if (hit) this.entries.delete(key);
+    return this.loading.get(key) ?? this.load(key, load);
+  }
+
+  private load(key: string, load: () => Promise<V | null>): Promise<V | null> {
+    const started = this.now();
+    const pending = Promise.resolve()
+      .then(load)
+      .then((value) => {
+        this.entries.delete(key);
+        if (value !== null) {
+          this.entries.set(key, {
+            value,
+            refreshAt: started + this.ttlMs * 0.75,
+            expires: started + this.ttlMs,
+          });
+          if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+        }
+        return value;
+      })
+      .finally(() => this.loading.delete(key));
+    this.loading.set(key, pending);
     return pending;
   }
 }

@@ -27,6 +27,35 @@ describe('auth cache (TtlCache)', () => {
     assert.ok(loads >= 2);
   });
 
+  it('a key read late in its time is looked up again in the background; revoked, it is dropped', async () => {
+    let now = 1_000_000;
+    const cache = new TtlCache<string>(1000, 100, () => now);
+    let loads = 0;
+    let value: string | null = 'v1';
+    let release = () => undefined as void;
+    let holding = false;
+    const load = async () => {
+      loads += 1;
+      if (holding) await new Promise<void>((r) => (release = r));
+      return value;
+    };
+    assert.equal(await cache.get('k', load), 'v1');
+    now += 700;
+    assert.equal(await cache.get('k', load), 'v1');
+    assert.equal(loads, 1, 'not looked up again before three quarters of its time');
+    now += 100;
+    holding = true;
+    value = null; // revoked meanwhile
+    assert.equal(await cache.get('k', load), 'v1', 'the reader does not wait for the lookup');
+    assert.equal(await cache.get('k', load), 'v1');
+    assert.equal(loads, 2, 'one background lookup');
+    release();
+    await new Promise((r) => setImmediate(r));
+    holding = false;
+    assert.equal(await cache.get('k', load), null, 'the revoked key is dropped once its lookup says so');
+    assert.equal(loads, 3, 'and not served from memory any more');
+  });
+
   it('does not cache misses, so a new key works at once', async () => {
     const cache = new TtlCache<string>(60_000);
     let value: string | null = null;
