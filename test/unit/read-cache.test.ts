@@ -40,6 +40,12 @@ describe('API read cache (ReadCache)', () => {
   });
   const get = (s: ReturnType<typeof source>, t: Tenant = tenant, id = 'obj_1') =>
     cache.get('object', id, t, 'bkt_1', s.load);
+  /** The answer loaded (`v1`), then the clock moved past any refresh point but short of the TTL. */
+  const pastRefreshPoint = async (s: ReturnType<typeof source>) => {
+    assert.equal(await get(s), 'v1');
+    now += Math.ceil(TTL * 0.75);
+    return s;
+  };
 
   it('serves an answer from memory until half its TTL without loading it again', async () => {
     const s = source();
@@ -51,9 +57,7 @@ describe('API read cache (ReadCache)', () => {
   });
 
   it('a read past the refresh point answers from memory and reloads once in the background', async () => {
-    const s = source();
-    assert.equal(await get(s), 'v1');
-    now += Math.ceil(TTL * 0.75);
+    const s = await pastRefreshPoint(source());
     s.holding = true;
     assert.equal(await get(s), 'v1', 'the reader is not kept waiting for the reload');
     assert.equal(await get(s), 'v1', 'nor is the next one');
@@ -73,9 +77,7 @@ describe('API read cache (ReadCache)', () => {
   });
 
   it('a reload started before a write is not kept', async () => {
-    const s = source();
-    assert.equal(await get(s), 'v1');
-    now += Math.ceil(TTL * 0.75);
+    const s = await pastRefreshPoint(source());
     s.holding = true;
     assert.equal(await get(s), 'v1');
     cache.clear(); // a write through this process
@@ -88,9 +90,7 @@ describe('API read cache (ReadCache)', () => {
   });
 
   it('a failed reload drops the answer: the next read loads it and gets the error', async () => {
-    const s = source();
-    assert.equal(await get(s), 'v1');
-    now += Math.ceil(TTL * 0.75);
+    const s = await pastRefreshPoint(source());
     s.fail = true;
     assert.equal(await get(s), 'v1', 'answered from memory while the reload runs');
     await settle();
