@@ -1,6 +1,6 @@
 // One autocannon run against the API, in a child process of the benchmark (so the load generator
-// does not share the event loop of the API it measures). Input: one JSON argument (LoadSpec);
-// output: one JSON line (LoadResult) on stdout.
+// does not share the event loop of the API it measures). Input: one JSON argument (LoadSpec), or
+// the same JSON on stdin; output: one JSON line (LoadResult) on stdout.
 //
 //   node dist/bench/load.js '{"url":"http://127.0.0.1:8080","paths":["/v1/buckets/bkt_x"],...}'
 //
@@ -138,7 +138,13 @@ export async function measureLoad(spec: LoadSpec): Promise<LoadResult> {
 }
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? '') as LoadSpec;
+  // The spec as the argument, or on stdin (thousands of paths are past the limit of one argument).
+  let text = process.argv[2];
+  if (text === undefined) {
+    text = '';
+    for await (const chunk of process.stdin) text += String(chunk);
+  }
+  const spec = JSON.parse(text) as LoadSpec;
   process.stdout.write(`${JSON.stringify(await measureLoad(spec))}\n`);
 }
 

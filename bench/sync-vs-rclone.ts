@@ -16,8 +16,9 @@
 // Per size and source it also counts the workflow's history events per pass (all its runs, across
 // continue-as-new) and measures the API under load: autocannon (bench/load.ts, a child process) offers
 // BENCH_API_RATE requests/s over BENCH_API_CONNECTIONS connections to GET sync, GET bucket, GET object
-// (ids in turn) and the first page of the objects list, with the synced objects present (and, with
-// --api-objects, topped up to that many objects by direct inserts). The load goes to an API process
+// (50 ids in turn, then 5,000 ids in turn: every read a cache miss) and the first page of the objects
+// list, with the synced objects present (and, with --api-objects, topped up to that many objects by
+// direct inserts). The load goes to an API process
 // of its own (dist/api/server.js, as in production); the passes are driven through the API inside
 // this process. Latency percentiles count each response once (bench/load.ts says why not autocannon's).
 //
@@ -468,15 +469,17 @@ interface ApiLatency {
   load: ReturnType<ReturnType<typeof loadProbe>>;
 }
 
+/** GET object reads these many objects in turn: at 500 req/s each comes back every 100 ms. */
+const HOT_OBJECTS = 50;
+/** …and, as a second endpoint, these many: each comes back after 10 s, past the API's cache. */
+const MISS_OBJECTS = 5000;
+
 /** One autocannon run in a child process (bench/load.ts). */
 function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const child = spawn(
-    process.execPath,
-    [path.join(PROJECT_ROOT, 'dist/bench/load.js'), JSON.stringify(spec)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/bench/load.js')], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(JSON.stringify(spec));
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -548,7 +551,19 @@ async function measureApi(
   const endpoints: [string, string[], number, number][] = [
     ['GET sync', [`${b}/syncs/${ids.syncId}`], cfg.apiConnections, cfg.apiSeconds],
     ['GET bucket', [b], cfg.apiConnections, cfg.apiSeconds],
-    ['GET object', ids.objectIds.map((o) => `${b}/objects/${o}`), cfg.apiConnections, cfg.apiSeconds],
+    [
+      'GET object',
+      ids.objectIds.slice(0, HOT_OBJECTS).map((o) => `${b}/objects/${o}`),
+      cfg.apiConnections,
+      cfg.apiSeconds,
+    ],
+    // Ids in turn that come back only after API_READ_CACHE_MS: every read goes to the store.
+    [
+      `GET object (${ids.objectIds.length} ids: all misses)`,
+      ids.objectIds.map((o) => `${b}/objects/${o}`),
+      cfg.apiConnections,
+      cfg.apiSeconds,
+    ],
     ['GET objects (first page, limit 100)', [`${b}/objects`], cfg.apiConnections, cfg.apiSeconds],
     ['GET objects?limit=1', [`${b}/objects?limit=1`], cfg.apiConnections, cfg.apiSeconds],
   ];
@@ -883,7 +898,7 @@ async function benchSource(
     const objectIds = (
       await l.store.objects
         .find({ bucket_id: bucketId }, { projection: { object_id: 1 } })
-        .limit(50)
+        .limit(MISS_OBJECTS)
         .toArray()
     ).map((o) => o.object_id);
     // The load goes to an API process of its own (`node dist/api/server.js`, as `npm run dev` and
