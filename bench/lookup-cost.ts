@@ -1,6 +1,7 @@
 // What one `_id` lookup costs the store, by the shape of the document it returns: an object as the
-// sync engine writes it, the same object with `blobs`, `source_details` and `metadata` packed into
-// one JSON string field, and a document of three fields. It is the cache-miss path of GET object
+// sync engine writes it (whole, and projected to the fields GET object answers with), the same
+// object with `blobs`, `source_details` and `metadata` packed into one JSON string field, and a
+// document of three fields. It is the cache-miss path of GET object
 // (api/routes/objects.ts) and the reason FerretDB's share of it is what it is (README, Benchmarks).
 //
 //   npm run build && node dist/bench/lookup-cost.js [--docs=5000] [--seconds=10] [--concurrency=20]
@@ -30,8 +31,30 @@ const SECONDS = Number(args.seconds ?? 10);
 const CONCURRENCY = Number(args.concurrency ?? 20);
 const PROJECT_ROOT = path.resolve(__dirname, '../..');
 
-type Shape = 'object' | 'object, three fields packed' | 'three fields';
-const SHAPES: Shape[] = ['object', 'object, three fields packed', 'three fields'];
+type Shape =
+  'object' | 'object, projected to the API answer' | 'object, three fields packed' | 'three fields';
+const SHAPES: Shape[] = [
+  'object',
+  'object, projected to the API answer',
+  'object, three fields packed',
+  'three fields',
+];
+
+/** The fields GET object answers with (api/routes/objects.ts serializeObject). */
+const ANSWER_FIELDS = [
+  'object_id',
+  'bucket_id',
+  'key_prefix',
+  'blobs',
+  'source_details',
+  'source_provider',
+  'metadata',
+  'status',
+  'error',
+  'sync_config_id',
+  'created_at',
+  'updated_at',
+];
 
 const idOf = (i: number) => `bkt_bench:local:dir/sub/${String(i).padStart(7, '0')}.bin`;
 
@@ -81,7 +104,7 @@ function objectDoc(i: number): ObjectDoc {
 
 function docOf(shape: Shape, i: number): Document {
   const o = objectDoc(i);
-  if (shape === 'object') return o;
+  if (shape === 'object' || shape === 'object, projected to the API answer') return o;
   if (shape === 'three fields') return { _id: o._id, bucket_id: o.bucket_id, status: o.status };
   const { blobs, source_details, metadata, ...rest } = o;
   return { ...rest, packed: JSON.stringify({ blobs, source_details, metadata }) };
@@ -113,6 +136,9 @@ async function measure(client: MongoClient, shape: Shape, storePid: number | und
     highestTrackableValue: 60_000_000,
     numberOfSignificantValueDigits: 3,
   });
+  const options = shape.includes('projected')
+    ? { projection: Object.fromEntries(ANSWER_FIELDS.map((f) => [f, 1])) }
+    : {};
   let lookups = 0;
   const storeBefore = cpuMsOf(storePid);
   const clientBefore = process.cpuUsage();
@@ -121,7 +147,10 @@ async function measure(client: MongoClient, shape: Shape, storePid: number | und
     Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < end) {
         const t = process.hrtime.bigint();
-        const found = await coll.findOne({ _id: idOf(Math.floor(Math.random() * DOCS)) } as Document);
+        const found = await coll.findOne(
+          { _id: idOf(Math.floor(Math.random() * DOCS)) } as Document,
+          options,
+        );
         h.recordValue(Math.max(1, Number((process.hrtime.bigint() - t) / 1000n)));
         if (!found) throw new Error(`a ${shape} document was not found`);
         lookups++;

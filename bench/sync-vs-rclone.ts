@@ -18,9 +18,8 @@
 // BENCH_API_RATE requests/s over BENCH_API_CONNECTIONS connections to GET sync, GET bucket, GET object
 // (50 ids in turn, then 5,000 ids in turn: every read a cache miss) and the first page of the objects
 // list, with the synced objects present (and, with --api-objects, topped up to that many objects by
-// direct inserts). The load goes to an API process
-// of its own (dist/api/server.js, as in production); the passes are driven through the API inside
-// this process. Latency percentiles count each response once (bench/load.ts says why not autocannon's).
+// direct inserts). The load goes to an API process of its own (dist/api/server.js, as in
+// production); the passes are driven through the API inside this process. Latency percentiles count each response once (bench/load.ts says why not autocannon's).
 //
 // Settings (environment or --name=value arguments):
 //   BENCH_SIZES (--sizes, 5000)              numbers of small files, comma-separated: one file set
@@ -469,7 +468,7 @@ interface ApiLatency {
   load: ReturnType<ReturnType<typeof loadProbe>>;
 }
 
-/** GET object reads these many objects in turn: at 500 req/s each comes back every 100 ms. */
+/** GET object reads these many objects in turn: at 500 req/s each is read 10 times a second. */
 const HOT_OBJECTS = 50;
 /** …and, as a second endpoint, these many: each comes back after 10 s, past the API's cache. */
 const MISS_OBJECTS = 5000;
